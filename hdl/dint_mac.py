@@ -1,0 +1,123 @@
+"""dINT4 weight x INT activation multiply-accumulate (the dINT paper's MAC, SPEC.md "dINT")."""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from lowbit.params import check_choice, check_int
+from lowbit.widths import signed_bits_for, signed_range
+
+from .accumulator import Accumulator, check_accumulator
+
+__all__ = ["SPECIAL_VARIANTS", "DintMac"]
+
+SPECIAL_VARIANTS = ("half", "pm_half")
+
+
+def decode_table(special):
+    """The dINT4 codebook as ``code -> (negative, integer magnitude, is_special)``.
+
+    Codes are read as 4-bit two's complement integers except the special ones, which stand
+    for a magnitude of 2^-f: ``half`` spends the pattern 1000 (which would be -8) on +2^-f;
+    ``pm_half`` spends 0111 on +2^-f and 1000 on -2^-f, and keeps 1001 as -7.
+    """
+    special_codes = {"half": {0b1000: 0}, "pm_half": {0b0111: 0, 0b1000: 1}}[special]
+    table = {}
+    for code in range(16):
+        if code in special_codes:
+            table[code] = (special_codes[code], 0, 1)
+        else:
+            value = code - 16 if code & 0b1000 else code
+            table[code] = (int(value < 0), abs(value), 0)
+    return table
+
+
+class DintMac(wiring.Component):
+    """dINT4 x signed ``act_bits`` multiply-accumulate, one MAC per cycle.
+
+    The product ``value(code) x 2^f x act`` is an exact integer (f = ``frac_bits``; the special
+    code's magnitude 2^-f times 2^f is 1). It is built as SPEC.md describes: the code is decoded
+    to sign, a 3-bit integer magnitude and a special flag; the magnitude multiplies the
+    activation by shift-and-add of three partial products, the special code selects the
+    unshifted activation in the lowest partial product (it never coincides with a non-zero
+    magnitude, so it costs no extra adder); the sign is applied in the accumulator's carry-in.
+    No general multiplier is instantiated.
+
+    Parameters
+    ----------
+    special : "half" | "pm_half"
+        Codebook variant (see :func:`decode_table` and docs/dint.md).
+    frac_bits : int
+        f, 1 or 2: the special magnitude is 2^-f; ``acc`` carries f fractional bits.
+    act_bits : int
+        Activation width, 2..16.
+    acc_bits : int
+        Accumulator width, at least the product width, at most 64.
+    overflow : "wrap" | "saturate"
+    pipeline : int
+        Register stages between the multiplier and the accumulator, 0..2.
+
+    Attributes
+    ----------
+    weight : In(4)
+        dINT4 code.
+    act : In(signed(act_bits))
+    valid, clear : In(1)
+        As in :class:`~lowbit.hdl.int_mac.IntMac`.
+    acc : Out(signed(acc_bits))
+        The running sum in units of 2^-f, ``latency = pipeline + 1`` cycles after the inputs.
+    """
+
+    def __init__(self, *, special="half", frac_bits=1, act_bits=8, acc_bits=32,
+                 overflow="wrap", pipeline=1):
+        self.special = check_choice("special", special, SPECIAL_VARIANTS)
+        self.frac_bits = check_int("frac_bits", frac_bits, 1, 2)
+        self.act_bits = check_int("act_bits", act_bits, 2, 16)
+        a_lo, a_hi = signed_range(act_bits)
+        largest = 7 << frac_bits  # the largest |value x 2^f|
+        self.product_bits = signed_bits_for(largest * a_lo, -largest * a_lo)
+        check_int("pipeline", pipeline, 0, 2)
+        self._accumulator = check_accumulator(product_bits=self.product_bits, acc_bits=acc_bits,
+                                              overflow=overflow, stages=pipeline)
+        self.acc_bits, self.overflow, self.pipeline = acc_bits, overflow, pipeline
+        super().__init__({
+            "weight": In(4),
+            "act": In(signed(act_bits)),
+            "valid": In(1),
+            "clear": In(1),
+            "acc": Out(signed(acc_bits)),
+        })
+
+    @property
+    def latency(self):
+        return self.pipeline + 1
+
+    def elaborate(self, platform):
+        m = Module()
+
+        negative = Signal()
+        magnitude = Signal(unsigned(3))
+        is_special = Signal()
+        with m.Switch(self.weight):
+            for code, (neg, mag, spec) in decode_table(self.special).items():
+                with m.Case(code):
+                    m.d.comb += [negative.eq(neg), magnitude.eq(mag), is_special.eq(spec)]
+
+        f, act = self.frac_bits, self.act
+        partial = [
+            Mux(magnitude[0], act << f, Mux(is_special, act, 0)),
+            Mux(magnitude[1], act << (f + 1), 0),
+            Mux(magnitude[2], act << (f + 2), 0),
+        ]
+        unsigned_product = Signal(signed(self.product_bits))
+        m.d.comb += unsigned_product.eq(partial[0] + partial[1] + partial[2])
+
+        m.submodules.accumulator = acc = Accumulator(**self._accumulator)
+        m.d.comb += [
+            acc.product.eq(unsigned_product),
+            acc.negate.eq(negative),
+            acc.valid.eq(self.valid),
+            acc.clear.eq(self.clear),
+            self.acc.eq(acc.acc),
+        ]
+        return m

@@ -1,0 +1,79 @@
+"""Parameter declarations and validation, shared by the components and the unit registry.
+
+A component validates its own parameters in ``__init__`` with :func:`check_int` and
+:func:`check_choice`; the registry uses :class:`Param` to parse command-line text and to list
+each unit's parameters. Both raise :class:`ParameterError`, whose message is one line naming
+the parameter, the value given and the allowed range.
+"""
+
+from dataclasses import dataclass
+
+from .errors import LowbitError
+
+__all__ = ["ParameterError", "check_int", "check_choice", "Param"]
+
+
+class ParameterError(LowbitError, ValueError):
+    """A parameter outside its allowed range (a ``ValueError`` for library users)."""
+
+
+def check_int(name, value, lo, hi, why=""):
+    """Return ``value`` if it is an integer in ``lo..hi``; raise :class:`ParameterError` if not.
+
+    ``why`` explains a bound that depends on other parameters (e.g. "a product needs 12 bits").
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(f"{name}={value!r} is not an integer: {name} must be an integer "
+                             f"in {lo}..{hi}")
+    if not lo <= value <= hi:
+        reason = f" ({why})" if why else ""
+        raise ParameterError(f"{name}={value} is out of range: {name} must be an integer "
+                             f"in {lo}..{hi}{reason}")
+    return value
+
+
+def check_choice(name, value, choices):
+    """Return ``value`` if it is one of ``choices``; raise :class:`ParameterError` if not."""
+    if value not in choices:
+        raise ParameterError(f"{name}={value!r} is not allowed: {name} must be one of "
+                             f"{', '.join(map(str, choices))}")
+    return value
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a registered unit.
+
+    An integer parameter has ``lo``/``hi`` bounds; a choice parameter has ``choices``. Bounds
+    that depend on other parameters are checked by the component itself; ``lo``/``hi`` here
+    are the widest the parameter can ever be.
+    """
+    name: str
+    default: object
+    doc: str
+    lo: int | None = None
+    hi: int | None = None
+    choices: tuple | None = None
+
+    @property
+    def kind(self):
+        return "choice" if self.choices is not None else "int"
+
+    @property
+    def allowed(self):
+        """The allowed values as text, for listings and error lines."""
+        if self.choices is not None:
+            return "|".join(map(str, self.choices))
+        return f"{self.lo}..{self.hi}"
+
+    def parse(self, text):
+        """Convert command-line ``text`` (or an already typed value) and range-check it."""
+        if self.choices is not None:
+            return check_choice(self.name, text, self.choices)
+        if isinstance(text, str):
+            try:
+                text = int(text, 0)
+            except ValueError:
+                raise ParameterError(f"{self.name}={text!r} is not an integer: {self.name} "
+                                     f"must be an integer in {self.allowed}") from None
+        return check_int(self.name, text, self.lo, self.hi)
