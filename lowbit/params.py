@@ -7,6 +7,7 @@ the parameter, the value given and the allowed range.
 """
 
 from dataclasses import dataclass
+from numbers import Integral
 
 from .errors import LowbitError
 
@@ -18,18 +19,21 @@ class ParameterError(LowbitError, ValueError):
 
 
 def check_int(name, value, lo, hi, why=""):
-    """Return ``value`` if it is an integer in ``lo..hi``; raise :class:`ParameterError` if not.
+    """Return ``value`` as an ``int`` if it is an integer in ``lo..hi``; raise
+    :class:`ParameterError` if not.
 
     ``why`` explains a bound that depends on other parameters (e.g. "a product needs 12 bits").
+    NumPy integers are accepted; ``bool`` is refused although Python counts it as an integer
+    (``acc_bits=True`` is a bug, not 1).
     """
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, Integral):
         raise ParameterError(f"{name}={value!r} is not an integer: {name} must be an integer "
                              f"in {lo}..{hi}")
     if not lo <= value <= hi:
         reason = f" ({why})" if why else ""
         raise ParameterError(f"{name}={value} is out of range: {name} must be an integer "
                              f"in {lo}..{hi}{reason}")
-    return value
+    return int(value)
 
 
 def check_choice(name, value, choices):

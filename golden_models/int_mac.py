@@ -1,0 +1,42 @@
+"""Golden model of the INT x INT multiply-accumulate, the baseline of ``dint_mac``."""
+
+import numpy as np
+
+from lowbit.widths import signed_range
+
+from ._checks import check_int, int_array, same_length
+from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS, check_acc, product_bits
+from .accumulator import accumulate
+
+__all__ = ["IntMac"]
+
+
+class IntMac:
+    """Model of the two's complement weight x activation MAC.
+
+    Parameters: ``weight_bits``, ``act_bits`` in 2..16; ``acc_bits`` in ``product_bits``..64;
+    ``overflow`` ``"wrap"`` or ``"saturate"``. Operands are given as signed values.
+    Attribute: ``product_bits``, the fewest signed bits holding every product.
+    """
+
+    def __init__(self, *, weight_bits=8, act_bits=8, acc_bits=32, overflow="wrap"):
+        self.weight_bits = check_int("weight_bits", weight_bits, MIN_OPERAND_BITS, MAX_OPERAND_BITS)
+        self.act_bits = check_int("act_bits", act_bits, MIN_OPERAND_BITS, MAX_OPERAND_BITS)
+        self.product_bits = product_bits(*signed_range(self.weight_bits), self.act_bits)
+        self.acc_bits, self.overflow = check_acc(acc_bits, overflow, self.product_bits)
+
+    def product(self, weights, acts):
+        """Exact products ``w x a``: integers in the signed ``weight_bits`` / ``act_bits`` ranges
+        (broadcast against each other). Output: int64, in ``signed_range(product_bits)``."""
+        w = int_array("weights", weights, *signed_range(self.weight_bits))
+        return w * int_array("acts", acts, *signed_range(self.act_bits))
+
+    def run(self, weights, acts, valid, clear):
+        """The accumulator after each cycle (one entry per cycle in every 1-D input).
+
+        Inputs: ``weights``, ``acts`` as in :meth:`product`; ``valid``, ``clear`` bools or 0/1.
+        Output: int64 array.
+        """
+        weights, acts = np.asarray(weights), np.asarray(acts)
+        same_length(weights=weights, acts=acts)
+        return accumulate(self.product(weights, acts), valid, clear, acc_bits=self.acc_bits, overflow=self.overflow)
