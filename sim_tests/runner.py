@@ -121,7 +121,8 @@ def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("bui
     source = build_dir / f"{unit.name}.v"
     source.write_text(to_verilog(component, unit.name))
     summary = build_dir / "summary.jsonl"
-    summary.unlink(missing_ok=True)
+    for stale in [summary, *build_dir.glob("*.vcd"), *build_dir.glob("*.fst")]:
+        stale.unlink(missing_ok=True)
     log = build_dir / "sim.log"
 
     started = time.monotonic()

@@ -83,3 +83,13 @@ def test_verilator_lint_is_clean_with_the_documented_waivers(unit, params, tmp_p
     done = subprocess.run(["verilator", "--lint-only", "-Wall", *VERILATOR_WAIVERS,
                            "--top-module", unit, str(source)], capture_output=True, text=True)
     assert done.returncode == 0 and "%Warning" not in done.stderr, done.stderr
+
+
+def test_sim_reports_vectors_and_leaves_a_waveform(tmp_path):
+    status, out, err = run_cli("--build", str(tmp_path), "sim", "dint_mac", "-p", "pipeline=0",
+                               "--waves")
+    assert status == 0, err
+    verdict, waves = out.strip().splitlines()
+    assert verdict.startswith("PASS dint_mac on icarus: 4/4 tests passed, 10297 vectors")
+    path = waves.removeprefix("waves: ")
+    assert path.endswith(".fst") and (tmp_path / "sim").resolve().as_posix() in path
