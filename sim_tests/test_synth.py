@@ -56,6 +56,8 @@ def test_generic_counts_gates_not_luts(build_dir):
     assert result.transistors > 0 and result.gate_equivalents == result.transistors / 4
     assert result.ffs == 8 + 8 + 16 + ACC_BITS
     assert result.fmax_mhz is None and result.luts is None and result.device is None
+    # the longest path runs at least through the 8x8 multiplier's partial products
+    assert result.logic_depth > 8
 
 
 def test_ice40_maps_to_luts_and_carry_and_times(ice40):
@@ -113,7 +115,7 @@ def test_stream_ports_flatten_by_flow():
 def test_format_table_aligns_one_row_per_result():
     result = SynthResult(unit="mac8", params=PARAMS, target="generic", device=None, luts=None,
                          ffs=52, carry=None, dsps=None, gate_equivalents=898.5, transistors=3594,
-                         fmax_mhz=None, cells={}, tool_versions={}, seconds=1.0)
+                         fmax_mhz=None, logic_depth=30, cells={}, tool_versions={}, seconds=1.0)
     lines = format_table([result, result]).splitlines()
     assert len(lines) == 4 and len({len(line) for line in lines[1:]}) == 1
     assert "898.5" in lines[2] and "3594" in lines[2]

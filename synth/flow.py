@@ -144,20 +144,29 @@ def _transistors(stat, log):
     return int(estimate)
 
 
+def _logic_depth(run):
+    """Gates on the longest path, from the ``ltp -noff`` report of the generic area run."""
+    match = re.search(r"Longest topological path in \S+ \(length=(\d+)\)",
+                      (run / "area_depth.txt").read_text())
+    if match is None:
+        raise LowbitError(f"yosys ltp printed no longest path; see {run / 'area.log'}")
+    return int(match.group(1))
+
+
 def _area(run, top, target):
     """Synthesise the bare unit in ``run/unit.v``; returns ``(cells, SynthResult counts)``."""
     if target == "generic":
-        stat = _yosys(run, "area", "unit.v", _synth_commands(target, top),
-                      stat="stat -json -tech cmos")
+        commands = [*_synth_commands(target, top), "tee -q -o area_depth.txt ltp -noff"]
+        stat = _yosys(run, "area", "unit.v", commands, stat="stat -json -tech cmos")
         transistors = _transistors(stat, run / "area.log")
         cells = _cells(stat)
         return cells, dict(luts=None, ffs=cells.get("$_DFF_P_", 0), carry=None, dsps=None,
                            gate_equivalents=transistors / _TRANSISTORS_PER_GE,
-                           transistors=transistors)
+                           transistors=transistors, logic_depth=_logic_depth(run))
     cells = _cells(_yosys(run, "area", "unit.v", _synth_commands(target, top)))
     luts, ffs, carry, dsps = _fpga_counts(cells, _family(target))
     return cells, dict(luts=luts, ffs=ffs, carry=carry, dsps=dsps, gate_equivalents=None,
-                       transistors=None)
+                       transistors=None, logic_depth=None)
 
 
 def _nextpnr_args(family, device, seed):

@@ -22,6 +22,8 @@ class SynthResult:
     * ``transistors``, ``gate_equivalents``: static-CMOS transistor estimate and its NAND2
       equivalent (transistors / 4); see ``lowbit.synth.flow``.
     * ``fmax_mhz``: achieved clock frequency of the unit inside the timing harness.
+    * ``logic_depth``: generic only: gates on the longest path between flip-flops and ports
+      (Yosys ``ltp -noff``), the generic target's stand-in for delay.
     * ``cells``: cell type -> count of the bare unit as Yosys reports it.
     * ``tool_versions``: ``{"amaranth": ..., "yosys": ..., "nextpnr-<family>": ...}``.
     * ``seconds``: wall-clock time of the whole run.
@@ -38,6 +40,7 @@ class SynthResult:
     gate_equivalents: float | None
     transistors: int | None
     fmax_mhz: float | None
+    logic_depth: int | None
     cells: dict
     tool_versions: dict
     seconds: float
@@ -62,11 +65,11 @@ def _cell(value, spec=""):
 def format_table(results):
     """An aligned plain-text table of ``results`` (a list of ``SynthResult``), one row each."""
     header = ("unit", "params", "target", "LUTs", "FFs", "carry", "DSPs", "GE", "transistors",
-              "Fmax/MHz")
+              "depth", "Fmax/MHz")
     rows = [(r.unit, _short_params(r.params),
              r.target if r.device is None else f"{r.target}:{r.device}",
              _cell(r.luts), _cell(r.ffs), _cell(r.carry), _cell(r.dsps),
-             _cell(r.gate_equivalents, ".1f"), _cell(r.transistors), _cell(r.fmax_mhz, ".1f"))
+             _cell(r.gate_equivalents, ".1f"), _cell(r.transistors), _cell(r.logic_depth), _cell(r.fmax_mhz, ".1f"))
             for r in results]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     text_columns = 3  # unit, params, target read left to right; numbers align right
