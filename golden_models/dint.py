@@ -43,7 +43,7 @@ MAX_INT_BITS = 16
 # Size of the (ratios x rows x in) blocks of the scale search: small enough that the few
 # float64 temporaries stay in cache (2**20-element blocks measured about 2x slower), large
 # enough that the per-call overhead of NumPy is negligible.
-_BLOCK_ELEMENTS = 1 << 17
+BLOCK_ELEMENTS = 1 << 17
 
 
 def dint_scaled_codebook(special, frac_bits):
@@ -171,11 +171,11 @@ class DintFormat:
         Inputs: finite float array, any shape. Output: uint8 codes in 0..15, same shape.
         Values beyond the codebook saturate to its end values.
         """
-        x = _finite_floats("x", x)
+        x = finite_floats("x", x)
         return self.level_codes[self.rounder.indices(x)]
 
 
-def _finite_floats(name, values):
+def finite_floats(name, values):
     """``values`` as a float64 array, refusing NaN and infinities (they have no nearest level)."""
     a = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(a)):
@@ -183,9 +183,9 @@ def _finite_floats(name, values):
     return a
 
 
-def _weight_rows(w, axis):
+def weight_rows(w, axis):
     """The weight matrix as float64 with output channels on rows, and the normalised axis."""
-    w = _finite_floats("w", w)
+    w = finite_floats("w", w)
     if w.ndim != 2 or w.size == 0:
         raise ParameterError(f"w must be a non-empty 2-D weight matrix, got shape {w.shape}")
     axis = check_int("axis", axis, -2, 1) % 2
@@ -204,7 +204,7 @@ def _channel_sse(rows, scales, rounder):
     return np.einsum("kij,kij->ki", err, err)
 
 
-def _best_scales(rows, amax, ratios, n_ratios, rounder, max_level):
+def best_scales(rows, amax, ratios, n_ratios, rounder, max_level):
     """Best candidate scale per row of a block, trying ``n_ratios`` ratios per NumPy pass.
 
     Ratios are tried in the given order and only a strictly smaller error replaces the best
@@ -230,19 +230,19 @@ def _search_scales(rows, rounder, max_level, n_grid):
     tried from 1 downwards and a tie keeps the larger scale, so ``n_grid = 1`` is exactly RTN
     and the searched MSE never exceeds RTN's. An all-zero row gets scale 1: any scale
     reconstructs it exactly, and 1 keeps later divisions by the scale finite.
-    The (ratios x rows x in) errors are evaluated in blocks of about ``_BLOCK_ELEMENTS``.
+    The (ratios x rows x in) errors are evaluated in blocks of about ``BLOCK_ELEMENTS``.
     Output: (intp (out, in) indices into the rounder's levels, float64 (out,) scales).
     """
     n_out, n_in = rows.shape
     amax = np.abs(rows).max(axis=1)
     amax = np.where(amax > 0, amax, float(max_level))
     ratios = np.arange(n_grid, 0, -1) / n_grid
-    n_rows = max(1, _BLOCK_ELEMENTS // (n_in * n_grid))
-    n_ratios = max(1, min(n_grid, _BLOCK_ELEMENTS // n_in))  # < n_grid only for very long rows
+    n_rows = max(1, BLOCK_ELEMENTS // (n_in * n_grid))
+    n_ratios = max(1, min(n_grid, BLOCK_ELEMENTS // n_in))  # < n_grid only for very long rows
     scales = np.empty(n_out)
     for r0 in range(0, n_out, n_rows):
         block = slice(r0, r0 + n_rows)
-        scales[block] = _best_scales(rows[block], amax[block], ratios, n_ratios, rounder, max_level)
+        scales[block] = best_scales(rows[block], amax[block], ratios, n_ratios, rounder, max_level)
     return rounder.indices(rows / scales[:, None]), scales
 
 
@@ -257,7 +257,7 @@ def quantize_dint(w, fmt, *, n_grid=100, axis=0):
     """
     if not isinstance(fmt, DintFormat):
         raise ParameterError(f"fmt must be a DintFormat, got {type(fmt).__name__}")
-    rows, axis = _weight_rows(w, axis)
+    rows, axis = weight_rows(w, axis)
     n_grid = check_int("n_grid", n_grid, 1, 10_000)
     idx, scales = _search_scales(rows, fmt.rounder, fmt.max_level, n_grid)
     codes = fmt.level_codes[idx]
@@ -267,7 +267,7 @@ def quantize_dint(w, fmt, *, n_grid=100, axis=0):
 def _broadcast_scales(scales, shape, axis):
     """Per-channel scales as float64, shaped to broadcast along ``axis`` of a 2-D ``shape``."""
     axis = check_int("axis", axis, -2, 1) % 2
-    scales = _finite_floats("scales", scales)
+    scales = finite_floats("scales", scales)
     if scales.shape != (shape[axis],):
         raise ParameterError(f"scales must have shape ({shape[axis]},) for codes of shape {shape}, axis={axis}")
     return scales[:, None] if axis == 0 else scales[None, :]
@@ -295,7 +295,7 @@ def quantize_int(w, bits=4, *, search=True, n_grid=100, axis=0):
     Output: (``codes`` int64 signed integers, shape of ``w``; ``scales`` float64 per channel).
     """
     bits = check_int("bits", bits, 2, MAX_INT_BITS)
-    rows, axis = _weight_rows(w, axis)
+    rows, axis = weight_rows(w, axis)
     n_grid = check_int("n_grid", n_grid, 1, 10_000) if search else 1
     q = (1 << (bits - 1)) - 1
     levels = np.arange(-q, q + 1, dtype=np.float64)

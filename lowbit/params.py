@@ -52,11 +52,17 @@ def params_tag(params):
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+_BOOLS = (False, True)
+_BOOL_WORDS = {"0": False, "false": False, "no": False, "off": False,
+               "1": True, "true": True, "yes": True, "on": True}
+
+
 @dataclass(frozen=True)
 class Param:
     """One parameter of a registered unit.
 
-    An integer parameter has ``lo``/``hi`` bounds; a choice parameter has ``choices``. Bounds
+    An integer parameter has ``lo``/``hi`` bounds; a choice parameter has ``choices``; a
+    boolean one has ``choices=(False, True)`` and accepts true/false, yes/no, on/off, 1/0. Bounds
     that depend on other parameters are checked by the component itself; ``lo``/``hi`` here
     are the widest the parameter can ever be.
     """
@@ -69,6 +75,8 @@ class Param:
 
     @property
     def kind(self):
+        if self.choices == _BOOLS:
+            return "bool"
         return "choice" if self.choices is not None else "int"
 
     @property
@@ -80,6 +88,8 @@ class Param:
 
     def parse(self, text):
         """Convert command-line ``text`` (or an already typed value) and range-check it."""
+        if self.choices == _BOOLS and isinstance(text, str):
+            text = _BOOL_WORDS.get(text.lower(), text)
         if self.choices is not None:
             return check_choice(self.name, text, self.choices)
         if isinstance(text, str):

@@ -16,12 +16,21 @@ _PIPELINE = Param("pipeline", 1, "register stages between multiplier and accumul
 _ACC_BITS = Param("acc_bits", 32, "signed accumulator width (at least the product width)",
                   lo=4, hi=64)
 _ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
+_LANES = Param("lanes", 8, "lanes summed per beat", lo=4, hi=64)
+_BITS = Param("bits", 4, "PoT code width: sign + (bits-1) exponent bits", lo=2, hi=5)
+_ZERO_CODE = Param("zero_code", True, "the largest exponent index means 0",
+                   choices=(False, True))
 
 
 def _int8_mac_like(params):
     """The INT8 x INT8 MAC with the same accumulator, overflow mode and pipeline."""
     return dict(weight_bits=8, act_bits=params["act_bits"], acc_bits=params["acc_bits"],
                 overflow=params["overflow"], pipeline=params["pipeline"])
+
+
+def _int4_mac_like(params):
+    """The INT4 x INT8 MAC with the same accumulator, overflow mode and pipeline."""
+    return dict(_int8_mac_like(params), weight_bits=4)
 
 
 UNITS = Registry([
@@ -43,6 +52,41 @@ UNITS = Registry([
         baseline_params=_int8_mac_like,
     ),
     Unit(
+        name="pot_mac",
+        summary="power-of-two weight x INT8 activation MAC: a shift and a conditional negate",
+        source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
+        params=(_BITS, _ZERO_CODE, _ACT_BITS, _ACC_BITS, _OVERFLOW, _PIPELINE),
+        component="lowbit.hdl.pot_mac:PotMac",
+        golden="lowbit.golden_models.pot_mac:PotMac",
+        testbench="lowbit.sim_tests.tb_mac",
+        baseline="int_mac",
+        baseline_params=_int4_mac_like,
+    ),
+    Unit(
+        name="pot_dot",
+        summary="N-lane PoT x INT8 dot product: barrel shifts and a pipelined adder tree, "
+                "streams in and out",
+        source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
+        params=(_LANES, _BITS, _ZERO_CODE, _ACT_BITS),
+        component="lowbit.hdl.pot_dot:PotDot",
+        golden="lowbit.golden_models.pot_dot:PotDot",
+        testbench="lowbit.sim_tests.tb_dot",
+        baseline="int_dot",
+        baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=4, act_bits=p["act_bits"]),
+    ),
+    Unit(
+        name="pot_dequant",
+        summary="PoT code + FP16 scale -> FP16 weight by exponent arithmetic, bit-exact to "
+                "float16",
+        source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
+        params=(_BITS, _ZERO_CODE),
+        component="lowbit.hdl.pot_dequant:PotDequant",
+        golden="lowbit.golden_models.pot_dequant:PotDequant",
+        testbench="lowbit.sim_tests.tb_dequant",
+        baseline="int4_dequant",
+        baseline_params=lambda p: {},
+    ),
+    Unit(
         name="int_mac",
         summary="baseline: signed INT x INT MAC (INT8 x INT8 by default), the `*` operator",
         params=(
@@ -52,5 +96,22 @@ UNITS = Registry([
         component="lowbit.hdl.int_mac:IntMac",
         golden="lowbit.golden_models.int_mac:IntMac",
         testbench="lowbit.sim_tests.tb_mac",
+    ),
+    Unit(
+        name="int_dot",
+        summary="baseline: N-lane signed INT x INT dot product (INT4 x INT8 lanes by default)",
+        params=(_LANES, Param("weight_bits", 4, "signed weight width", lo=2, hi=16), _ACT_BITS),
+        component="lowbit.hdl.int_dot:IntDot",
+        golden="lowbit.golden_models.int_dot:IntDot",
+        testbench="lowbit.sim_tests.tb_dot",
+    ),
+    Unit(
+        name="int4_dequant",
+        summary="baseline: INT4 code -> FP16, times an FP16 scale (int-to-float and FP16 "
+                "multiply, round to nearest even)",
+        params=(),
+        component="lowbit.hdl.int4_dequant:Int4Dequant",
+        golden="lowbit.golden_models.int4_dequant:Int4Dequant",
+        testbench="lowbit.sim_tests.tb_dequant",
     ),
 ])

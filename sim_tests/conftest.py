@@ -12,3 +12,4 @@ def build_root():
     root = Path(__file__).resolve().parent.parent / "build" / "tests"
     root.mkdir(parents=True, exist_ok=True)
     return root
+

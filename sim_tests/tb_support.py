@@ -38,7 +38,8 @@ class Bench:
         self.params = json.loads(os.environ["LOWBIT_PARAMS"])
         meta = json.loads(os.environ["LOWBIT_META"])
         self.latency = meta["latency"]
-        self.ports = {name: tuple(shape) for name, shape in meta["ports"].items()}
+        # Verilog port name -> [(field path, bit offset, width, signed)]
+        self.fields = {name: [tuple(f) for f in fields] for name, fields in meta["ports"].items()}
         self.model = self.unit.golden_model(self.params)
         self._summary = os.environ.get("LOWBIT_SUMMARY")
 
@@ -47,7 +48,37 @@ class Bench:
         return np.random.default_rng([cocotb.RANDOM_SEED, zlib.crc32(test_name.encode())])
 
     def domain(self, port):
-        return port_domain(*self.ports[port])
+        """Every value a scalar port can carry."""
+        (_, _, width, is_signed), = self.fields[port]
+        return port_domain(width, is_signed)
+
+    def field_domain(self, port, field):
+        """Every value the fields ``<port>.<field>.*`` can carry (they share one shape)."""
+        shapes = {(w, s) for path, _, w, s in self.fields[port]
+                  if path.startswith(f"{port}.{field}.")}
+        (width, is_signed), = shapes
+        return port_domain(width, is_signed)
+
+    def field_domain_scalar(self, path):
+        """Every value the single field ``path`` (e.g. ``i__payload.code``) can carry."""
+        port = path.split(".")[0]
+        (width, is_signed), = {(w, s) for p, _, w, s in self.fields[port] if p == path}
+        return port_domain(width, is_signed)
+
+    def pack(self, port, values):
+        """The integer of a port's flattened vector from ``{field path: value}``."""
+        word = 0
+        for path, offset, width, _ in self.fields[port]:
+            word |= (int(values[path]) & ((1 << width) - 1)) << offset
+        return word
+
+    def unpack(self, port, word):
+        """``{field path: value}`` from the integer of a port's vector (signed fields signed)."""
+        values = {}
+        for path, offset, width, is_signed in self.fields[port]:
+            v = (word >> offset) & ((1 << width) - 1)
+            values[path] = v - (1 << width) if is_signed and v >> (width - 1) else v
+        return values
 
     async def start(self, idle):
         """Start the clock and hold reset for two cycles with ``idle`` values on the inputs."""
@@ -73,3 +104,61 @@ class Bench:
         if self._summary:
             with open(self._summary, "a") as f:
                 f.write(json.dumps({"test": test, "vectors": int(vectors), **facts}) + "\n")
+
+
+class StreamRun:
+    """Push words into one input stream and collect an output stream, cycle by cycle.
+
+    Each cycle, at the falling edge: drive the input (``valid`` with probability
+    ``p_valid`` while words remain) and the output's ``ready`` (probability ``p_ready``);
+    then, in the settled ReadOnly phase, note which handshakes the coming rising edge makes.
+    It checks the stream rules on the output as it goes: while ``valid & ~ready``, the next
+    cycle must still be valid with the same payload. ``accepted`` and ``delivered`` hold the
+    cycle numbers of every input and output handshake.
+    """
+
+    def __init__(self, bench, rng, *, source="i", sink="o", p_valid=1.0, p_ready=1.0):
+        self.bench, self.rng = bench, rng
+        self.source, self.sink = source, sink
+        self.p_valid, self.p_ready = p_valid, p_ready
+        self.accepted, self.delivered, self.outputs = [], [], []
+        self.cycle = 0
+        self._held = None  # (payload) of an output offered but not taken last cycle
+
+    def _signal(self, port, name):
+        return getattr(self.bench.dut, f"{port}__{name}")
+
+    async def run(self, words, *, expect, max_cycles):
+        """Send ``words`` (integers of the input payload vector) until ``expect`` outputs
+        were taken or ``max_cycles`` passed; returns the output payload integers."""
+        from cocotb.triggers import FallingEdge, ReadOnly
+        pending = list(words)
+        while len(self.outputs) < expect and self.cycle < max_cycles:
+            await FallingEdge(self.bench.dut.clk)
+            offering = bool(pending) and self.rng.random() < self.p_valid
+            self._signal(self.source, "valid").value = int(offering)
+            if offering:
+                self._signal(self.source, "payload").value = pending[0]
+            ready = self.rng.random() < self.p_ready
+            self._signal(self.sink, "ready").value = int(ready)
+            await ReadOnly()
+            if offering and self._signal(self.source, "ready").value:
+                self.accepted.append(self.cycle)
+                pending.pop(0)
+            out_valid = bool(self._signal(self.sink, "valid").value)
+            payload = int(self._signal(self.sink, "payload").value) if out_valid else None
+            if self._held is not None:
+                assert out_valid and payload == self._held, (
+                    f"cycle {self.cycle}: output changed while stalled "
+                    f"(valid={out_valid}, payload={payload}, held {self._held})")
+            self._held = payload if out_valid and not ready else None
+            if out_valid and ready:
+                self.delivered.append(self.cycle)
+                self.outputs.append(payload)
+            self.cycle += 1
+        return self.outputs
+
+    def idle(self):
+        """Inputs quiet: no valid, output ready."""
+        self._signal(self.source, "valid").value = 0
+        self._signal(self.sink, "ready").value = 1

@@ -1,0 +1,62 @@
+"""The N-lane dot-product unit frame shared by the PoT and integer dot products."""
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from lowbit.params import check_int
+
+from .adder_tree import adder_tree
+from .stream_pipeline import StallingPipeline
+
+__all__ = ["LaneDotProduct"]
+
+
+class LaneDotProduct(wiring.Component):
+    """``lanes`` weight x activation products summed by a pipelined adder tree, as streams.
+
+    A subclass sets ``weight_shape`` and ``sum_bits`` before calling ``__init__`` and provides
+    :meth:`lane_terms`, which turns one beat's weights and activations into the terms the tree
+    adds (one per lane, plus any correction term).
+
+    Attributes
+    ----------
+    i : In(stream.Signature(StructLayout({"weights": ArrayLayout(weight_shape, lanes),
+                                          "acts": ArrayLayout(signed(act_bits), lanes)})))
+        One beat per cycle at most.
+    o : Out(stream.Signature(signed(sum_bits)))
+        The exact dot product of each beat, in order.
+
+    Latency and throughput: one beat per cycle; a beat accepted at a clock edge leaves
+    ``latency = 1 + ceil(log2(terms))`` edges later when ``o`` is not stalled (one register
+    stage for the lane terms, one per tree level). Back-pressure on ``o`` stalls the whole
+    pipeline (:class:`~lowbit.hdl.stream_pipeline.StallingPipeline`).
+    """
+
+    def __init__(self, *, lanes, act_bits, weight_shape, sum_bits, terms_per_beat):
+        self.lanes = check_int("lanes", lanes, 4, 64)
+        self.act_bits = check_int("act_bits", act_bits, 2, 16)
+        self.sum_bits = sum_bits
+        self.latency = 1 + (terms_per_beat - 1).bit_length()
+        layout = data.StructLayout({
+            "weights": data.ArrayLayout(weight_shape, lanes),
+            "acts": data.ArrayLayout(signed(act_bits), lanes),
+        })
+        super().__init__({
+            "i": In(stream.Signature(layout)),
+            "o": Out(stream.Signature(signed(sum_bits))),
+        })
+
+    def lane_terms(self, m, weights, acts):
+        raise NotImplementedError
+
+    def elaborate(self, platform):
+        m = Module()
+        pipeline = StallingPipeline(m, self.i, self.o)
+        terms = self.lane_terms(m, self.i.payload.weights, self.i.payload.acts)
+        total = adder_tree(pipeline.stage(*terms), stage=pipeline.stage)
+        assert pipeline.latency == self.latency
+        result = Signal(signed(self.sum_bits))
+        m.d.comb += result.eq(total)  # exact: sum_bits holds every possible sum
+        pipeline.finish(result)
+        return m

@@ -1,0 +1,37 @@
+"""The power-of-two weight code shared by every PoT unit (SPEC.md "PoT", docs/pot.md)."""
+
+from amaranth.hdl import Signal
+
+from lowbit.params import check_choice, check_int
+
+__all__ = ["PotCode"]
+
+
+class PotCode:
+    """A ``bits``-bit PoT code: MSB the sign s, the low ``bits - 1`` bits the exponent index e.
+
+    The value is (-1)^s x 2^-e; with ``zero_code`` the largest index E = 2^(bits-1) - 1 means
+    0 whatever the sign. Products keep ``frac_bits = E`` fractional bits, so ``a x 2^(E-e)``
+    is an integer, and the shift amount E - e is simply the bitwise complement of e.
+    """
+
+    def __init__(self, *, bits=4, zero_code=True):
+        self.bits = check_int("bits", bits, 2, 5)
+        self.zero_code = check_choice("zero_code", zero_code, (False, True))
+        self.exponent_bits = bits - 1
+        self.largest_exponent = (1 << self.exponent_bits) - 1
+        self.frac_bits = self.largest_exponent
+
+    def decode(self, m, code):
+        """Add the decoder to module ``m``; returns ``(negative, shift, is_zero)`` for ``code``.
+
+        ``shift`` is E - e, the left shift that turns ``a`` into ``a x 2^(E-e)``.
+        """
+        exponent = code[:self.exponent_bits]
+        negative, shift, is_zero = Signal(), Signal(self.exponent_bits), Signal()
+        m.d.comb += [
+            negative.eq(code[-1]),
+            shift.eq(~exponent),
+            is_zero.eq(exponent == self.largest_exponent if self.zero_code else 0),
+        ]
+        return negative, shift, is_zero

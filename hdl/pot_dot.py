@@ -1,0 +1,45 @@
+"""N-lane power-of-two weight dot product: shifts, no multipliers (SPEC.md "PoT")."""
+
+from amaranth.hdl import Mux, unsigned
+
+from lowbit.params import check_int
+from lowbit.widths import signed_range, sum_bits
+
+from .dot_product import LaneDotProduct
+from .pot_code import PotCode
+
+__all__ = ["PotDot"]
+
+
+class PotDot(LaneDotProduct):
+    """``lanes`` PoT x signed ``act_bits`` products summed by a pipelined adder tree.
+
+    Each lane is a barrel shift ``a << (E - e)`` (zero for the zero code); a negative weight
+    is applied as ``~x + 1``, with the ones' complement in the lane and all the ``+1``s
+    gathered into one extra tree term, the count of negated lanes, so no lane needs its own
+    negator. The sum carries ``f = 2^(bits-1) - 1`` fractional bits.
+
+    Interface, latency and throughput: :class:`~lowbit.hdl.dot_product.LaneDotProduct`, with
+    ``weights`` unsigned PoT codes and ``latency = 1 + ceil(log2(lanes + 1))``.
+    """
+
+    def __init__(self, *, lanes=8, bits=4, zero_code=True, act_bits=8):
+        self.code = PotCode(bits=bits, zero_code=zero_code)
+        check_int("act_bits", act_bits, 2, 16)
+        check_int("lanes", lanes, 4, 64)
+        a_lo, _ = signed_range(act_bits)
+        largest = -a_lo << self.code.frac_bits
+        super().__init__(lanes=lanes, act_bits=act_bits, weight_shape=unsigned(bits),
+                         sum_bits=sum_bits(-largest, largest, lanes),
+                         terms_per_beat=lanes + 1)
+
+    def lane_terms(self, m, weights, acts):
+        terms, negated = [], []
+        for k in range(self.lanes):
+            negative, shift, is_zero = self.code.decode(m, weights[k])
+            magnitude = Mux(is_zero, 0, acts[k] << shift)
+            flip = negative & ~is_zero
+            terms.append(magnitude ^ flip.replicate(len(magnitude)).as_signed())
+            negated.append(flip)
+        count = sum(negated[1:], negated[0])  # the +1s of the two's complement negations
+        return [*terms, count]
