@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from lowbit.params import check_int
 
-from .adder_tree import adder_tree
+from .adder_tree import adder_tree, adder_trees, tree_levels
 from .stream_pipeline import StallingPipeline
 
 __all__ = ["LaneDotProduct"]
@@ -15,9 +15,11 @@ __all__ = ["LaneDotProduct"]
 class LaneDotProduct(wiring.Component):
     """``lanes`` weight x activation products summed by a pipelined adder tree, as streams.
 
-    A subclass sets ``weight_shape`` and ``sum_bits`` before calling ``__init__`` and provides
-    :meth:`lane_terms`, which turns one beat's weights and activations into the terms the tree
-    adds (one per lane, plus any correction term).
+    A subclass passes ``weight_shape``, ``sum_bits`` and ``term_lists`` (how many lists of terms
+    it sums: the lane products, plus e.g. a list of correction bits) to ``__init__`` and
+    provides :meth:`lane_terms`, which turns one beat's weights and activations into those
+    lists, one entry per lane in each. The lists are reduced in lockstep (the same pipeline
+    stages) and their sums added in one final stage.
 
     Attributes
     ----------
@@ -28,16 +30,17 @@ class LaneDotProduct(wiring.Component):
         The exact dot product of each beat, in order.
 
     Latency and throughput: one beat per cycle; a beat accepted at a clock edge leaves
-    ``latency = 1 + ceil(log2(terms))`` edges later when ``o`` is not stalled (one register
-    stage for the lane terms, one per tree level). Back-pressure on ``o`` stalls the whole
-    pipeline (:class:`~lowbit.hdl.stream_pipeline.StallingPipeline`).
+    ``latency = 1 + ceil(log2(lanes)) + ceil(log2(term_lists))`` edges later when ``o`` is not
+    stalled (one register stage for the lane terms, one per tree level, one to join the lists).
+    Back-pressure on ``o`` stalls the whole pipeline
+    (:class:`~lowbit.hdl.stream_pipeline.StallingPipeline`).
     """
 
-    def __init__(self, *, lanes, act_bits, weight_shape, sum_bits, terms_per_beat):
+    def __init__(self, *, lanes, act_bits, weight_shape, sum_bits, term_lists=1):
         self.lanes = check_int("lanes", lanes, 4, 64)
         self.act_bits = check_int("act_bits", act_bits, 2, 16)
         self.sum_bits = sum_bits
-        self.latency = 1 + (terms_per_beat - 1).bit_length()
+        self.latency = 1 + tree_levels(lanes) + tree_levels(term_lists)
         layout = data.StructLayout({
             "weights": data.ArrayLayout(weight_shape, lanes),
             "acts": data.ArrayLayout(signed(act_bits), lanes),
@@ -53,8 +56,10 @@ class LaneDotProduct(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pipeline = StallingPipeline(m, self.i, self.o)
-        terms = self.lane_terms(m, self.i.payload.weights, self.i.payload.acts)
-        total = adder_tree(pipeline.stage(*terms), stage=pipeline.stage)
+        lists = self.lane_terms(m, self.i.payload.weights, self.i.payload.acts)
+        registered = pipeline.stage(*(term for terms in lists for term in terms))
+        lists = [registered[k * self.lanes:(k + 1) * self.lanes] for k in range(len(lists))]
+        total = adder_tree(adder_trees(lists, stage=pipeline.stage), stage=pipeline.stage)
         assert pipeline.latency == self.latency
         result = Signal(signed(self.sum_bits))
         m.d.comb += result.eq(total)  # exact: sum_bits holds every possible sum

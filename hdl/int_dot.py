@@ -23,8 +23,7 @@ class IntDot(LaneDotProduct):
         (w_lo, w_hi), (a_lo, a_hi) = signed_range(weight_bits), signed_range(act_bits)
         check_int("lanes", lanes, 4, 64)
         super().__init__(lanes=lanes, act_bits=act_bits, weight_shape=signed(weight_bits),
-                         sum_bits=sum_bits(min(w_lo * a_hi, w_hi * a_lo), w_lo * a_lo, lanes),
-                         terms_per_beat=lanes)
+                         sum_bits=sum_bits(min(w_lo * a_hi, w_hi * a_lo), w_lo * a_lo, lanes))
 
     def lane_terms(self, m, weights, acts):
-        return [weights[k] * acts[k] for k in range(self.lanes)]
+        return [[weights[k] * acts[k] for k in range(self.lanes)]]

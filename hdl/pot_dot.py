@@ -15,12 +15,13 @@ class PotDot(LaneDotProduct):
     """``lanes`` PoT x signed ``act_bits`` products summed by a pipelined adder tree.
 
     Each lane is a barrel shift ``a << (E - e)`` (zero for the zero code); a negative weight
-    is applied as ``~x + 1``, with the ones' complement in the lane and all the ``+1``s
-    gathered into one extra tree term, the count of negated lanes, so no lane needs its own
-    negator. The sum carries ``f = 2^(bits-1) - 1`` fractional bits.
+    is applied as ``~x + 1``, with the ones' complement in the lane and the ``+1``s counted by
+    a second, 1-bit-wide tree that runs in lockstep with the main one, so no lane needs its own
+    negator and the count never sits in front of a register as a deep popcount. The sum
+    carries ``f = 2^(bits-1) - 1`` fractional bits.
 
     Interface, latency and throughput: :class:`~lowbit.hdl.dot_product.LaneDotProduct`, with
-    ``weights`` unsigned PoT codes and ``latency = 1 + ceil(log2(lanes + 1))``.
+    ``weights`` unsigned PoT codes and ``latency = 2 + ceil(log2(lanes))``.
     """
 
     def __init__(self, *, lanes=8, bits=4, zero_code=True, act_bits=8):
@@ -30,8 +31,7 @@ class PotDot(LaneDotProduct):
         a_lo, _ = signed_range(act_bits)
         largest = -a_lo << self.code.frac_bits
         super().__init__(lanes=lanes, act_bits=act_bits, weight_shape=unsigned(bits),
-                         sum_bits=sum_bits(-largest, largest, lanes),
-                         terms_per_beat=lanes + 1)
+                         sum_bits=sum_bits(-largest, largest, lanes), term_lists=2)
 
     def lane_terms(self, m, weights, acts):
         terms, negated = [], []
@@ -41,5 +41,4 @@ class PotDot(LaneDotProduct):
             flip = negative & ~is_zero
             terms.append(magnitude ^ flip.replicate(len(magnitude)).as_signed())
             negated.append(flip)
-        count = sum(negated[1:], negated[0])  # the +1s of the two's complement negations
-        return [*terms, count]
+        return [terms, negated]  # negated: the +1s of the two's complement negations

@@ -100,6 +100,12 @@ def cmd_flow(args):
                     jobs=args.jobs)
 
 
+def cmd_sweep(args):
+    from .sweep import run_sweep
+    rows = run_sweep(args.config, out=args.out, jobs=args.jobs)
+    return 1 if any(row["error"] for row in rows) else 0
+
+
 def build_parser():
     from .synth import TARGETS
     parser = _Parser(prog="lowbit", description=__doc__)
@@ -137,11 +143,17 @@ def build_parser():
                    help="repeatable (default: ice40, ecp5, generic)")
     p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
     p.add_argument("--jobs", type=int, default=2, help="parallel synthesis jobs (default 2)")
+
+    p = sub.add_parser("sweep", help="synthesize a grid of units x parameters x targets "
+                                     "(cached, parallel) into one table")
+    p.add_argument("config", type=Path, help="sweep file (TOML); see sweeps/*.toml")
+    p.add_argument("--out", type=Path, help="output folder (default build/sweep/NAME)")
+    p.add_argument("--jobs", type=int, default=2, help="parallel jobs (default 2)")
     return parser
 
 
 COMMANDS = {"units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
-            "flow": cmd_flow}
+            "flow": cmd_flow, "sweep": cmd_sweep}
 
 
 def main(argv=None):

@@ -1,0 +1,204 @@
+"""Design-space sweeps: a grid of units x parameters x targets, synthesized in parallel.
+
+A sweep file (TOML) names the targets and, per unit, lists of parameter values whose
+Cartesian product is swept::
+
+    targets = ["ice40", "ecp5", "generic"]
+    baselines = true            # also synthesize each point's baseline and give ratios
+
+    [[grid]]
+    unit = "pot_dot"
+    params = { bits = [3, 4], lanes = [8, 32] }
+
+Each point is cached under ``<out>/cache/`` by a hash of its Verilog, target, device, seed and
+tool versions, so a rerun only synthesizes new or changed points. A point that fails is
+recorded with its error and the sweep goes on. Results go to ``<out>/results.csv`` and
+``<out>/results.json``: one row per (unit, parameters, target), plus the ratios to the
+baseline where there is one.
+"""
+
+import csv
+import hashlib
+import itertools
+import json
+import sys
+import time
+import tomllib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from .errors import LowbitError
+from .flow import compare
+from .units import UNITS
+from .verilog import to_verilog
+
+__all__ = ["load_sweep", "expand", "run_sweep"]
+
+_RESULT_FIELDS = ("luts", "ffs", "carry", "dsps", "gate_equivalents", "transistors",
+                  "logic_depth", "fmax_mhz")
+
+
+def load_sweep(path):
+    """Read and check a sweep file; returns ``(targets, baselines, grids)``."""
+    from .synth import TARGETS
+    path = Path(path)
+    try:
+        config = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise LowbitError(f"sweep file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise LowbitError(f"sweep file {path} is not valid TOML: {error}") from None
+    unknown = set(config) - {"targets", "baselines", "grid"}
+    if unknown:
+        raise LowbitError(f"sweep file {path}: unknown key(s) {', '.join(sorted(unknown))}; "
+                          "allowed: targets, baselines, grid")
+    targets = config.get("targets", ["generic"])
+    if not isinstance(targets, list) or not targets or not all(t in TARGETS for t in targets):
+        raise LowbitError(f"sweep file {path}: targets must be a non-empty list of "
+                          f"{', '.join(TARGETS)}")
+    grids = config.get("grid")
+    if not isinstance(grids, list) or not grids:
+        raise LowbitError(f"sweep file {path}: needs at least one [[grid]] table with a unit")
+    for grid in grids:
+        if not isinstance(grid, dict) or "unit" not in grid:
+            raise LowbitError(f"sweep file {path}: every [[grid]] needs unit = \"NAME\"")
+        extra = set(grid) - {"unit", "params"}
+        if extra:
+            raise LowbitError(f"sweep file {path}: [[grid]] {grid['unit']}: unknown key(s) "
+                              f"{', '.join(sorted(extra))}; allowed: unit, params")
+    return targets, bool(config.get("baselines", True)), grids
+
+
+def expand(grids, baselines):
+    """Every ``(unit, params)`` point of the grids, validated, baselines added, no repeats."""
+    points, seen = [], set()
+
+    def add(name, params):
+        key = (name, json.dumps(params, sort_keys=True))
+        if key not in seen:
+            seen.add(key)
+            points.append((name, params))
+
+    for grid in grids:
+        unit = UNITS[grid["unit"]]
+        axes = {name: values if isinstance(values, list) else [values]
+                for name, values in grid.get("params", {}).items()}
+        for combo in itertools.product(*axes.values()):
+            params = unit.resolve(dict(zip(axes, combo)))
+            unit.build(params)  # cross-parameter checks, before any job starts
+            add(unit.name, params)
+            baseline = unit.baseline_for(params) if baselines else None
+            if baseline:
+                add(baseline[0], UNITS[baseline[0]].resolve(baseline[1]))
+    return points
+
+
+def _cache_key(verilog, target, device, versions):
+    text = json.dumps([verilog, target, device, versions], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _run_point(unit_name, params, target, build_dir):
+    """One synthesis job (runs in a worker process). Returns a result row."""
+    from .synth import synthesize
+    unit = UNITS[unit_name]
+    row = {"unit": unit_name, "params": params, "target": target, "error": None}
+    try:
+        result = synthesize(lambda: unit.build(params), unit=unit_name, params=params,
+                            target=target, build_dir=build_dir)
+        row.update({field: getattr(result, field) for field in _RESULT_FIELDS},
+                   device=result.device, tool_versions=result.tool_versions,
+                   seconds=round(result.seconds, 2))
+    except Exception as error:  # a failed point is recorded, not fatal
+        row["error"] = f"{type(error).__name__}: {error}"
+    return row
+
+
+def run_sweep(path, *, out=None, jobs=2, executor=None, progress=True):
+    """Run the sweep file ``path``; write the tables; return the rows."""
+    from .synth.tools import tool_versions
+    targets, baselines, grids = load_sweep(path)
+    points = expand(grids, baselines)
+    out = Path(out or Path("build") / "sweep" / Path(path).stem)
+    cache = out / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    versions = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
+
+    rows, todo = [], []
+    for name, params in points:
+        verilog = to_verilog(UNITS[name].build(params), name)
+        for target in targets:
+            key = _cache_key(verilog, target, None, versions)
+            cached = cache / f"{key}.json"
+            if cached.exists():
+                rows.append(dict(json.loads(cached.read_text()), cached=True))
+            else:
+                todo.append((key, name, params, target))
+    started = time.monotonic()
+    total = len(rows) + len(todo)
+    _progress(progress, len(rows), total, f"{len(rows)} cached")
+    own_pool = executor is None
+    executor = executor or ProcessPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = {executor.submit(_run_point, name, params, target, out / "synth"): key
+                   for key, name, params, target in todo}
+        for future in as_completed(futures):
+            row = future.result()
+            if row["error"] is None:
+                (cache / f"{futures[future]}.json").write_text(json.dumps(row) + "\n")
+            rows.append(dict(row, cached=False))
+            _progress(progress, len(rows), total, f"{row['unit']} {row['target']}"
+                      + (" FAILED" if row["error"] else ""))
+    finally:
+        if own_pool:
+            executor.shutdown()
+    rows = _with_ratios(_ordered(rows, points, targets), baselines)
+    _write_tables(rows, out)
+    if progress:
+        print(f"\n{len(rows)} points ({len(todo)} run, {total - len(todo)} cached) in "
+              f"{time.monotonic() - started:.0f} s; wrote {out / 'results.csv'} and "
+              f"{out / 'results.json'}", file=sys.stderr)
+    return rows
+
+
+def _progress(enabled, done, total, what):
+    if enabled:
+        width = 30
+        filled = width * done // max(total, 1)
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {what:<40}",
+              end="", file=sys.stderr, flush=True)
+
+
+def _ordered(rows, points, targets):
+    order = {(name, json.dumps(p, sort_keys=True), t): k for k, ((name, p), t) in
+             enumerate(itertools.product(points, targets))}
+    return sorted(rows, key=lambda r: order[(r["unit"], json.dumps(r["params"], sort_keys=True),
+                                             r["target"])])
+
+
+def _with_ratios(rows, baselines):
+    """Add the ratios to each row's baseline row (same target), where both succeeded."""
+    index = {(r["unit"], json.dumps(r["params"], sort_keys=True), r["target"]): r for r in rows}
+    for row in rows:
+        baseline = UNITS[row["unit"]].baseline_for(row["params"]) if baselines else None
+        if not baseline or row["error"]:
+            continue
+        name, params = baseline[0], UNITS[baseline[0]].resolve(baseline[1])
+        base = index.get((name, json.dumps(params, sort_keys=True), row["target"]))
+        if base and not base["error"]:
+            row["baseline"] = name
+            row.update(compare(row, base))
+    return rows
+
+
+def _write_tables(rows, out):
+    (out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
+    param_names = sorted({k for r in rows for k in r["params"]})
+    columns = (["unit", *param_names, "target", "device", *_RESULT_FIELDS, "baseline",
+                "area_ratio", "fmax_ratio", "depth_ratio", "area_delay_ratio", "seconds",
+                "cached", "error"])
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, **row["params"]})
