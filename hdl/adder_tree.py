@@ -40,6 +40,10 @@ def adder_tree(terms, stage=None):
 
 
 def popcount(bits):
-    """The number of set bits of ``bits`` (a value, or an iterable of 1-bit values), by a
-    balanced combinational tree: depth log2(n) of narrow adders, never a linear chain."""
+    """The number of set bits of ``bits`` (a signal, or an iterable of 1-bit values), by a
+    balanced combinational tree: depth log2(n) of narrow adders, never a linear chain.
+
+    Pass a named ``Signal``, not a compound expression: the tree slices its operand bit by bit,
+    and each slice of an expression repeats the whole expression in the generated netlist.
+    """
     return adder_tree(list(bits))

@@ -16,6 +16,9 @@ _PIPELINE = Param("pipeline", 1, "register stages between multiplier and accumul
 _ACC_BITS = Param("acc_bits", 32, "signed accumulator width (at least the product width)",
                   lo=4, hi=64)
 _ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
+_ROWS = Param("rows", 4, "array rows (output channels)", lo=1, hi=16)
+_COLS = Param("cols", 4, "array columns (tokens)", lo=1, hi=16)
+_ARRAY_ACC_BITS = Param("acc_bits", 32, "signed result width", lo=16, hi=64)
 _LANES = Param("lanes", 8, "lanes summed per beat", lo=4, hi=64)
 _BITS = Param("bits", 4, "PoT code width: sign + (bits-1) exponent bits", lo=2, hi=5)
 _ZERO_CODE = Param("zero_code", True, "the largest exponent index means 0",
@@ -87,6 +90,65 @@ UNITS = Registry([
         baseline_params=lambda p: {},
     ),
     Unit(
+        name="btc_array",
+        summary="binary tensor-core array (ABQ-LLM): WpAq matmul from AND/popcount bit planes, "
+                "p and q chosen per job",
+        source="ABQ-LLM: Arbitrary-Bit Quantized Inference Acceleration for LLMs (2024)",
+        params=(_ROWS, _COLS,
+                Param("k_slice", 64, "bits of K per cell and cycle", lo=8, hi=256),
+                Param("p_max", 8, "largest weight precision", lo=1, hi=8),
+                Param("q_max", 8, "largest activation precision", lo=1, hi=8),
+                _ARRAY_ACC_BITS),
+        component="lowbit.hdl.btc_array:BtcArray",
+        golden="lowbit.golden_models.btc_array:BtcArray",
+        testbench="lowbit.sim_tests.tb_matrix",
+        baseline="int_array",
+        baseline_params=lambda p: dict(rows=p["rows"], cols=p["cols"], acc_bits=p["acc_bits"]),
+    ),
+    Unit(
+        name="exaq_softmax",
+        summary="EXAQ softmax: 2-4 bit codes of the clipped distance to the row max, counted "
+                "per code, one reciprocal and a y table per row; streams of logit beats in and "
+                "out, per-row clip and table",
+        source="EXAQ: Exponent Aware Quantization for LLMs Acceleration (2024)",
+        params=(
+            Param("in_bits", 8, "signed logit width", lo=4, hi=16),
+            Param("in_frac", 4, "fractional bits of the logits and the clip (< in_bits)",
+                  lo=0, hi=15),
+            Param("bits", 3, "code width b: 2^b table entries", lo=2, hi=4),
+            Param("lut_frac", 10, "F: fractional bits of the exponential table", lo=4, hi=16),
+            Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=16),
+            Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096),
+            Param("top", "exp", "what the top code means: exp(-C) from the table, or 0",
+                  choices=("exp", "zero")),
+            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8),
+        ),
+        component="lowbit.hdl.exaq_softmax:ExaqSoftmax",
+        golden="lowbit.golden_models.exaq_softmax:ExaqSoftmax",
+        testbench="lowbit.sim_tests.tb_softmax",
+        baseline="softmax_fixed",
+        baseline_params=lambda p: {k: p[k] for k in ("in_bits", "in_frac", "lut_frac",
+                                                     "out_frac", "max_len", "epc")},
+    ),
+    Unit(
+        name="softmax_fixed",
+        summary="baseline: fixed-point softmax with a 256-entry exponential ROM, an adder "
+                "accumulation and a multiplier per lane; same streams and normalisation",
+        params=(
+            Param("in_bits", 8, "signed logit width", lo=4, hi=16),
+            Param("in_frac", 4, "fractional bits of the logits (< in_bits)", lo=0, hi=15),
+            Param("lut_frac", 10, "F: fractional bits of the exponentials", lo=4, hi=16),
+            Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=16),
+            Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096),
+            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8),
+            Param("exp_index_frac", None, "G: fractional bits of the ROM index, 0..in_frac "
+                                          "(default None: min(in_frac, 5))", lo=0, hi=15),
+        ),
+        component="lowbit.hdl.softmax_fixed:SoftmaxFixed",
+        golden="lowbit.golden_models.softmax_fixed:SoftmaxFixed",
+        testbench="lowbit.sim_tests.tb_softmax",
+    ),
+    Unit(
         name="int_mac",
         summary="baseline: signed INT x INT MAC (INT8 x INT8 by default), the `*` operator",
         params=(
@@ -104,6 +166,15 @@ UNITS = Registry([
         component="lowbit.hdl.int_dot:IntDot",
         golden="lowbit.golden_models.int_dot:IntDot",
         testbench="lowbit.sim_tests.tb_dot",
+    ),
+    Unit(
+        name="int_array",
+        summary="baseline: rows x cols array of INT8 x INT8 MACs (the int_mac cell), one k per "
+                "cycle",
+        params=(_ROWS, _COLS, _ARRAY_ACC_BITS),
+        component="lowbit.hdl.int_array:IntArray",
+        golden="lowbit.golden_models.int_array:IntArray",
+        testbench="lowbit.sim_tests.tb_matrix",
     ),
     Unit(
         name="int4_dequant",

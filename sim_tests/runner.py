@@ -126,11 +126,12 @@ def require_simulator(simulator):
 
 
 def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("build/sim"),
-             waves=False, seed=1):
+             waves=False, seed=1, extra_env=None):
     """Generate ``unit_name`` at ``params`` and run its cocotb testbench on ``simulator``.
 
-    Returns a :class:`SimResult`; test failures are reported in it, not raised. Tool and
-    set-up problems raise :class:`LowbitError`.
+    ``extra_env`` passes more settings to the testbench (e.g. ``LOWBIT_JOBS``, a file of
+    real-data jobs). Returns a :class:`SimResult`; test failures are reported in it, not
+    raised. Tool and set-up problems raise :class:`LowbitError`.
     """
     from cocotb_tools.runner import get_results, get_runner
 
@@ -165,7 +166,8 @@ def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("bui
                     test_dir=build_dir, results_xml=str(results_xml), waves=waves, seed=seed,
                     timescale=("1ns", "1ps"), log_file=log,
                     extra_env={"LOWBIT_UNIT": unit.name, "LOWBIT_PARAMS": json.dumps(params),
-                               "LOWBIT_META": json.dumps(meta), "LOWBIT_SUMMARY": str(summary)})
+                               "LOWBIT_META": json.dumps(meta), "LOWBIT_SUMMARY": str(summary),
+                               **(extra_env or {})})
     except SystemExit:
         pass  # under pytest the runner exits on failed tests; the results file says which
     try:
