@@ -19,7 +19,8 @@ class Unit:
     keyword arguments (``golden`` receives only the parameters its signature names: the
     golden model does not care about pipelining). ``baseline`` names the unit this one is
     measured against, and ``baseline_params`` maps this unit's parameters to the baseline's
-    (for instance the same accumulator width).
+    (for instance the same accumulator width). ``throughput``, where given, maps parameters to
+    ``{mode: multiply-accumulates per cycle}`` (e.g. per precision), for the sweep tables.
     """
     name: str
     summary: str
@@ -30,6 +31,7 @@ class Unit:
     source: str = ""
     baseline: str | None = None
     baseline_params: object = field(default=None, compare=False)
+    throughput: object = field(default=None, compare=False)
 
     def param(self, name):
         for p in self.params:

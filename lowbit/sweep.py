@@ -152,7 +152,7 @@ def run_sweep(path, *, out=None, jobs=2, executor=None, progress=True):
     finally:
         if own_pool:
             executor.shutdown()
-    rows = _with_ratios(_ordered(rows, points, targets), baselines)
+    rows = _with_throughput(_with_ratios(_ordered(rows, points, targets), baselines))
     _write_tables(rows, out)
     if progress:
         print(f"\n{len(rows)} points ({len(todo)} run, {total - len(todo)} cached) in "
@@ -191,14 +191,32 @@ def _with_ratios(rows, baselines):
     return rows
 
 
+def _with_throughput(rows):
+    """Add ``macs_per_cycle`` ({mode: MACs/cycle}) and, on LUT targets, MACs/cycle per LUT,
+    for units that declare a throughput."""
+    for row in rows:
+        throughput = UNITS[row["unit"]].throughput
+        if throughput is None or row["error"]:
+            continue
+        row["macs_per_cycle"] = throughput(row["params"])
+        if row.get("luts"):
+            row["macs_per_cycle_per_lut"] = {mode: value / row["luts"]
+                                             for mode, value in row["macs_per_cycle"].items()}
+    return rows
+
+
 def _write_tables(rows, out):
     (out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     param_names = sorted({k for r in rows for k in r["params"]})
+    modes = sorted({m for r in rows for m in r.get("macs_per_cycle", {})})
     columns = (["unit", *param_names, "target", "device", *_RESULT_FIELDS, "baseline",
-                "area_ratio", "fmax_ratio", "depth_ratio", "area_delay_ratio", "seconds",
-                "cached", "error"])
+                "area_ratio", "fmax_ratio", "depth_ratio", "area_delay_ratio",
+                *(f"macs_per_cycle_{m}" for m in modes),
+                *(f"macs_per_cycle_per_lut_{m}" for m in modes), "seconds", "cached", "error"])
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, **row["params"]})
+            flat = {f"{key}_{mode}": value for key in ("macs_per_cycle", "macs_per_cycle_per_lut")
+                    for mode, value in row.get(key, {}).items()}
+            writer.writerow({**row, **row["params"], **flat})

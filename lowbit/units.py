@@ -104,6 +104,9 @@ UNITS = Registry([
         testbench="lowbit.sim_tests.tb_matrix",
         baseline="int_array",
         baseline_params=lambda p: dict(rows=p["rows"], cols=p["cols"], acc_bits=p["acc_bits"]),
+        throughput=lambda p: {f"W{w}A{a}": p["rows"] * p["cols"] * p["k_slice"] / (w * a)
+                              for w, a in ((1, 1), (2, 8), (4, 4), (8, 8))
+                              if w <= p["p_max"] and a <= p["q_max"]},
     ),
     Unit(
         name="exaq_softmax",
@@ -175,6 +178,7 @@ UNITS = Registry([
         component="lowbit.hdl.int_array:IntArray",
         golden="lowbit.golden_models.int_array:IntArray",
         testbench="lowbit.sim_tests.tb_matrix",
+        throughput=lambda p: {"INT8": p["rows"] * p["cols"]},
     ),
     Unit(
         name="int4_dequant",
