@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .errors import LowbitError
 from .units import UNITS
 from .verilog import to_verilog
 
@@ -79,8 +80,11 @@ def run_flow(*, targets=None, simulator="icarus", build=Path("build"), jobs=2):
 
     def synth_job(entry, target):
         unit = UNITS[entry["unit"]]
-        return synthesize(lambda: unit.build(entry["params"]), unit=entry["unit"],
-                          params=entry["params"], target=target, build_dir=build / "synth")
+        try:
+            return synthesize(lambda: unit.build(entry["params"]), unit=entry["unit"],
+                              params=entry["params"], target=target, build_dir=build / "synth")
+        except LowbitError as error:  # e.g. the unit does not fit the device: report it
+            return error
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         sims = {id(e): pool.submit(sim_job, e) for e in entries}
@@ -97,9 +101,13 @@ def run_flow(*, targets=None, simulator="icarus", build=Path("build"), jobs=2):
                   f"{result.tests} tests, {result.vectors} vectors")
         synth_results = []
         for entry in entries:
-            entry["synth"] = {}
+            entry["synth"], entry["synth_errors"] = {}, {}
             for target in targets:
                 result = synths[(id(entry), target)].result()
+                if isinstance(result, LowbitError):
+                    entry["synth_errors"][target] = str(result)
+                    print(f"synthesis of {entry['unit']} for {target} failed: {result}")
+                    continue
                 synth_results.append(result)
                 entry["synth"][target] = result.as_dict()
     print(format_table(synth_results))
@@ -112,9 +120,10 @@ def run_flow(*, targets=None, simulator="icarus", build=Path("build"), jobs=2):
         base_entry = next(e for e in entries if e["unit"] == baseline[0]
                           and e["params"] == UNITS[baseline[0]].resolve(baseline[1]))
         for target in targets:
-            comparisons.append({"unit": entry["unit"], "baseline": base_entry["unit"],
-                                "target": target,
-                                **compare(entry["synth"][target], base_entry["synth"][target])})
+            if target in entry["synth"] and target in base_entry["synth"]:
+                comparisons.append({"unit": entry["unit"], "baseline": base_entry["unit"],
+                                    "target": target, **compare(entry["synth"][target],
+                                                                base_entry["synth"][target])})
 
     seconds = time.monotonic() - started
     report = {"simulator": simulator, "targets": list(targets), "seconds": round(seconds, 1),
@@ -156,6 +165,11 @@ def render_markdown(report):
                          f"{_fmt(s['carry'])} | {_fmt(s['dsps'])} | "
                          f"{_fmt(s['gate_equivalents'], 0)} | {_fmt(s['transistors'])} | "
                          f"{_fmt(s['logic_depth'])} | {_fmt(s['fmax_mhz'], 1)} |")
+    failures = [(e["unit"], target, error) for e in report["units"]
+                for target, error in e.get("synth_errors", {}).items()]
+    if failures:
+        lines += ["", "Synthesis that failed (for example a unit too large for the device):", ""]
+        lines += [f"- {unit} on {target}: {error}" for unit, target, error in failures]
     lines += ["", "## Each unit against its baseline", "",
               "Ratios are baseline / unit for area, logic depth and area x delay, unit / "
               "baseline for Fmax: above 1 the unit is better. Delay is 1/Fmax on the FPGAs and "

@@ -84,9 +84,8 @@ def expand(grids, baselines):
         axes = {name: values if isinstance(values, list) else [values]
                 for name, values in grid.get("params", {}).items()}
         for combo in itertools.product(*axes.values()):
-            params = unit.resolve(dict(zip(axes, combo)))
-            unit.build(params)  # cross-parameter checks, before any job starts
-            add(unit.name, params)
+            params = unit.resolve(dict(zip(axes, combo)))  # the component checks the rest
+            add(unit.name, params)                          # when run_sweep builds it
             baseline = unit.baseline_for(params) if baselines else None
             if baseline:
                 add(baseline[0], UNITS[baseline[0]].resolve(baseline[1]))
@@ -125,7 +124,7 @@ def run_sweep(path, *, out=None, jobs=2, executor=None, progress=True):
     versions = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
 
     rows, todo = [], []
-    for name, params in points:
+    for name, params in points:  # every point is built (and so fully checked) before any job
         verilog = to_verilog(UNITS[name].build(params), name)
         for target in targets:
             key = _cache_key(verilog, target, None, versions)
