@@ -17,7 +17,7 @@ from .dint import dequantize, dequantize_int, quantize_int
 from .dint_mse import DISTRIBUTIONS, relative_mse, synthetic_weights
 from .pot import ApotFormat, PotFormat, quantize_pot_rtn, quantize_pot_two_step
 
-__all__ = ["synthetic_activations", "relative_output_error", "error_rows"]
+__all__ = ["synthetic_activations", "relative_output_error", "error_rows", "minilm_rows"]
 
 # The gains of the input features, fixed across seeds: calibration and test sets are two
 # samples of one distribution, as calibration text and evaluation text are for a real layer.
@@ -67,13 +67,48 @@ def error_rows(w, X_calib, X_test):
     return out
 
 
+def minilm_rows(layers=None):
+    """The table rows averaged over MiniLM's linear layers (all 36 unless ``layers`` names some).
+
+    Each layer's own inputs, captured in the float model, are the activations: calibration
+    sentences for step 2 and the output error ``calib`` column, the evaluation sentences (which
+    the sentence file keeps disjoint) for the ``test`` column.
+    """
+    from .minilm import MiniLM, load_sentences
+    model = MiniLM(dtype="float64")
+    sentences = load_sentences()
+    calib, test = {}, {}
+    model.encode(sentences["calibration"], capture=calib)
+    model.encode([s for pair in sentences["evaluation"] for s in (pair["a"], pair["b"])],
+                 capture=test)
+    names = layers or model.linear_names
+    sums = {}
+    for name in names:
+        for fmt_name, quantizer, *errors in error_rows(model.weight(name), calib[name], test[name]):
+            acc = sums.setdefault((fmt_name, quantizer), np.zeros(3))
+            acc += errors
+    return [(f, q, *(acc / len(names))) for (f, q), acc in sums.items()], len(names)
+
+
 def main(argv=None):
     """Print one Markdown table per weight distribution and the time of one two-step quantization."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calib", type=int, default=128, help="calibration samples (default 128)")
     parser.add_argument("--test", type=int, default=1024, help="held-out samples (default 1024)")
+    parser.add_argument("--minilm", action="store_true",
+                        help="average over MiniLM's 36 linear layers with their real inputs "
+                             "instead of synthetic layers")
     args = parser.parse_args(argv)
+    if args.minilm:
+        rows, n = minilm_rows()
+        print(f"\nall-MiniLM-L6-v2, mean over {n} linear layers; calibration = the calibration "
+              "sentences' layer inputs, test = the evaluation sentences'\n")
+        print("| format | quantizer | weight MSE | output error, calib | output error, test |")
+        print("| --- | --- | ---: | ---: | ---: |")
+        for fmt_name, quantizer, w_mse, calib, test in rows:
+            print(f"| {fmt_name} | {quantizer} | {w_mse:.5f} | {calib:.5f} | {test:.5f} |")
+        return
     X_calib = synthetic_activations(args.calib, 384, seed=args.seed + 1)
     X_test = synthetic_activations(args.test, 384, seed=args.seed + 2)
     for kind in DISTRIBUTIONS:
