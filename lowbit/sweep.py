@@ -9,6 +9,7 @@ Cartesian product is swept::
     [[grid]]
     unit = "pot_dot"
     params = { bits = [3, 4], lanes = [8, 32] }
+    pnr = true                  # false: area only, no place-and-route (large points)
 
 Each point is cached under ``<out>/cache/`` by a hash of its Verilog, target, device, seed and
 tool versions, so a rerun only synthesizes new or changed points. A point that fails is
@@ -62,22 +63,26 @@ def load_sweep(path):
     for grid in grids:
         if not isinstance(grid, dict) or "unit" not in grid:
             raise LowbitError(f"sweep file {path}: every [[grid]] needs unit = \"NAME\"")
-        extra = set(grid) - {"unit", "params"}
+        extra = set(grid) - {"unit", "params", "pnr"}
         if extra:
             raise LowbitError(f"sweep file {path}: [[grid]] {grid['unit']}: unknown key(s) "
-                              f"{', '.join(sorted(extra))}; allowed: unit, params")
+                              f"{', '.join(sorted(extra))}; allowed: unit, params, pnr")
     return targets, bool(config.get("baselines", True)), grids
 
 
 def expand(grids, baselines):
-    """Every ``(unit, params)`` point of the grids, validated, baselines added, no repeats."""
-    points, seen = [], set()
+    """Every ``(unit, params, pnr)`` point of the grids, validated, baselines added, no
+    repeats (a point asked for with and without place-and-route gets it)."""
+    points, index = [], {}
 
-    def add(name, params):
+    def add(name, params, pnr):
         key = (name, json.dumps(params, sort_keys=True))
-        if key not in seen:
-            seen.add(key)
-            points.append((name, params))
+        if key in index:
+            n = index[key]
+            points[n] = (name, params, points[n][2] or pnr)
+        else:
+            index[key] = len(points)
+            points.append((name, params, pnr))
 
     for grid in grids:
         unit = UNITS[grid["unit"]]
@@ -85,26 +90,28 @@ def expand(grids, baselines):
                 for name, values in grid.get("params", {}).items()}
         for combo in itertools.product(*axes.values()):
             params = unit.resolve(dict(zip(axes, combo)))  # the component checks the rest
-            add(unit.name, params)                          # when run_sweep builds it
+            pnr = bool(grid.get("pnr", True))               # when run_sweep builds it
+            add(unit.name, params, pnr)
             baseline = unit.baseline_for(params) if baselines else None
             if baseline:
-                add(baseline[0], UNITS[baseline[0]].resolve(baseline[1]))
+                add(baseline[0], UNITS[baseline[0]].resolve(baseline[1]), pnr)
     return points
 
 
-def _cache_key(verilog, target, device, versions):
-    text = json.dumps([verilog, target, device, versions], sort_keys=True)
+def _cache_key(verilog, target, device, versions, pnr):
+    text = json.dumps([verilog, target, device, versions] + ([] if pnr else ["area only"]),
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _run_point(unit_name, params, target, build_dir):
+def _run_point(unit_name, params, target, build_dir, pnr=True):
     """One synthesis job (runs in a worker process). Returns a result row."""
     from .synth import synthesize
     unit = UNITS[unit_name]
     row = {"unit": unit_name, "params": params, "target": target, "error": None}
     try:
         result = synthesize(lambda: unit.build(params), unit=unit_name, params=params,
-                            target=target, build_dir=build_dir)
+                            target=target, build_dir=build_dir, pnr=pnr)
         row.update({field: getattr(result, field) for field in _RESULT_FIELDS},
                    device=result.device, tool_versions=result.tool_versions,
                    seconds=round(result.seconds, 2))
@@ -124,23 +131,23 @@ def run_sweep(path, *, out=None, jobs=2, executor=None, progress=True):
     versions = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
 
     rows, todo = [], []
-    for name, params in points:  # every point is built (and so fully checked) before any job
+    for name, params, pnr in points:  # every point is built (so fully checked) before any job
         verilog = to_verilog(UNITS[name].build(params), name)
         for target in targets:
-            key = _cache_key(verilog, target, None, versions)
+            key = _cache_key(verilog, target, None, versions, pnr)
             cached = cache / f"{key}.json"
             if cached.exists():
                 rows.append(dict(json.loads(cached.read_text()), cached=True))
             else:
-                todo.append((key, name, params, target))
+                todo.append((key, name, params, target, pnr))
     started = time.monotonic()
     total = len(rows) + len(todo)
     _progress(progress, len(rows), total, f"{len(rows)} cached")
     own_pool = executor is None
     executor = executor or ProcessPoolExecutor(max_workers=max(1, jobs))
     try:
-        futures = {executor.submit(_run_point, name, params, target, out / "synth"): key
-                   for key, name, params, target in todo}
+        futures = {executor.submit(_run_point, name, params, target, out / "synth", pnr): key
+                   for key, name, params, target, pnr in todo}
         for future in as_completed(futures):
             row = future.result()
             if row["error"] is None:
@@ -169,7 +176,7 @@ def _progress(enabled, done, total, what):
 
 
 def _ordered(rows, points, targets):
-    order = {(name, json.dumps(p, sort_keys=True), t): k for k, ((name, p), t) in
+    order = {(name, json.dumps(p, sort_keys=True), t): k for k, ((name, p, _), t) in
              enumerate(itertools.product(points, targets))}
     return sorted(rows, key=lambda r: order[(r["unit"], json.dumps(r["params"], sort_keys=True),
                                              r["target"])])

@@ -1,0 +1,64 @@
+"""lowbit sweep: grid expansion, baselines and ratios, the cache, failures and bad files."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lowbit.errors import LowbitError
+from lowbit.sweep import expand, load_sweep, run_sweep
+
+SMALL = """
+targets = ["generic"]
+baselines = true
+
+[[grid]]
+unit = "pot_mac"
+params = { bits = [2, 3], acc_bits = 16, pipeline = 0 }
+"""
+
+
+def test_grid_expands_with_baselines_once():
+    grids = [{"unit": "pot_mac", "params": {"bits": [2, 3], "acc_bits": 16, "pipeline": 0}}]
+    points = expand(grids, baselines=True)
+    assert [(name, p.get("bits", p.get("weight_bits"))) for name, p, _ in points] == \
+        [("pot_mac", 2), ("int_mac", 4), ("pot_mac", 3)]  # one shared INT4 baseline
+
+
+def test_sweep_writes_tables_and_reuses_its_cache(tmp_path):
+    config = tmp_path / "small.toml"
+    config.write_text(SMALL)
+    rows = run_sweep(config, out=tmp_path / "out", progress=False)
+    assert [r["unit"] for r in rows] == ["pot_mac", "int_mac", "pot_mac"]
+    assert not any(r["error"] for r in rows) and not any(r["cached"] for r in rows)
+    for row in (rows[0], rows[2]):
+        assert row["baseline"] == "int_mac"
+        assert row["area_ratio"] == pytest.approx(rows[1]["gate_equivalents"] /
+                                                  row["gate_equivalents"])
+    again = run_sweep(config, out=tmp_path / "out", progress=False)
+    assert all(r["cached"] for r in again)
+    assert [r["gate_equivalents"] for r in again] == [r["gate_equivalents"] for r in rows]
+    csv_lines = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(csv_lines) == 4 and csv_lines[0].startswith("unit,")
+    assert len(json.loads((tmp_path / "out" / "results.json").read_text())) == 3
+
+
+@pytest.mark.parametrize("text, message", [
+    ("targets = [\"asic\"]\n[[grid]]\nunit = \"int_mac\"\n", "targets must be a non-empty list"),
+    ("targets = [\"generic\"]\n", "needs at least one [[grid]]"),
+    ("[[grid]]\nunit = \"int_mac\"\ncolour = 1\n", "unknown key(s) colour"),
+    ("[[grid]]\nunit = \"int_mac\"\nparams = { acc_bits = [3] }\n", "acc_bits=3 is out of range"),
+    ("[[grid]]\nunit = \"nope\"\n", "unknown unit 'nope'"),
+    ("targets = [\n", "is not valid TOML"),
+])
+def test_bad_sweep_files_are_one_error_line(tmp_path, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(LowbitError, match=None) as caught:
+        targets, baselines, grids = load_sweep(config)
+        expand(grids, baselines)
+    assert message in str(caught.value)
+    done = subprocess.run([sys.executable, "-m", "lowbit", "sweep", str(config)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr
