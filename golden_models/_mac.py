@@ -2,10 +2,12 @@
 
 from lowbit.widths import signed_bits_for, signed_range
 
-from ._checks import check_choice, check_int
-from .accumulator import MAX_ACC_BITS, OVERFLOW_MODES
+import numpy as np
 
-__all__ = ["MIN_OPERAND_BITS", "MAX_OPERAND_BITS", "product_bits", "check_acc"]
+from ._checks import check_choice, check_int, same_length
+from .accumulator import MAX_ACC_BITS, OVERFLOW_MODES, accumulate
+
+__all__ = ["MIN_OPERAND_BITS", "MAX_OPERAND_BITS", "product_bits", "check_acc", "MacModel"]
 
 MIN_OPERAND_BITS, MAX_OPERAND_BITS = 2, 16
 
@@ -24,3 +26,22 @@ def product_bits(w_lo, w_hi, act_bits):
 def check_acc(acc_bits, overflow, min_bits):
     """Validate the accumulator parameters of a MAC whose products need ``min_bits`` bits."""
     return check_int("acc_bits", acc_bits, min_bits, MAX_ACC_BITS), check_choice("overflow", overflow, OVERFLOW_MODES)
+
+
+class MacModel:
+    """What every MAC model shares: the accumulation of its ``product`` over cycles.
+
+    A subclass sets ``acc_bits`` and ``overflow`` and defines ``product(weights, acts)``.
+    """
+
+    def run(self, weights, acts, valid, clear):
+        """The accumulator after each cycle (one entry per cycle in every 1-D input).
+
+        Inputs: ``weights`` and ``acts`` as the subclass's :meth:`product` takes them; ``valid``,
+        ``clear`` bools or 0/1. Output: int64 array, the sum so far (with the format's
+        fractional bits).
+        """
+        weights, acts = np.asarray(weights), np.asarray(acts)
+        same_length(weights=weights, acts=acts)
+        return accumulate(self.product(weights, acts), valid, clear, acc_bits=self.acc_bits,
+                          overflow=self.overflow)

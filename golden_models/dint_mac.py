@@ -5,19 +5,16 @@ format's ``frac_bits``), so the accumulator holds the dot product with ``f`` fra
 The per-channel scale is applied outside the MAC.
 """
 
-import numpy as np
-
 from lowbit.widths import signed_range
 
-from ._checks import check_int, int_array, same_length
-from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS, check_acc, product_bits
-from .accumulator import accumulate
+from ._checks import check_int, int_array
+from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS, MacModel, check_acc, product_bits
 from .dint import N_CODES, DintFormat
 
 __all__ = ["DintMac"]
 
 
-class DintMac:
+class DintMac(MacModel):
     """Model of the dINT x INT MAC.
 
     Parameters: ``special`` and ``frac_bits`` select the :class:`DintFormat`; ``act_bits`` in
@@ -43,12 +40,3 @@ class DintMac:
         w = self.format.scaled_values[int_array("codes", codes, 0, N_CODES - 1)]
         return w * int_array("acts", acts, *signed_range(self.act_bits))
 
-    def run(self, codes, acts, valid, clear):
-        """The accumulator after each cycle (one entry per cycle in every 1-D input).
-
-        Inputs: ``codes``, ``acts`` as in :meth:`product`; ``valid``, ``clear`` bools or 0/1.
-        Output: int64 array, the dot product so far with ``frac_bits`` fractional bits.
-        """
-        codes, acts = np.asarray(codes), np.asarray(acts)
-        same_length(codes=codes, acts=acts)
-        return accumulate(self.product(codes, acts), valid, clear, acc_bits=self.acc_bits, overflow=self.overflow)

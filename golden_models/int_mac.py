@@ -1,17 +1,14 @@
 """Golden model of the INT x INT multiply-accumulate, the baseline of ``dint_mac``."""
 
-import numpy as np
-
 from lowbit.widths import signed_range
 
-from ._checks import check_int, int_array, same_length
-from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS, check_acc, product_bits
-from .accumulator import accumulate
+from ._checks import check_int, int_array
+from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS, MacModel, check_acc, product_bits
 
 __all__ = ["IntMac"]
 
 
-class IntMac:
+class IntMac(MacModel):
     """Model of the two's complement weight x activation MAC.
 
     Parameters: ``weight_bits``, ``act_bits`` in 2..16; ``acc_bits`` in ``product_bits``..64;
@@ -31,12 +28,3 @@ class IntMac:
         w = int_array("weights", weights, *signed_range(self.weight_bits))
         return w * int_array("acts", acts, *signed_range(self.act_bits))
 
-    def run(self, weights, acts, valid, clear):
-        """The accumulator after each cycle (one entry per cycle in every 1-D input).
-
-        Inputs: ``weights``, ``acts`` as in :meth:`product`; ``valid``, ``clear`` bools or 0/1.
-        Output: int64 array.
-        """
-        weights, acts = np.asarray(weights), np.asarray(acts)
-        same_length(weights=weights, acts=acts)
-        return accumulate(self.product(weights, acts), valid, clear, acc_bits=self.acc_bits, overflow=self.overflow)

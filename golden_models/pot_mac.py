@@ -7,19 +7,16 @@ bits. The per-channel scale is applied outside the MAC. The accumulator is the o
 shares (:mod:`lowbit.golden_models.accumulator`).
 """
 
-import numpy as np
-
 from lowbit.widths import signed_range
 
-from ._checks import check_int, int_array, same_length
-from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS, check_acc, product_bits
-from .accumulator import accumulate
+from ._checks import check_int, int_array
+from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS, MacModel, check_acc, product_bits
 from .pot import PotFormat
 
 __all__ = ["PotMac"]
 
 
-class PotMac:
+class PotMac(MacModel):
     """Model of the PoT x INT MAC.
 
     Parameters: ``bits`` and ``zero_code`` select the :class:`~lowbit.golden_models.pot.PotFormat`;
@@ -45,12 +42,3 @@ class PotMac:
         """
         return self.format.decode_scaled(codes) * int_array("acts", acts, *signed_range(self.act_bits))
 
-    def run(self, codes, acts, valid, clear):
-        """The accumulator after each cycle (one entry per cycle in every 1-D input).
-
-        Inputs: ``codes``, ``acts`` as in :meth:`product`; ``valid``, ``clear`` bools or 0/1.
-        Output: int64 array, the dot product so far with ``frac_bits`` fractional bits.
-        """
-        codes, acts = np.asarray(codes), np.asarray(acts)
-        same_length(codes=codes, acts=acts)
-        return accumulate(self.product(codes, acts), valid, clear, acc_bits=self.acc_bits, overflow=self.overflow)

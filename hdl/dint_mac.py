@@ -1,13 +1,11 @@
 """dINT4 weight x INT activation multiply-accumulate (the dINT paper's MAC, SPEC.md "dINT")."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Mux, Signal, signed, unsigned
 
 from lowbit.params import check_choice, check_int
 from lowbit.widths import signed_bits_for, signed_range
 
-from .accumulator import Accumulator, check_accumulator
+from .mac import MacUnit
 
 __all__ = ["SPECIAL_VARIANTS", "DintMac"]
 
@@ -32,7 +30,7 @@ def decode_table(special):
     return table
 
 
-class DintMac(wiring.Component):
+class DintMac(MacUnit):
     """dINT4 x signed ``act_bits`` multiply-accumulate, one MAC per cycle.
 
     The product ``value(code) x 2^f x act`` is an exact integer (f = ``frac_bits``; the special
@@ -57,15 +55,8 @@ class DintMac(wiring.Component):
     pipeline : int
         Register stages between the multiplier and the accumulator, 0..2.
 
-    Attributes
-    ----------
-    weight : In(4)
-        dINT4 code.
-    act : In(signed(act_bits))
-    valid, clear : In(1)
-        As in :class:`~lowbit.hdl.int_mac.IntMac`.
-    acc : Out(signed(acc_bits))
-        The running sum in units of 2^-f, ``latency = pipeline + 1`` cycles after the inputs.
+    Ports, latency and throughput: :class:`~lowbit.hdl.mac.MacUnit` with ``weight`` the dINT4
+    code and ``acc`` in units of 2^-f.
     """
 
     def __init__(self, *, special="half", frac_bits=1, act_bits=8, acc_bits=32,
@@ -73,28 +64,13 @@ class DintMac(wiring.Component):
         self.special = check_choice("special", special, SPECIAL_VARIANTS)
         self.frac_bits = check_int("frac_bits", frac_bits, 1, 2)
         self.act_bits = check_int("act_bits", act_bits, 2, 16)
-        a_lo, a_hi = signed_range(act_bits)
+        a_lo, _ = signed_range(act_bits)
         largest = 7 << frac_bits  # the largest |value x 2^f|
-        self.product_bits = signed_bits_for(largest * a_lo, -largest * a_lo)
-        check_int("pipeline", pipeline, 0, 2)
-        self._accumulator = check_accumulator(product_bits=self.product_bits, acc_bits=acc_bits,
-                                              overflow=overflow, stages=pipeline)
-        self.acc_bits, self.overflow, self.pipeline = acc_bits, overflow, pipeline
-        super().__init__({
-            "weight": In(4),
-            "act": In(signed(act_bits)),
-            "valid": In(1),
-            "clear": In(1),
-            "acc": Out(signed(acc_bits)),
-        })
+        super().__init__(weight_shape=unsigned(4), act_bits=act_bits,
+                         product_bits=signed_bits_for(largest * a_lo, -largest * a_lo),
+                         acc_bits=acc_bits, overflow=overflow, pipeline=pipeline)
 
-    @property
-    def latency(self):
-        return self.pipeline + 1
-
-    def elaborate(self, platform):
-        m = Module()
-
+    def product(self, m):
         negative = Signal()
         magnitude = Signal(unsigned(3))
         is_special = Signal()
@@ -112,12 +88,4 @@ class DintMac(wiring.Component):
         unsigned_product = Signal(signed(self.product_bits))
         m.d.comb += unsigned_product.eq(partial[0] + partial[1] + partial[2])
 
-        m.submodules.accumulator = acc = Accumulator(**self._accumulator)
-        m.d.comb += [
-            acc.product.eq(unsigned_product),
-            acc.negate.eq(negative),
-            acc.valid.eq(self.valid),
-            acc.clear.eq(self.clear),
-            self.acc.eq(acc.acc),
-        ]
-        return m
+        return unsigned_product, negative

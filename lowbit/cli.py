@@ -41,7 +41,9 @@ def cmd_units(args):
     for unit in UNITS:
         baseline = f"   baseline: {unit.baseline}" if unit.baseline else ""
         print(f"{unit.name}: {unit.summary}{baseline}")
-        width = max(len(p.name) for p in unit.params)
+        if not unit.params:
+            print("  (no parameters)")
+        width = max((len(p.name) for p in unit.params), default=0)
         for p in unit.params:
             print(f"  {p.name:<{width}}  {p.kind:<6} {p.allowed:<14} default {p.default!s:<6} "
                   f"{p.doc}")
@@ -106,6 +108,25 @@ def cmd_sweep(args):
     return 1 if any(row["error"] for row in rows) else 0
 
 
+def cmd_eval(args):
+    from lowbit.golden_models.evaluate import DEFAULT_N_GRID, evaluate, row_keys, write_report
+    extras = [name for name in ("athena", "dint_variants", "exaq_fixed") if getattr(args, name)]
+    try:
+        report = evaluate(args.rows or row_keys(extras), damp=args.damp, n_grid=args.n_grid, a8=args.a8,
+                          progress=True)
+    except ModuleNotFoundError as error:  # the model package, with its install command
+        raise LowbitError(str(error)) from None
+    command = " ".join(["lowbit"] + (["--build", str(args.build)] if args.build != DEFAULT_BUILD else [])
+                       + ["eval", f"--damp {args.damp:g}"] + [f"--{n.replace('_', '-')}" for n in extras]
+                       + ([f"--a8 {args.a8}"] if args.a8 != "sym" else [])
+                       + ([f"--n-grid {args.n_grid}"] if args.n_grid != DEFAULT_N_GRID else [])
+                       + ([f"--rows {' '.join(args.rows)}"] if args.rows else [])
+                       + ([f"--out {args.out}"] if args.out else []))
+    md, js = write_report(report, args.out or args.build, command)
+    print(md.read_text(), end="")
+    print(f"wrote {md} and {js} ({report['wall_seconds']:.0f} s)")
+
+
 def build_parser():
     from .synth import TARGETS
     parser = _Parser(prog="lowbit", description=__doc__)
@@ -149,11 +170,29 @@ def build_parser():
     p.add_argument("config", type=Path, help="sweep file (TOML); see sweeps/*.toml")
     p.add_argument("--out", type=Path, help="output folder (default build/sweep/NAME)")
     p.add_argument("--jobs", type=int, default=2, help="parallel jobs (default 2)")
+
+    from lowbit.golden_models.evaluate import DEFAULT_DAMP, DEFAULT_N_GRID, ROWS
+    p = sub.add_parser("eval", help="accuracy of the formats on the real MiniLM model "
+                                    "(writes accuracy.md and accuracy.json)")
+    p.add_argument("--out", type=Path, help="output folder (default: the --build folder)")
+    p.add_argument("--damp", type=float, default=DEFAULT_DAMP,
+                   help=f"GPTQ/Athena damping (default {DEFAULT_DAMP:g}, see docs/ptq.md)")
+    p.add_argument("--athena", action="store_true", help="add Athena (column grouping) rows (slow)")
+    p.add_argument("--dint-variants", action="store_true",
+                   help="add the other dINT4 codebooks (pm_half; f=2), RTN and GPTQ (slow)")
+    p.add_argument("--exaq-fixed", action="store_true",
+                   help="add rows through the bit-exact fixed-point EXAQ unit")
+    p.add_argument("--a8", choices=("sym", "asym"), default="sym",
+                   help="INT8 activations of the W4A8 rows: per-token symmetric (default) or asymmetric")
+    p.add_argument("--n-grid", type=int, default=DEFAULT_N_GRID,
+                   help=f"clipping ratios of the weight scale searches (default {DEFAULT_N_GRID})")
+    p.add_argument("--rows", nargs="+", choices=list(ROWS), metavar="ROW",
+                   help=f"only these rows: {', '.join(ROWS)}")
     return parser
 
 
 COMMANDS = {"units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
-            "flow": cmd_flow, "sweep": cmd_sweep}
+            "flow": cmd_flow, "sweep": cmd_sweep, "eval": cmd_eval}
 
 
 def main(argv=None):

@@ -1,0 +1,106 @@
+"""`lowbit eval`: the accuracy table on MiniLM, run on a reduced set (a few sentences, three rows).
+
+Checks the table's structure and sanity only; which format wins is what docs/accuracy.md measures."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from lowbit.golden_models import evaluate as ev
+from lowbit.golden_models.minilm import load_sentences
+from lowbit.params import ParameterError
+
+ROWS = ["fp32", "int8", "exaq3"]
+METRICS = ("weight_sqnr_db", "layer_rel_error", "cos_mean", "cos_min", "retrieval", "para_abs_change",
+           "para_signed_change", "pairs_abs_change")
+
+
+@pytest.fixture(scope="module")
+def small():
+    """4 calibration sentences; 3 paraphrase pairs and 2 unrelated ones."""
+    s = load_sentences()
+    return {"calibration": s["calibration"][:4], "evaluation": s["evaluation"][:3] + s["evaluation"][-2:]}
+
+
+@pytest.fixture(scope="module")
+def report(small):
+    return ev.evaluate(ROWS, sentences=small, n_grid=10)
+
+
+def test_report_structure(report, small):
+    assert [r["key"] for r in report["rows"]] == ROWS
+    assert report["calibration_sentences"] == 4 and report["evaluation_pairs"] == 5
+    assert report["paraphrase_pairs"] == 3 and report["evaluation_sentences"] == 10
+    assert report["damp"] == ev.DEFAULT_DAMP and report["wall_seconds"] > 0
+    for row in report["rows"]:
+        assert set(METRICS) <= set(row)
+        if row["layers"] is not None:
+            assert len(row["layers"]) == 36
+
+
+def test_fp32_row_is_the_reference(report):
+    fp32 = report["rows"][0]
+    assert fp32["weight_sqnr_db"] is None  # weights not quantized: no SQNR
+    assert fp32["cos_mean"] == pytest.approx(1, abs=1e-6) and fp32["cos_min"] == pytest.approx(1, abs=1e-6)
+    assert fp32["retrieval"] == 1 and fp32["layer_rel_error"] == 0
+    assert fp32["para_abs_change"] == pytest.approx(0, abs=1e-6)
+
+
+def test_int8_is_close_and_every_number_is_finite(report):
+    int8 = report["rows"][1]
+    assert int8["cos_mean"] > 0.99 and int8["cos_min"] > 0.99
+    assert 30 < int8["weight_sqnr_db"] < 60 and 0 < int8["layer_rel_error"] < 0.05
+    for row in report["rows"]:
+        for m in METRICS:
+            assert row[m] is None or math.isfinite(row[m]), (row["key"], m)
+        assert 0 <= row["retrieval"] <= 1 and -1 <= row["cos_min"] <= row["cos_mean"] <= 1 + 1e-9
+
+
+def test_softmax_row_has_no_weight_columns_and_calibrated_clips(report):
+    exaq = report["rows"][2]
+    assert exaq["weight_sqnr_db"] is None and exaq["layer_rel_error"] is None and exaq["layers"] is None
+    assert len(exaq["exaq_clips"]) == 6 and all(2 < c < 20 for c in exaq["exaq_clips"])
+    assert 0.9 < exaq["cos_mean"] < 1
+
+
+def test_written_files(report, tmp_path):
+    md, js = ev.write_report(report, tmp_path, command="lowbit eval --rows fp32 int8 exaq3")
+    text = md.read_text()
+    assert "`lowbit eval --rows fp32 int8 exaq3`" in text and "damping **1**" in text
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == 2 + len(ROWS)
+    assert all(line.count("|") == 8 for line in table)
+    data = json.loads(js.read_text())  # strict JSON: no Infinity or NaN
+    assert data["rows"][0]["weight_sqnr_db"] is None and data["command"].startswith("lowbit eval")
+
+
+def test_default_rows_and_extras():
+    keys = ev.row_keys()
+    assert keys[0] == "fp32" and "int4-gptq" in keys and "dint4-gptq-a8" in keys and "exaq2" in keys
+    assert "int4-athena" not in keys and "exaq3-fixed" not in keys
+    assert "int4-athena" in ev.row_keys(["athena"]) and "dint4-pm-gptq" in ev.row_keys(["dint_variants"])
+    with pytest.raises(ParameterError, match="unknown extras"):
+        ev.row_keys(["everything"])
+
+
+def test_calibration_and_evaluation_must_be_disjoint(small):
+    shared = dict(small, calibration=small["calibration"] + [small["evaluation"][0]["b"]])
+    with pytest.raises(ParameterError, match="disjoint"):
+        ev.evaluate(["fp32"], sentences=shared)
+    with pytest.raises(ParameterError, match="unknown row"):
+        ev.evaluate(["int3"], sentences=small)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval", "--damp", "2"], "damp=2.0 is out of range"),
+    (["eval", "--rows", "int3"], "invalid choice: 'int3'"),
+    (["eval", "--a8", "fp8"], "invalid choice: 'fp8'"),
+])
+def test_cli_bad_input_is_one_error_line(args, message):
+    done = subprocess.run([sys.executable, "-m", "lowbit", *args], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lowbit: error: ") and message in lines[0], done.stderr
