@@ -4,10 +4,10 @@ from lowbit.widths import signed_bits_for, signed_range
 
 import numpy as np
 
-from ._checks import check_choice, check_int, same_length
+from ._checks import check_choice, check_int, int_array, same_length
 from .accumulator import MAX_ACC_BITS, OVERFLOW_MODES, accumulate
 
-__all__ = ["MIN_OPERAND_BITS", "MAX_OPERAND_BITS", "product_bits", "check_acc", "MacModel"]
+__all__ = ["MIN_OPERAND_BITS", "MAX_OPERAND_BITS", "product_bits", "check_acc", "MacModel", "CodebookMacModel"]
 
 MIN_OPERAND_BITS, MAX_OPERAND_BITS = 2, 16
 
@@ -45,3 +45,25 @@ class MacModel:
         same_length(weights=weights, acts=acts)
         return accumulate(self.product(weights, acts), valid, clear, acc_bits=self.acc_bits,
                           overflow=self.overflow)
+
+
+class CodebookMacModel(MacModel):
+    """A MAC whose weight is a code of a format with an exact integer table (dINT, PoT).
+
+    ``fmt`` provides ``frac_bits``, ``scaled_values`` (value x 2^frac_bits per code) and
+    ``decode_scaled(codes)``; the product ``value(code) x 2^f x a`` is then exact.
+    """
+
+    def __init__(self, fmt, *, act_bits, acc_bits, overflow):
+        self.format = fmt
+        self.frac_bits = fmt.frac_bits
+        self.act_bits = check_int("act_bits", act_bits, MIN_OPERAND_BITS, MAX_OPERAND_BITS)
+        values = fmt.scaled_values
+        self.product_bits = product_bits(int(values.min()), int(values.max()), self.act_bits)
+        self.acc_bits, self.overflow = check_acc(acc_bits, overflow, self.product_bits)
+
+    def product(self, codes, acts):
+        """Exact products ``value(code) x 2**f x a`` (int64, broadcast), codes checked by the
+        format, ``acts`` within the signed ``act_bits`` range."""
+        return self.format.decode_scaled(codes) * int_array("acts", acts,
+                                                             *signed_range(self.act_bits))
