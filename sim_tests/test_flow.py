@@ -34,10 +34,19 @@ def test_flow_reports_every_unit_beside_its_baseline(tmp_path):
         assert entry["synth"]["generic"]["gate_equivalents"] > 0
     with_baseline = [u.name for u in UNITS if u.baseline]
     assert sorted(c["unit"] for c in report["comparisons"]) == sorted(with_baseline)
-    by_unit = {entry["unit"]: entry["synth"]["generic"] for entry in report["units"]}
-    for c in report["comparisons"]:
-        assert c["area_ratio"] == pytest.approx(by_unit[c["baseline"]]["gate_equivalents"] /
-                                                by_unit[c["unit"]]["gate_equivalents"])
+    # A baseline can appear at several parameter sets (int_mac: INT8 for dint_mac, INT4 for
+    # pot_mac), so look each one up by unit and parameters.
+    by_point = {(e["unit"], json.dumps(e["params"], sort_keys=True)): e["synth"]["generic"]
+                for e in report["units"]}
+    for entry in report["units"]:
+        baseline = UNITS[entry["unit"]].baseline_for(entry["params"])
+        if not baseline:
+            continue
+        name, params = baseline[0], UNITS[baseline[0]].resolve(baseline[1])
+        base = by_point[(name, json.dumps(params, sort_keys=True))]
+        ratio, = [c["area_ratio"] for c in report["comparisons"] if c["unit"] == entry["unit"]]
+        assert ratio == pytest.approx(base["gate_equivalents"] /
+                                      entry["synth"]["generic"]["gate_equivalents"])
     markdown = (tmp_path / "report.md").read_text()
     for name in names:
         assert f"| {name} |" in markdown
