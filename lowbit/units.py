@@ -109,6 +109,49 @@ UNITS = Registry([
                               if w <= p["p_max"] and a <= p["q_max"]},
     ),
     Unit(
+        name="exaq_softmax",
+        summary="EXAQ softmax: 2-4 bit codes of the clipped distance to the row max, counted "
+                "per code, one reciprocal and a y table per row; streams of logit beats in and "
+                "out, per-row clip and table",
+        source="EXAQ: Exponent Aware Quantization for LLMs Acceleration (2024)",
+        params=(
+            Param("in_bits", 8, "signed logit width", lo=4, hi=16),
+            Param("in_frac", 4, "fractional bits of the logits and the clip (< in_bits)",
+                  lo=0, hi=15),
+            Param("bits", 3, "code width b: 2^b table entries", lo=2, hi=4),
+            Param("lut_frac", 10, "F: fractional bits of the exponential table", lo=4, hi=16),
+            Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=16),
+            Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096),
+            Param("top", "exp", "what the top code means: exp(-C) from the table, or 0",
+                  choices=("exp", "zero")),
+            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8),
+        ),
+        component="lowbit.hdl.exaq_softmax:ExaqSoftmax",
+        golden="lowbit.golden_models.exaq_softmax:ExaqSoftmax",
+        testbench="lowbit.sim_tests.tb_softmax",
+        baseline="softmax_fixed",
+        baseline_params=lambda p: {k: p[k] for k in ("in_bits", "in_frac", "lut_frac",
+                                                     "out_frac", "max_len", "epc")},
+    ),
+    Unit(
+        name="softmax_fixed",
+        summary="baseline: fixed-point softmax with a 256-entry exponential ROM, an adder "
+                "accumulation and a multiplier per lane; same streams and normalisation",
+        params=(
+            Param("in_bits", 8, "signed logit width", lo=4, hi=16),
+            Param("in_frac", 4, "fractional bits of the logits (< in_bits)", lo=0, hi=15),
+            Param("lut_frac", 10, "F: fractional bits of the exponentials", lo=4, hi=16),
+            Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=16),
+            Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096),
+            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8),
+            Param("exp_index_frac", None, "G: fractional bits of the ROM index, 0..in_frac "
+                                          "(default None: min(in_frac, 5))", lo=0, hi=15),
+        ),
+        component="lowbit.hdl.softmax_fixed:SoftmaxFixed",
+        golden="lowbit.golden_models.softmax_fixed:SoftmaxFixed",
+        testbench="lowbit.sim_tests.tb_softmax",
+    ),
+    Unit(
         name="int_mac",
         summary="baseline: signed INT x INT MAC (INT8 x INT8 by default), the `*` operator",
         params=(

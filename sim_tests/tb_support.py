@@ -13,7 +13,7 @@ from cocotb.triggers import FallingEdge
 from lowbit.units import UNITS
 from lowbit.widths import signed_range, unsigned_range
 
-__all__ = ["Bench", "port_domain"]
+__all__ = ["Bench", "StreamRun", "StreamFeeder", "port_domain"]
 
 CLOCK_PERIOD_NS = 10
 
@@ -128,9 +128,10 @@ class StreamRun:
     def _signal(self, port, name):
         return getattr(self.bench.dut, f"{port}__{name}")
 
-    async def run(self, words, *, expect, max_cycles):
+    async def run(self, words, *, expect, max_cycles, feeders=()):
         """Send ``words`` (integers of the input payload vector) until ``expect`` outputs
-        were taken or ``max_cycles`` passed; returns the output payload integers."""
+        were taken or ``max_cycles`` passed; returns the output payload integers.
+        ``feeders`` (:class:`StreamFeeder`) drive further input streams in the same cycles."""
         from cocotb.triggers import FallingEdge, ReadOnly
         pending = list(words)
         while len(self.outputs) < expect and self.cycle < max_cycles:
@@ -139,12 +140,16 @@ class StreamRun:
             self._signal(self.source, "valid").value = int(offering)
             if offering:
                 self._signal(self.source, "payload").value = pending[0]
+            for feeder in feeders:
+                feeder.drive()
             ready = self.rng.random() < self.p_ready
             self._signal(self.sink, "ready").value = int(ready)
             await ReadOnly()
             if offering and self._signal(self.source, "ready").value:
                 self.accepted.append(self.cycle)
                 pending.pop(0)
+            for feeder in feeders:
+                feeder.sample(self.cycle)
             out_valid = bool(self._signal(self.sink, "valid").value)
             payload = int(self._signal(self.sink, "payload").value) if out_valid else None
             if self._held is not None:
@@ -162,3 +167,37 @@ class StreamRun:
         """Inputs quiet: no valid, output ready."""
         self._signal(self.source, "valid").value = 0
         self._signal(self.sink, "ready").value = 1
+
+
+class StreamFeeder:
+    """Words for one more input stream of a :class:`StreamRun` (e.g. a per-row configuration
+    stream beside the data stream), driven in the same cycles with its own ``p_valid``.
+
+    Pass it to :meth:`StreamRun.run` as ``feeders=[...]``; ``accepted`` holds the cycle of
+    every handshake, ``pending`` the words not yet taken.
+    """
+
+    def __init__(self, bench, rng, port, words, *, p_valid=1.0):
+        self.bench, self.rng, self.port, self.p_valid = bench, rng, port, p_valid
+        self.pending = list(words)
+        self.accepted = []
+        self._offering = False
+
+    def _signal(self, name):
+        return getattr(self.bench.dut, f"{self.port}__{name}")
+
+    def drive(self):
+        """At the falling edge: offer the next word with probability ``p_valid``."""
+        self._offering = bool(self.pending) and self.rng.random() < self.p_valid
+        self._signal("valid").value = int(self._offering)
+        if self._offering:
+            self._signal("payload").value = self.pending[0]
+
+    def sample(self, cycle):
+        """In the ReadOnly phase: note the handshake the coming rising edge makes."""
+        if self._offering and self._signal("ready").value:
+            self.accepted.append(cycle)
+            self.pending.pop(0)
+
+    def idle(self):
+        self._signal("valid").value = 0

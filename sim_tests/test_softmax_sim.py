@@ -1,0 +1,117 @@
+# amaranth: UnusedElaboratable=no
+"""The softmax units (exaq_softmax and its baseline softmax_fixed) in cocotb, bit-exact against
+the golden models through sim_tests/tb_softmax.py, plus the hardware-side facts that need no
+simulator: parameter errors, the baseline's ROM against the model's, the cycle formulas and
+lint at the parameter extremes."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from lowbit.golden_models.softmax_fixed import SoftmaxFixed as SoftmaxFixedModel
+from lowbit.hdl.exaq_softmax import ExaqSoftmax
+from lowbit.hdl.softmax_fixed import ExpRom, SoftmaxFixed, exp_table
+from lowbit.params import ParameterError
+from lowbit.sim_tests.cases import BOTH, ICARUS, sim_cases
+from lowbit.sim_tests.runner import VERILATOR_WAIVERS, require_simulator, simulate
+from lowbit.units import UNITS
+from lowbit.verilog import to_verilog
+
+_WIDEST_EXAQ = {"in_bits": 16, "in_frac": 12, "bits": 4, "lut_frac": 16, "out_frac": 16,
+                "max_len": 40, "top": "zero", "epc": 8}
+_NARROWEST_EXAQ = {"in_bits": 4, "in_frac": 0, "bits": 2, "lut_frac": 4, "out_frac": 4,
+                   "max_len": 1, "epc": 2}
+_WIDEST_FIXED = {"in_bits": 16, "in_frac": 15, "lut_frac": 16, "out_frac": 16, "max_len": 37,
+                 "epc": 8, "exp_index_frac": 0}
+_NARROWEST_FIXED = {"in_bits": 4, "in_frac": 3, "lut_frac": 4, "out_frac": 4, "max_len": 1}
+
+CASES = [
+    ("exaq_softmax", {}, BOTH),
+    ("softmax_fixed", {}, BOTH),
+    ("exaq_softmax", {"bits": 2, "epc": 4, "top": "zero", "max_len": 61}, ICARUS),
+    ("exaq_softmax", {"bits": 4, "max_len": 1024}, ICARUS),
+    ("exaq_softmax", _WIDEST_EXAQ, ICARUS),
+    ("exaq_softmax", _NARROWEST_EXAQ, ICARUS),
+    ("softmax_fixed", {"epc": 4, "max_len": 1024}, ICARUS),
+    ("softmax_fixed", _WIDEST_FIXED, ICARUS),
+    ("softmax_fixed", _NARROWEST_FIXED, ICARUS),
+]
+
+
+@pytest.mark.parametrize("unit, params, simulator", sim_cases(CASES))
+def test_softmax(unit, params, simulator, build_root):
+    result = simulate(unit, params, simulator, build_root=build_root / "sim")
+    assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
+    tests = {d["test"]: d for d in result.details}
+    assert set(tests) == {"exact_cycles_per_row", "random_rows_random_stalls", "reset_mid_row"}
+    if params.get("max_len", 128) > 1:   # one element: y = 2^O exactly, no tie possible
+        assert tests["random_rows_random_stalls"]["tie_rows"] > 0   # rounding exercised
+
+
+@pytest.mark.parametrize("unit, params", [
+    ("exaq_softmax", _WIDEST_EXAQ | {"max_len": 4096}),
+    ("exaq_softmax", _NARROWEST_EXAQ | {"epc": 1}),
+    ("softmax_fixed", _WIDEST_FIXED | {"max_len": 4096}),
+    ("softmax_fixed", _NARROWEST_FIXED),
+])
+def test_verilator_lint_at_the_extremes(unit, params, tmp_path):
+    require_simulator("verilator")
+    source = tmp_path / f"{unit}.v"
+    registered = UNITS[unit]
+    source.write_text(to_verilog(registered.build(registered.resolve(params)), unit))
+    done = subprocess.run(["verilator", "--lint-only", "-Wall", *VERILATOR_WAIVERS,
+                           "--top-module", unit, str(source)], capture_output=True, text=True)
+    assert done.returncode == 0 and "%Warning" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: ExaqSoftmax(bits=5), "bits=5 is out of range: bits must be an integer in 2..4"),
+    (lambda: ExaqSoftmax(top="one"), "top='one' is not allowed: top must be one of exp, zero"),
+    (lambda: ExaqSoftmax(epc=3), "epc=3 is not allowed: epc must be one of 1, 2, 4, 8"),
+    (lambda: ExaqSoftmax(in_frac=8), "in_frac=8 is out of range: in_frac must be an integer "
+                                     "in 0..7"),
+    (lambda: ExaqSoftmax(max_len=4097), "max_len=4097 is out of range"),
+    (lambda: SoftmaxFixed(exp_index_frac=5), "exp_index_frac=5 is out of range: "
+                                             "exp_index_frac must be an integer in 0..4"),
+    (lambda: SoftmaxFixed(out_frac=3), "out_frac=3 is out of range"),
+])
+def test_bad_parameters_are_one_line_errors(make, message):
+    with pytest.raises(ParameterError) as error:
+        make()
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("in_bits, in_frac, lut_frac, index_frac",
+                         [(16, 15, 4, 0), (8, 4, 10, 4), (12, 8, 10, 5), (16, 15, 16, 15),
+                          (16, 12, 12, 8), (4, 3, 4, 3)])
+def test_rom_is_the_golden_table(in_bits, in_frac, lut_frac, index_frac):
+    """The hardware's elaboration-time table is the model's, bit for bit, and its clamped
+    index reads the model's entry for every distance an in_bits logit can have."""
+    model = SoftmaxFixedModel(in_bits=in_bits, in_frac=in_frac, lut_frac=lut_frac,
+                              exp_index_frac=index_frac, max_len=8)
+    assert np.array_equal(exp_table(lut_frac, index_frac), model.rom)
+    rom = ExpRom(in_bits=in_bits, in_frac=in_frac, exp_index_frac=index_frac,
+                 lut_frac=lut_frac, epc=1)
+    nd = np.arange(1 << in_bits)
+    index = nd >> (in_frac - index_frac)
+    kept = np.array(rom.table)
+    assert np.array_equal(kept[np.minimum(index, len(kept) - 1)],
+                          model.rom[np.minimum(index, 255)])
+
+
+def test_cycle_formulas():
+    """cycles_per_row = beats + 2 + sum_cycles + r_bits + 1 (stage B); row_latency adds the
+    load, the y table and the output pipeline (docs/exaq_hardware.md)."""
+    exaq, fixed = ExaqSoftmax(), SoftmaxFixed()
+    assert (exaq.r_bits, fixed.r_bits) == (20, 20)          # O + ceil(log2 128) + 3
+    assert (exaq.sum_cycles, exaq.prep_cycles, exaq.out_stages) == (8, 9, 0)
+    assert (fixed.sum_cycles, fixed.prep_cycles, fixed.out_stages) == (1, 0, 2)
+    assert exaq.cycles_per_row(128) == 128 + 2 + 8 + 20 + 1 == 159
+    assert fixed.cycles_per_row(128) == 128 + 2 + 1 + 20 + 1 == 152
+    assert exaq.row_latency(128) == 2 * 128 + 159 + 9 + 0 + 2
+    assert fixed.row_latency(128) == 2 * 128 + 152 + 0 + 2 + 2
+    wide = ExaqSoftmax(epc=4, max_len=1024, top="zero")
+    assert wide.cycles_per_row(1000) == 250 + 2 + 7 + 23 + 1
+    with pytest.raises(ParameterError):
+        wide.cycles_per_row(1025)
