@@ -45,7 +45,8 @@ def cmd_units(args):
             print("  (no parameters)")
         width = max((len(p.name) for p in unit.params), default=0)
         for p in unit.params:
-            print(f"  {p.name:<{width}}  {p.kind:<6} {p.allowed:<14} default {p.default!s:<6} "
+            default = "auto" if p.derived else p.default
+            print(f"  {p.name:<{width}}  {p.kind:<6} {p.allowed:<14} default {default!s:<6} "
                   f"{p.doc}")
         print()
 

@@ -65,6 +65,9 @@ class Param:
     boolean one has ``choices=(False, True)`` and accepts true/false, yes/no, on/off, 1/0. Bounds
     that depend on other parameters are checked by the component itself; ``lo``/``hi`` here
     are the widest the parameter can ever be.
+
+    A parameter whose default is ``None`` is derived from the others by the component unless
+    given: ``None`` (or the word ``auto``) passes through :meth:`parse` unchanged.
     """
     name: str
     default: object
@@ -86,8 +89,15 @@ class Param:
             return "|".join(map(str, self.choices))
         return f"{self.lo}..{self.hi}"
 
+    @property
+    def derived(self):
+        """Whether the default is left to the component (``None``, shown as ``auto``)."""
+        return self.default is None
+
     def parse(self, text):
         """Convert command-line ``text`` (or an already typed value) and range-check it."""
+        if self.derived and (text is None or (isinstance(text, str) and text.lower() == "auto")):
+            return None
         if self.choices == _BOOLS and isinstance(text, str):
             text = _BOOL_WORDS.get(text.lower(), text)
         if self.choices is not None:

@@ -145,7 +145,7 @@ UNITS = Registry([
             Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096),
             Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8),
             Param("exp_index_frac", None, "G: fractional bits of the ROM index, 0..in_frac "
-                                          "(default None: min(in_frac, 5))", lo=0, hi=15),
+                                          "(auto: min(in_frac, 5))", lo=0, hi=15),
         ),
         component="lowbit.hdl.softmax_fixed:SoftmaxFixed",
         golden="lowbit.golden_models.softmax_fixed:SoftmaxFixed",
