@@ -414,7 +414,7 @@ def _evaluate_row(ctx, row):
     clips = None
     if row.softmax is not None:
         mode, bits = row.softmax
-        softmax = ExaqAttention(bits, int(ctx.model.config["num_hidden_layers"]), len(ctx.calibration), mode)
+        softmax = ExaqAttention(bits, ctx.model.n_layers, len(ctx.calibration), mode)
         clips = softmax.calibrate(ctx.model, ctx.calibration, ctx.progress)
     emb = ctx.model.encode(ctx.texts, weights=weights, act_quant=act_quant, softmax=softmax)
     ctx.progress.step(f"{row.label}: evaluation", _FORWARD_UNITS)

@@ -219,7 +219,7 @@ def kl_divergence(p, q):
     a q_i = 0 under p_i > 0 gives inf. Inputs: non-negative float arrays (..., L), each row of
     ``p`` a distribution (q need not sum exactly to 1). Output: float64 (...,)."""
     p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):   # p = q = 0 terms: masked below
         terms = p * (np.log(np.where(p > 0, p, 1.0)) - np.log(q))
     return np.sum(np.where(p > 0, terms, 0.0), axis=-1)
 

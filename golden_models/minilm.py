@@ -159,9 +159,10 @@ class MiniLM:
         self.params = _load_params(files / "model.safetensors", self.dtype)
         self.tokenizer = _load_tokenizer(files / "tokenizer.json", self.max_seq_length)
         self.n_heads = int(self.config["num_attention_heads"])
+        self.n_layers = int(self.config["num_hidden_layers"])
         self.eps = float(self.config["layer_norm_eps"])
         self.linear_names = tuple(
-            f"encoder.layer.{i}.{s}" for i in range(int(self.config["num_hidden_layers"])) for s in _SUBLAYERS
+            f"encoder.layer.{i}.{s}" for i in range(self.n_layers) for s in _SUBLAYERS
         )
 
     def weight(self, name):
@@ -186,7 +187,7 @@ class MiniLM:
         batch = _Packed(self.token_ids(sentences))
         hooks = _Hooks(self, weights, act_quant, softmax, capture)
         h = self._embed(batch)
-        for i in range(int(self.config["num_hidden_layers"])):
+        for i in range(self.n_layers):
             h = self._layer(h, batch, f"encoder.layer.{i}", hooks)
         # Every sentence has >= 2 tokens ([CLS], [SEP]) and a non-zero mean, so the epsilons
         # sentence-transformers guards these divisions with never act and are left out.
