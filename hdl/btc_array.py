@@ -8,7 +8,11 @@ from lowbit.params import check_int
 
 from .adder_tree import popcount
 
-__all__ = ["BtcArray"]
+__all__ = ["BtcArray", "MAX_CODE_BITS"]
+
+# Amaranth numbers the input bits of a design in 16 bits: an input beat's codes must stay below
+# 2^16 with room for its few control bits (p, q, signedness, last) and the other inputs.
+MAX_CODE_BITS = (1 << 16) - 256
 
 
 class BtcArray(wiring.Component):
@@ -34,7 +38,8 @@ class BtcArray(wiring.Component):
     rows, cols : int
         Array size, 1..16 each.
     k_slice : int
-        Bits of K per cell and cycle, 8..256.
+        Bits of K per cell and cycle, 8..256, and at most ``MAX_CODE_BITS`` code bits per
+        beat: ``k_slice * (rows * p_max + cols * q_max) <= 65280`` (255 at 16 x 16 x W8A8).
     p_max, q_max : int
         Largest weight and activation precision, 1..8.
     acc_bits : int
@@ -58,9 +63,12 @@ class BtcArray(wiring.Component):
     def __init__(self, *, rows=4, cols=4, k_slice=64, p_max=8, q_max=8, acc_bits=32):
         self.rows = check_int("rows", rows, 1, 16)
         self.cols = check_int("cols", cols, 1, 16)
-        self.k_slice = check_int("k_slice", k_slice, 8, 256)
         self.p_max = check_int("p_max", p_max, 1, 8)
         self.q_max = check_int("q_max", q_max, 1, 8)
+        code_bits = rows * p_max + cols * q_max     # bits of an input beat per k
+        self.k_slice = check_int("k_slice", k_slice, 8, min(256, MAX_CODE_BITS // code_bits),
+                                 why=f"an input beat holds k_slice x {code_bits} code bits, at "
+                                     f"most {MAX_CODE_BITS}")
         self.acc_bits = check_int("acc_bits", acc_bits, 16, 64)
         layout = data.StructLayout({
             "w": data.ArrayLayout(data.ArrayLayout(unsigned(p_max), k_slice), rows),
@@ -88,9 +96,12 @@ class BtcArray(wiring.Component):
 
         # The plane pair of this cycle, from (p-1, q-1) down to (0, 0); the beat is taken on
         # its last pass.
+        # Plane indices get at least one bit: at p_max = 1 a zero-width signal would become
+        # `wire [-1:0]` in the Verilog, a two-bit vector there.
         busy = Signal()
-        i_next, j_next = Signal(range(self.p_max)), Signal(range(self.q_max))
-        plane_i, plane_j = Signal(range(self.p_max)), Signal(range(self.q_max))
+        i_range, j_range = range(max(2, self.p_max)), range(max(2, self.q_max))
+        i_next, j_next = Signal(i_range), Signal(j_range)
+        plane_i, plane_j = Signal(i_range), Signal(j_range)
         m.d.comb += [plane_i.eq(Mux(busy, i_next, beat.p - 1)),
                      plane_j.eq(Mux(busy, j_next, beat.q - 1))]
         last_pass = (plane_i == 0) & (plane_j == 0)
@@ -111,10 +122,19 @@ class BtcArray(wiring.Component):
         # slice of an expression would repeat the whole expression in the netlist.
         w_planes = [Signal(self.k_slice, name=f"w_plane_{r}") for r in range(self.rows)]
         a_planes = [Signal(self.k_slice, name=f"a_plane_{c}") for c in range(self.cols)]
-        m.d.comb += [plane.eq(Cat(beat.w[r][k].bit_select(plane_i, 1)
+        # Each row's and column's codes in a named signal too: a code sliced out of the payload
+        # is converted as a slice of a slice of it, which costs the payload's whole width for
+        # every code (rows=16, k_slice=256 took minutes to convert).
+        w_rows = [Signal(data.ArrayLayout(unsigned(self.p_max), self.k_slice), name=f"w_row_{r}")
+                  for r in range(self.rows)]
+        a_cols = [Signal(data.ArrayLayout(unsigned(self.q_max), self.k_slice), name=f"a_col_{c}")
+                  for c in range(self.cols)]
+        m.d.comb += [w_row.eq(beat.w[r]) for r, w_row in enumerate(w_rows)]
+        m.d.comb += [a_col.eq(beat.a[c]) for c, a_col in enumerate(a_cols)]
+        m.d.comb += [plane.eq(Cat(w_rows[r][k].bit_select(plane_i, 1)
                                   for k in range(self.k_slice)))
                      for r, plane in enumerate(w_planes)]
-        m.d.comb += [plane.eq(Cat(beat.a[c][k].bit_select(plane_j, 1)
+        m.d.comb += [plane.eq(Cat(a_cols[c][k].bit_select(plane_j, 1)
                                   for k in range(self.k_slice)))
                      for c, plane in enumerate(a_planes)]
         cells = [(r, c) for r in range(self.rows) for c in range(self.cols)]
