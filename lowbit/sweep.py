@@ -16,6 +16,9 @@ tool versions, so a rerun only synthesizes new or changed points. A point that f
 recorded with its error and the sweep goes on. Results go to ``<out>/results.csv`` and
 ``<out>/results.json``: one row per (unit, parameters, target), plus the ratios to the
 baseline where there is one.
+
+Points run in a local process pool, or, given a scheduler address, on a Dask distributed
+cluster: the same point function, cache and tables, only the executor differs.
 """
 
 import csv
@@ -33,20 +36,29 @@ from .flow import compare
 from .units import UNITS
 from .verilog import to_verilog
 
-__all__ = ["load_sweep", "expand", "run_sweep"]
+__all__ = ["load_sweep", "expand", "run_sweep", "dask_client", "SCHEDULER_TIMEOUT_S"]
+
+# How long `--scheduler` waits for the Dask scheduler before giving up with one error line.
+SCHEDULER_TIMEOUT_S = 5
 
 _RESULT_FIELDS = ("luts", "ffs", "carry", "dsps", "gate_equivalents", "transistors",
                   "logic_depth", "fmax_mhz")
 
 
 def load_sweep(path):
-    """Read and check a sweep file; returns ``(targets, baselines, grids)``."""
+    """Read and check a sweep file; returns ``(targets, baselines, grids)``.
+
+    Every key and the type of every value is checked here, so that a bad file is one error
+    line before anything runs; the parameter values are checked by :func:`expand`.
+    """
     from .synth import TARGETS
     path = Path(path)
     try:
-        config = tomllib.loads(path.read_text())
+        config = tomllib.loads(path.read_text(encoding="utf-8"))   # TOML is UTF-8
     except FileNotFoundError:
         raise LowbitError(f"sweep file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise LowbitError(f"sweep file {path} cannot be read as text: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise LowbitError(f"sweep file {path} is not valid TOML: {error}") from None
     unknown = set(config) - {"targets", "baselines", "grid"}
@@ -57,17 +69,31 @@ def load_sweep(path):
     if not isinstance(targets, list) or not targets or not all(t in TARGETS for t in targets):
         raise LowbitError(f"sweep file {path}: targets must be a non-empty list of "
                           f"{', '.join(TARGETS)}")
+    baselines = config.get("baselines", True)
+    if not isinstance(baselines, bool):
+        raise LowbitError(f"sweep file {path}: baselines must be true or false, not "
+                          f"{baselines!r}")
     grids = config.get("grid")
     if not isinstance(grids, list) or not grids:
         raise LowbitError(f"sweep file {path}: needs at least one [[grid]] table with a unit")
     for grid in grids:
-        if not isinstance(grid, dict) or "unit" not in grid:
+        if not isinstance(grid, dict) or not isinstance(grid.get("unit"), str):
             raise LowbitError(f"sweep file {path}: every [[grid]] needs unit = \"NAME\"")
+        where = f"sweep file {path}: [[grid]] {grid['unit']}"
         extra = set(grid) - {"unit", "params", "pnr"}
         if extra:
-            raise LowbitError(f"sweep file {path}: [[grid]] {grid['unit']}: unknown key(s) "
-                              f"{', '.join(sorted(extra))}; allowed: unit, params, pnr")
-    return targets, bool(config.get("baselines", True)), grids
+            raise LowbitError(f"{where}: unknown key(s) {', '.join(sorted(extra))}; allowed: "
+                              "unit, params, pnr")
+        if not isinstance(grid.get("pnr", True), bool):
+            raise LowbitError(f"{where}: pnr must be true or false, not {grid['pnr']!r}")
+        params = grid.get("params", {})
+        if not isinstance(params, dict):
+            raise LowbitError(f"{where}: params must be a table (params = {{ NAME = VALUE "
+                              f"or [VALUES] }}), not {params!r}")
+        empty = [name for name, values in params.items() if values == []]
+        if empty:
+            raise LowbitError(f"{where}: no values for {', '.join(empty)}")
+    return targets, baselines, grids
 
 
 def expand(grids, baselines):
@@ -120,12 +146,50 @@ def _run_point(unit_name, params, target, build_dir, pnr=True):
     return row
 
 
-def run_sweep(path, *, out=None, jobs=2, executor=None, progress=True):
-    """Run the sweep file ``path``; write the tables; return the rows."""
-    from .synth.tools import tool_versions
+def dask_client(address, timeout=SCHEDULER_TIMEOUT_S):
+    """A Dask distributed ``Client`` connected to the scheduler at ``address``
+    (``tcp://HOST:PORT``, or ``HOST:PORT``); raises ``LowbitError`` with one line when the
+    address is malformed or nothing answers within ``timeout`` seconds."""
+    from distributed import Client
+    from distributed.comm.addressing import parse_address, parse_host_port
+    try:  # checked first: a Client given a malformed address hangs in its destructor
+        scheme, location = parse_address(address)
+        if scheme not in ("tcp", "tls"):
+            raise ValueError(f"unsupported scheme {scheme!r}")
+        parse_host_port(location)
+    except ValueError as error:
+        raise LowbitError(f"--scheduler {address!r} is not a Dask scheduler address "
+                          f"(tcp://HOST:PORT): {error}") from None
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except OSError as error:
+        raise LowbitError(f"cannot reach the Dask scheduler at {address} within {timeout} s "
+                          f"(is `dask scheduler` running there?): {error}") from None
+
+
+def run_sweep(path, *, out=None, jobs=2, executor=None, scheduler=None, progress=True):
+    """Run the sweep file ``path``; write the tables; return the rows.
+
+    Points run on ``executor`` (a ``concurrent.futures.Executor``) if given, else on the Dask
+    scheduler at address ``scheduler`` if given, else in a local pool of ``jobs`` processes.
+    """
     targets, baselines, grids = load_sweep(path)
     points = expand(grids, baselines)
     out = Path(out or Path("build") / "sweep" / Path(path).stem)
+    if executor is None and scheduler is not None:  # fail fast, before any Verilog is built
+        client = dask_client(scheduler)
+        try:  # pure=False: a point reruns when asked again, never a result the cluster kept
+            return _sweep(points, targets, baselines, out, client.get_executor(pure=False),
+                          jobs, progress)
+        finally:
+            client.close()
+    return _sweep(points, targets, baselines, out, executor, jobs, progress)
+
+
+def _sweep(points, targets, baselines, out, executor, jobs, progress):
+    """Run ``points`` x ``targets`` that are not cached under ``out`` on ``executor`` (or a
+    local pool of ``jobs`` processes); write the tables; return the rows."""
+    from .synth.tools import tool_versions
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     versions = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
@@ -146,12 +210,17 @@ def run_sweep(path, *, out=None, jobs=2, executor=None, progress=True):
     own_pool = executor is None
     executor = executor or ProcessPoolExecutor(max_workers=max(1, jobs))
     try:
-        futures = {executor.submit(_run_point, name, params, target, out / "synth", pnr): key
-                   for key, name, params, target, pnr in todo}
+        futures = {executor.submit(_run_point, name, params, target, out / "synth", pnr):
+                   (key, name, params, target) for key, name, params, target, pnr in todo}
         for future in as_completed(futures):
-            row = future.result()
+            key, name, params, target = futures[future]
+            try:
+                row = future.result()
+            except Exception as error:  # the worker itself died (killed, out of memory, ...)
+                row = {"unit": name, "params": params, "target": target,
+                       "error": f"{type(error).__name__}: {error}"}
             if row["error"] is None:
-                (cache / f"{futures[future]}.json").write_text(json.dumps(row) + "\n")
+                (cache / f"{key}.json").write_text(json.dumps(row) + "\n")
             rows.append(dict(row, cached=False))
             _progress(progress, len(rows), total, f"{row['unit']} {row['target']}"
                       + (" FAILED" if row["error"] else ""))
