@@ -3,6 +3,8 @@
 For each unit and the baseline it names: generate Verilog, run the cocotb testbench against
 the golden model, synthesize on each target, then write ``build/report.md`` and
 ``build/report.json`` with the unit's area, Fmax and area x delay relative to its baseline.
+``build/report.md`` is written by ``lowbit.report``, which adds figures, and the tables and
+figures of any sweeps under ``build/sweep/``.
 """
 
 import json
@@ -129,7 +131,8 @@ def run_flow(*, targets=None, simulator="icarus", build=Path("build"), jobs=2):
     report = {"simulator": simulator, "targets": list(targets), "seconds": round(seconds, 1),
               "units": entries, "comparisons": comparisons}
     (build / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (build / "report.md").write_text(render_markdown(report))
+    from .report import write_report  # the tables above, figures, and any sweeps of build
+    write_report(build)
     print(f"wrote {build / 'report.md'} and {build / 'report.json'} ({seconds:.0f} s)")
     return 1 if failed else 0
 

@@ -1,0 +1,165 @@
+"""lowbit report: the figures from a small synthetic sweep table and accuracy table (no
+synthesis), the format -> unit map, the Pareto front, and report.md's links."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lowbit.golden_models.evaluate import ROWS
+from lowbit.report import accuracy_points, format_hardware, pareto_front, write_report
+from lowbit.sweep import _with_ratios, _with_throughput
+from lowbit.units import UNITS
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# (unit, overrides, LUTs, Fmax MHz): invented numbers, shaped like a real ECP5 sweep
+SYNTHETIC = [
+    ("dint_mac", {}, 140, 187.0),
+    ("int_mac", {"weight_bits": 8}, 383, 128.0),
+    ("pot_mac", {"bits": 3}, 94, 205.0),
+    ("pot_mac", {"bits": 4}, 109, 208.0),
+    ("int_mac", {"weight_bits": 4}, 225, 165.0),
+    ("int_mac", {"weight_bits": 2}, 100, 214.0),
+    ("btc_array", {"rows": 2, "cols": 2, "k_slice": 16}, 1920, None),
+    ("btc_array", {"rows": 2, "cols": 2, "k_slice": 32}, 2618, None),
+    ("int_array", {"rows": 2, "cols": 2}, 1575, None),
+    ("exaq_softmax", {"bits": 2, "max_len": 32}, 1420, None),
+    ("exaq_softmax", {"bits": 3, "max_len": 32}, 1756, None),
+    ("softmax_fixed", {"max_len": 32}, 1099, None),
+]
+
+
+def synthetic_rows():
+    rows = []
+    for unit, overrides, luts, fmax in SYNTHETIC:
+        for target, area in (("ecp5", luts), ("generic", 4.5 * luts)):
+            fpga = target != "generic"
+            rows.append({"unit": unit, "params": UNITS[unit].resolve(overrides), "target": target,
+                         "error": None, "luts": area if fpga else None, "ffs": 10, "carry": None,
+                         "dsps": 0, "gate_equivalents": None if fpga else area,
+                         "transistors": None if fpga else 4 * area,
+                         "logic_depth": None if fpga else 20, "fmax_mhz": fmax if fpga else None,
+                         "cached": False})
+    rows.append(dict(rows[0], target="ice40", luts=None, error="LowbitError: yosys failed"))
+    return _with_throughput(_with_ratios(rows, baselines=True))
+
+
+def accuracy_row(key, cos_mean, activations=None):
+    return {"key": key, "label": ROWS[key].label, "weights": ROWS[key].weights,
+            "activations": activations, "softmax": None, "cos_mean": cos_mean}
+
+
+ACCURACY = {"command": "lowbit eval --damp 1", "rows": [
+    accuracy_row("fp32", 1.0),
+    accuracy_row("int8", 0.9996),
+    accuracy_row("int4-rtn", 0.948),
+    accuracy_row("int4-gptq-a8", 0.970, "INT8 per token, symmetric"),
+    accuracy_row("int4-rtn-a8", 0.946, "INT8 per token, symmetric"),
+    accuracy_row("dint4-gptq", 0.976),
+    accuracy_row("dint4-gptq-a8", 0.974, "INT8 per token, symmetric"),
+    accuracy_row("pot4-2step-a8", 0.933, "INT8 per token, symmetric"),
+    accuracy_row("w2a8", 0.48, "INT8 per token, asymmetric (ABQ)"),
+    accuracy_row("w2a8-bal", 0.75, "INT8 per token, asymmetric (ABQ)"),
+    accuracy_row("w4a4", 0.88, "INT4 per token, asymmetric (ABQ)"),
+    accuracy_row("exaq2", 0.9947),
+    accuracy_row("exaq3", 0.9986),
+]}
+
+
+@pytest.fixture
+def build(tmp_path):
+    sweep = tmp_path / "build" / "sweep" / "demo"
+    sweep.mkdir(parents=True)
+    (sweep / "results.json").write_text(json.dumps(synthetic_rows()))
+    (sweep / "results.csv").write_text("unit\n")
+    (tmp_path / "build" / "accuracy.json").write_text(json.dumps(ACCURACY))
+    (tmp_path / "build" / "accuracy.md").write_text("# accuracy\n")
+    return tmp_path / "build"
+
+
+def _links(markdown):
+    return re.findall(r"\]\(([^)]+)\)", markdown)
+
+
+def test_report_draws_every_figure_and_its_links_resolve(build):
+    report = write_report(build)
+    sweep = build / "sweep" / "demo"
+    for name in ("area_vs_bits", "fmax_vs_size", "throughput_per_lut", "accuracy_vs_area"):
+        assert (sweep / f"{name}.png").read_bytes()[:8] == PNG_MAGIC, name
+    text = report.read_text()
+    links = _links(text)
+    assert {"sweep/demo/area_vs_bits.png", "sweep/demo/accuracy_vs_area.png",
+            "sweep/demo/results.csv", "accuracy.md"} <= set(links)
+    for link in links:
+        assert (build / link).exists(), link
+    assert "| dint_mac | defaults | ecp5 | 140 |" in text   # the sweep table, one row a point
+    assert "LowbitError: yosys failed" in text            # a failed point stays visible
+
+
+def test_report_embeds_the_main_job_with_its_figures(build):
+    flow = {"simulator": "icarus", "targets": ["ecp5"], "seconds": 1.0, "comparisons": [
+        {"unit": "dint_mac", "baseline": "int_mac", "target": "ecp5", "area_ratio": 2.7}],
+        "units": []}
+    for unit, overrides, luts, fmax in SYNTHETIC[:2]:
+        flow["units"].append({"unit": unit, "params": UNITS[unit].resolve(overrides),
+                              "sim": {"tests": 4, "failed": 0, "vectors": 100},
+                              "synth": {"ecp5": {"target": "ecp5", "luts": luts, "ffs": 1,
+                                                 "carry": 0, "dsps": 0, "gate_equivalents": None,
+                                                 "transistors": None, "logic_depth": None,
+                                                 "fmax_mhz": fmax}}})
+    (build / "report.json").write_text(json.dumps(flow))
+    text = write_report(build, sweeps=[]).read_text()
+    assert text.startswith("# lowbit report") and "| dint_mac | int_mac | ecp5 | 2.70 |" in text
+    assert set(_links(text)) == {"figures/area_ratio.png", "figures/fmax_vs_size.png",
+                                 "accuracy.md"}
+    for link in _links(text):
+        assert (build / link).exists(), link
+
+
+def test_every_accuracy_row_but_fp32_maps_to_a_registered_unit():
+    for key in ROWS:
+        hardware = format_hardware(key)
+        if key == "fp32":
+            assert hardware is None
+            continue
+        assert hardware is not None, key
+        unit, params, job = hardware
+        UNITS[unit].resolve(params)  # parameters the unit has, with allowed values
+        assert (job is not None) == (unit == "btc_array"), key
+    assert format_hardware("dint4-pm-gptq")[1] == {"special": "pm_half", "frac_bits": 1}
+    assert format_hardware("w2a8-bal")[2] == (3, 8) and format_hardware("w2a8")[2] == (2, 8)
+
+
+def test_accuracy_points_take_each_formats_best_quantizer_and_cheapest_unit():
+    target, points = accuracy_points(synthetic_rows(), ACCURACY)
+    assert target == "ecp5"
+    by_label = {label: (unit, area, cosine) for _, label, unit, area, cosine in points}
+    # INT4 on int_mac: the W4A8 rows (quantized activations) win over the weight-only one
+    assert by_label[ROWS["int4-gptq-a8"].label] == ("int_mac", 225, 0.970)
+    assert ROWS["int4-rtn"].label not in by_label and ROWS["dint4-gptq"].label not in by_label
+    # the cheaper array per MAC: k_slice 32, 2 x 2 x 32 = 128 MACs per cycle at W1A1, / (2 x 8)
+    # for W2A8, on 2618 LUTs (k_slice 16: 1920 LUTs / 4 MACs per cycle)
+    assert by_label[ROWS["w2a8"].label] == ("btc_array", pytest.approx(2618 / (128 / 16)), 0.48)
+    assert by_label[ROWS["w2a8-bal"].label][1] == pytest.approx(2618 / (128 / 24))
+    assert by_label[ROWS["exaq2"].label] == ("exaq_softmax", 1420, 0.9947)
+    assert len(points) == 9  # INT8, INT4, dINT4, PoT4, three array jobs, two softmaxes
+
+
+def test_pareto_front():
+    points = [(100, 0.9), (50, 0.8), (200, 0.95), (150, 0.85), (50, 0.7)]
+    assert pareto_front(points) == [(50, 0.8), (100, 0.9), (200, 0.95)]
+
+
+def test_report_without_results_is_one_error_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "lowbit", "--build", str(tmp_path), "report"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "nothing to report" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "lowbit", "--build", str(tmp_path), "report",
+                           "--sweep", str(tmp_path / "none")], capture_output=True, text=True)
+    assert done.returncode == 2 and "no sweep results at" in done.stderr
+    assert Path(tmp_path / "report.md").exists() is False
