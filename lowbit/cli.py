@@ -58,9 +58,12 @@ def cmd_generate(args):
     if args.output == "-":
         sys.stdout.write(text)
         return
-    out = Path(args.output) if args.output else DEFAULT_BUILD / "verilog" / f"{unit.name}.v"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    out = Path(args.output) if args.output else args.build / "verilog" / f"{unit.name}.v"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    except OSError as error:   # a folder in the way, a file where a folder should be, ...
+        raise LowbitError(f"cannot write {out}: {error.strerror or error}") from None
     print(f"wrote {out} ({unit.name}, {', '.join(f'{k}={v}' for k, v in params.items())})")
 
 
@@ -97,6 +100,15 @@ def cmd_synth(args):
     print(f"wrote {out}")
 
 
+def cmd_board(args):
+    from .synth.board import build_board, format_board
+    result = build_board(args.unit, _overrides(args.param), args.board, build_root=args.build,
+                         baud=args.baud)
+    print(format_board(result))
+    print(f"wrote {Path(result['bitstream']).with_suffix('.board.json')}")
+    return 0 if result["timing_met"] else 1
+
+
 def cmd_flow(args):
     from .flow import run_flow
     return run_flow(targets=args.target, simulator=args.simulator, build=args.build,
@@ -105,8 +117,14 @@ def cmd_flow(args):
 
 def cmd_sweep(args):
     from .sweep import run_sweep
-    rows = run_sweep(args.config, out=args.out, jobs=args.jobs)
+    rows = run_sweep(args.config, out=args.out, jobs=args.jobs, scheduler=args.scheduler)
     return 1 if any(row["error"] for row in rows) else 0
+
+
+def cmd_report(args):
+    from .report import write_report
+    out = write_report(args.build, sweeps=args.sweep, accuracy=args.accuracy)
+    print(f"wrote {out}")
 
 
 def cmd_eval(args):
@@ -159,6 +177,15 @@ def build_parser():
     p.add_argument("--no-pnr", action="store_true", help="area only, no place-and-route")
     p.add_argument("--json", type=Path, help="JSON output (default build/synth/UNIT.json)")
 
+    from .synth.board import BOARDS, DEFAULT_BAUD
+    p = unit_command("board", "bitstream of a unit behind a UART host bridge for a real board "
+                              "(utilisation, Fmax; see docs/boards.md)")
+    p.add_argument("--board", choices=list(BOARDS), required=True,
+                   help="icebreaker (iCE40 UP5K, 12 MHz), ulx3s (ECP5 LFE5U-25F, 25 MHz), "
+                        "ulx3s-85f (the LFE5U-85F version)")
+    p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                   help=f"UART baud rate (default {DEFAULT_BAUD})")
+
     p = sub.add_parser("flow", help="the main job: every unit at its defaults beside its "
                                     "baseline: generate, simulate, synthesize, report")
     p.add_argument("--target", choices=TARGETS, action="append",
@@ -171,6 +198,16 @@ def build_parser():
     p.add_argument("config", type=Path, help="sweep file (TOML); see sweeps/*.toml")
     p.add_argument("--out", type=Path, help="output folder (default build/sweep/NAME)")
     p.add_argument("--jobs", type=int, default=2, help="parallel jobs (default 2)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the points on the Dask distributed scheduler at ADDRESS "
+                        "(tcp://HOST:PORT) instead of a local pool of --jobs processes")
+
+    p = sub.add_parser("report", help="figures of the sweeps (and accuracy vs area) and the "
+                                      "main job's tables into BUILD/report.md")
+    p.add_argument("--sweep", type=Path, action="append", metavar="DIR",
+                   help="a sweep output folder (repeatable; default: every BUILD/sweep/*)")
+    p.add_argument("--accuracy", type=Path, metavar="FILE",
+                   help="accuracy table of `lowbit eval` (default: BUILD/accuracy.json if any)")
 
     from lowbit.golden_models.evaluate import DEFAULT_DAMP, DEFAULT_N_GRID, ROWS
     p = sub.add_parser("eval", help="accuracy of the formats on the real MiniLM model "
@@ -193,15 +230,18 @@ def build_parser():
 
 
 COMMANDS = {"units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
-            "flow": cmd_flow, "sweep": cmd_sweep, "eval": cmd_eval}
+            "flow": cmd_flow, "sweep": cmd_sweep, "eval": cmd_eval, "board": cmd_board,
+            "report": cmd_report}
 
 
 def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         status = COMMANDS[args.command](args)
-    except LowbitError as error:
-        print(f"lowbit: error: {error}", file=sys.stderr)
+    except LowbitError as error:   # one line, even if a value quoted in it holds a newline
+        message = "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1]
+                          for c in str(error))
+        print(f"lowbit: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
