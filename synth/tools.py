@@ -7,6 +7,7 @@ crash or its WebAssembly memory never touches the calling process.
 """
 
 import functools
+import importlib.util
 import re
 import subprocess
 import sys
@@ -36,6 +37,10 @@ _VERSION_QUERY = {
 
 def _command(tool, args):
     module, function = TOOLS[tool]
+    if importlib.util.find_spec(module) is None:   # else the child's ImportError is all we see
+        package = module.replace("_", "-")
+        raise LowbitError(f"{tool} is not installed (no Python module {module}): install it "
+                          f"with `pip install {package}` (pinned in pyproject.toml)")
     code = f"import sys, {module}; sys.exit({module}.{function}(sys.argv[1:]))"
     return [sys.executable, "-c", code, *args]
 
