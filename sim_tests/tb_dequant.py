@@ -1,10 +1,13 @@
 """cocotb testbench for the weight dequantizers (stream of (code, FP16 scale), stream of FP16):
-every code against a wide set of scales, bit-exact to the golden model (NumPy float16)."""
+every code against a wide set of scales, bit-exact to the golden model (NumPy float16); random
+stalls; reset with weights inside."""
 
 import cocotb
 import numpy as np
 
-from .tb_support import Bench, StreamRun
+from .tb_support import Bench, StreamRun, reset_with_items_inside, soak
+
+IDLE = {"i__valid": 0, "i__payload": 0, "o__ready": 1}
 
 
 def scale_patterns(rng, n_random=1500):
@@ -18,17 +21,25 @@ def scale_patterns(rng, n_random=1500):
     return np.unique(patterns).astype(np.int64)
 
 
+def pack(bench, codes, scales):
+    return [bench.pack("i__payload", {"i__payload.code": c, "i__payload.scale": s})
+            for c, s in zip(codes, scales)]
+
+
 async def check(bench, codes, scales, run):
-    words = [bench.pack("i__payload", {"i__payload.code": c, "i__payload.scale": s})
-             for c, s in zip(codes, scales)]
-    got = np.array(await run.run(words, expect=len(words), max_cycles=30 * len(words) + 50),
-                   dtype=np.int64)
+    """Stream ``codes`` and ``scales`` through ``run``, then a few quiet cycles in which a
+    duplicate would show; compare every weight. Returns how many were compared."""
+    words = pack(bench, codes, scales)
+    await run.run(words, expect=len(words), max_cycles=30 * len(words) + 50)
+    await run.drain(bench.latency + 3)
+    got = np.array(run.outputs, dtype=np.int64)
     expected = np.asarray(bench.model.dequant(codes, scales), dtype=np.int64)
     assert len(got) == len(expected), f"{len(got)} weights for {len(expected)} inputs"
     bad = np.flatnonzero(got != expected)
     assert not len(bad), (f"{len(bad)} wrong weights; first: code {codes[bad[0]]}, scale "
                           f"{scales[bad[0]]:#06x}: got {got[bad[0]]:#06x}, expected "
                           f"{expected[bad[0]]:#06x}")
+    return len(got)
 
 
 @cocotb.test()
@@ -36,7 +47,7 @@ async def every_code_times_every_scale_class(dut):
     """Every code with every scale pattern, back to back: exact weights, one per cycle, with
     the documented latency."""
     bench = Bench(dut)
-    await bench.start({"i__valid": 0, "i__payload": 0, "o__ready": 1})
+    await bench.start(IDLE)
     scales = scale_patterns(bench.rng("scales"))
     codes_domain = bench.field_domain_scalar("i__payload.code")
     codes = np.repeat(codes_domain, len(scales))
@@ -52,10 +63,34 @@ async def every_code_times_every_scale_class(dut):
 async def random_stalls(dut):
     """Random codes and scales with random valid gaps and back-pressure."""
     bench = Bench(dut)
-    await bench.start({"i__valid": 0, "i__payload": 0, "o__ready": 1})
+    await bench.start(IDLE)
     rng = bench.rng("stalls")
-    n = 2000
+    n = soak(2000)
     codes = rng.choice(bench.field_domain_scalar("i__payload.code"), n)
     scales = rng.choice(scale_patterns(rng), n)
-    await check(bench, codes, scales, StreamRun(bench, rng, p_valid=0.6, p_ready=0.5))
-    bench.record("random_stalls", n)
+    run = StreamRun(bench, rng, p_valid=0.6, p_ready=0.5)
+    checked = await check(bench, codes, scales, run)
+    bench.record_counts("random_stalls", n, sent=len(run.accepted), received=len(run.outputs),
+                        checked=checked)
+
+
+@cocotb.test()
+async def reset_with_weights_inside(dut):
+    """Reset while weights wait inside behind a stalled output: nothing comes out afterwards
+    until new inputs go in, and those come out exact, none lost or duplicated."""
+    bench = Bench(dut)
+    await bench.start(IDLE)
+    rng = bench.rng("reset")
+    code_domain, scales = bench.field_domain_scalar("i__payload.code"), scale_patterns(rng)
+    rounds, sent, received, checked = soak(4), 0, 0, 0
+    for _ in range(rounds):
+        await reset_with_items_inside(bench, rng, pack(bench, rng.choice(code_domain, 8),
+                                                        rng.choice(scales, 8)),
+                                      cycles=int(rng.integers(1, 6)),
+                                      quiet_cycles=bench.latency + 3)
+        codes, after_scales = rng.choice(code_domain, 50), rng.choice(scales, 50)
+        run = StreamRun(bench, rng, p_valid=0.8, p_ready=0.7)
+        checked += await check(bench, codes, after_scales, run)
+        sent, received = sent + len(run.accepted), received + len(run.outputs)
+    bench.record_counts("reset_with_weights_inside", checked, sent=sent, received=received,
+                        checked=checked, rounds=rounds)

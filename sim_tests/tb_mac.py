@@ -11,7 +11,7 @@ from cocotb.triggers import FallingEdge
 
 from lowbit.widths import signed_range
 
-from .tb_support import Bench
+from .tb_support import Bench, soak
 
 # Above this many (weight, activation) pairs the product check samples instead of
 # enumerating; INT8 x INT8 (65,536 pairs) and every dINT4 configuration stay exhaustive.
@@ -121,7 +121,7 @@ async def random_accumulation(dut):
     """Seeded random beats with random valid and clear, against the golden accumulator."""
     bench = Bench(dut)
     await bench.start(IDLE)
-    n = 6000
+    n = soak(6000)
     weights, acts, valid, clear = biased_sequence(bench, bench.rng("random_accumulation"), n)
     expected = bench.model.run(weights, acts, valid, clear)
     got = await run_beats(bench, weights, acts, valid, clear)
@@ -129,25 +129,35 @@ async def random_accumulation(dut):
                              clear=clear)
     assert problem is None, problem
     overflows = count_overflows(bench, bench.model.product(weights, acts), valid, clear, expected)
-    bench.record("random_accumulation", n, overflows=overflows)
+    bench.record_counts("random_accumulation", n, sent=n, received=len(got),
+                        checked=len(expected), overflows=overflows,
+                        skipped=int(n - valid.sum()))
 
 
 @cocotb.test()
 async def reset_in_the_middle_of_a_sum(dut):
-    """Reset during accumulation (with beats in the pipeline) empties acc and the pipeline."""
+    """Reset during accumulation (with beats in the pipeline) empties acc and the pipeline;
+    each round resets after a random number of beats and checks the sum that follows."""
     bench = Bench(dut)
     await bench.start(IDLE)
     rng = bench.rng("reset_in_the_middle_of_a_sum")
-    weights, acts, valid, clear = biased_sequence(bench, rng, 200)
-    valid[:] = 1
-    await run_beats(bench, weights[:100], acts[:100], valid[:100], clear[:100])
-    # Beats in flight when reset rises must not reach the accumulator afterwards.
-    bench.drive({"weight": weights[100], "act": acts[100], "valid": 1, "clear": 0})
-    await bench.reset()
-    bench.drive(IDLE)
-    got = await run_beats(bench, weights[100:], acts[100:], valid[100:], clear[100:])
-    expected = bench.model.run(weights[100:], acts[100:], valid[100:], clear[100:])
-    problem = first_mismatch("acc after reset", got, expected, weight=weights[100:],
-                             act=acts[100:])
-    assert problem is None, problem
-    bench.record("reset_in_the_middle_of_a_sum", 200)
+    rounds, sent, received, checked = soak(1), 0, 0, 0
+    for _ in range(rounds):
+        weights, acts, valid, clear = biased_sequence(bench, rng, 200)
+        valid[:] = 1
+        cut = int(rng.integers(1, 150))
+        await run_beats(bench, weights[:cut], acts[:cut], valid[:cut], clear[:cut])
+        # Beats in flight when reset rises must not reach the accumulator afterwards.
+        bench.drive({"weight": weights[cut], "act": acts[cut], "valid": 1, "clear": 0})
+        await bench.reset()
+        bench.drive(IDLE)
+        got = await run_beats(bench, weights[cut:], acts[cut:], valid[cut:], clear[cut:])
+        expected = bench.model.run(weights[cut:], acts[cut:], valid[cut:], clear[cut:])
+        problem = first_mismatch("acc after reset", got, expected, weight=weights[cut:],
+                                 act=acts[cut:])
+        assert problem is None, problem
+        sent, received, checked = sent + len(weights) - cut, received + len(got), \
+            checked + len(expected)
+    # vectors: every beat driven, before and after the resets
+    bench.record_counts("reset_in_the_middle_of_a_sum", 200 * rounds, sent=sent,
+                        received=received, checked=checked, rounds=rounds)

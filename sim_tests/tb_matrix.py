@@ -9,9 +9,8 @@ import os
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge
 
-from .tb_support import Bench, StreamRun
+from .tb_support import Bench, StreamRun, reset_with_items_inside, soak
 
 
 class Jobs:
@@ -38,6 +37,18 @@ class Jobs:
         W[self.rng.random(W.shape) < 0.2] = w_lo
         A[self.rng.random(A.shape) < 0.2] = a_lo if a_signed else a_hi
         return W, A, dict(p=p, q=q, w_signed=w_signed, a_signed=a_signed)
+
+    def full(self, slices, p=8, q=8, w_signed=True, a_signed=True):
+        """A job whose codes have every bit set (btc_array: every bit plane is all ones, so
+        every cell's popcount reaches its largest value, k_slice) or, for int_array, the most
+        negative codes (the largest products)."""
+        W, A, settings = self.make(slices, p, q, w_signed, a_signed)
+        if self.binary:
+            W[:] = -1 if settings["w_signed"] else (1 << settings["p"]) - 1
+            A[:] = -1 if settings["a_signed"] else (1 << settings["q"]) - 1
+        else:
+            W[:], A[:] = -128, -128
+        return W, A, settings
 
     def expected(self, W, A, settings):
         if self.binary:
@@ -84,10 +95,22 @@ class Jobs:
 
 
 def check(jobs, got_words, expected):
+    """Compare the result matrices with the golden model's; returns how many were compared."""
     assert len(got_words) == len(expected), f"{len(got_words)} results for {len(expected)} jobs"
     for n, (word, want) in enumerate(zip(got_words, expected)):
         got = jobs.result(word)
         assert np.array_equal(got, want), f"job {n}: got\n{got}\nexpected\n{want}"
+    return len(expected)
+
+
+def jobs_sent(run, job_beats):
+    """How many jobs went in whole: every beat of them taken, in order."""
+    taken, whole = len(run.accepted), 0
+    for beats in job_beats:
+        if taken < beats:
+            break
+        taken, whole = taken - beats, whole + 1
+    return whole
 
 
 async def start(dut):
@@ -140,40 +163,81 @@ async def precision_grid_cycle_exact(dut):
 
 @cocotb.test()
 async def random_jobs_with_stalls(dut):
-    """Random precisions and lengths, random valid gaps and back-pressure."""
+    """Random precisions and lengths, random valid gaps and back-pressure: every result
+    exact, none lost or duplicated."""
     bench = await start(dut)
     rng = bench.rng("stalls")
     jobs = Jobs(bench, rng)
     specs = []
-    for _ in range(6):
+    for _ in range(soak(6)):
         p = int(rng.integers(1, bench.params.get("p_max", 8) + 1))
         q = int(rng.integers(1, bench.params.get("q_max", 8) + 1))
         specs.append(jobs.make(int(rng.integers(1, 4)), p, q, bool(rng.integers(2)),
                                bool(rng.integers(2))))
-    words = [w for spec in specs for w in jobs.beats(*spec)]
+    job_words = [jobs.beats(*spec) for spec in specs]
+    words = [w for beats in job_words for w in beats]
     run = StreamRun(bench, rng, p_valid=0.6, p_ready=0.4)
-    got = await run.run(words, expect=len(specs), max_cycles=400 * len(words) + 500)
-    check(jobs, got, [jobs.expected(*spec) for spec in specs])
-    bench.record("random_jobs_with_stalls", len(specs) * bench.params["rows"] *
-                 bench.params["cols"], cycles=run.cycle)
+    await run.run(words, expect=len(specs), max_cycles=400 * len(words) + 500)
+    await run.drain(bench.latency + 4)    # a duplicate result would come out now
+    checked = check(jobs, run.outputs, [jobs.expected(*spec) for spec in specs])
+    bench.record_counts("random_jobs_with_stalls", len(specs) * bench.params["rows"] *
+                        bench.params["cols"], sent=jobs_sent(run, map(len, job_words)),
+                        received=len(run.outputs), checked=checked, cycles=run.cycle)
+
+
+@cocotb.test()
+async def short_and_full_jobs_against_back_pressure(dut):
+    """One-slice jobs at W1A1..W2A2, whose beats are done in one to four passes, often while
+    the previous result still waits at the stalled output (the array must not take a beat
+    then), under heavy back-pressure; every other job has all code bits set (Jobs.full)."""
+    bench = await start(dut)
+    rng = bench.rng("short")
+    jobs = Jobs(bench, rng)
+    specs = []
+    for n in range(soak(24)):
+        settings = (int(rng.integers(1, 3)), int(rng.integers(1, 3)), bool(rng.integers(2)),
+                    bool(rng.integers(2)))
+        specs.append((jobs.full if n % 2 else jobs.make)(1, *settings))
+    job_words = [jobs.beats(*spec) for spec in specs]
+    run = StreamRun(bench, rng, p_valid=0.9, p_ready=0.25)
+    await run.run([w for beats in job_words for w in beats], expect=len(specs),
+                  max_cycles=200 * len(specs) + 500)
+    await run.drain(bench.latency + 4)
+    checked = check(jobs, run.outputs, [jobs.expected(*spec) for spec in specs])
+    bench.record_counts("short_and_full_jobs_against_back_pressure", len(specs) *
+                        bench.params["rows"] * bench.params["cols"],
+                        sent=jobs_sent(run, map(len, job_words)), received=len(run.outputs),
+                        checked=checked, cycles=run.cycle)
 
 
 @cocotb.test()
 async def reset_in_the_middle_of_a_job(dut):
-    """Reset with a job half done: the next job starts clean."""
+    """Reset with a job half done or its result waiting at the stalled output (a random
+    point each round): no result comes out afterwards, and the next job starts clean."""
     bench = await start(dut)
     rng = bench.rng("reset")
     jobs = Jobs(bench, rng)
-    first = jobs.make(4, 3, 3)
-    words = jobs.beats(*first)
-    await StreamRun(bench, rng).run(words[:2], expect=1, max_cycles=12)
-    await FallingEdge(dut.clk)
-    await bench.reset()
-    second = jobs.make(2, 2, 4, False, True)
-    got = await StreamRun(bench, rng, p_valid=0.8, p_ready=0.8).run(
-        jobs.beats(*second), expect=1, max_cycles=2000)
-    check(jobs, got, [jobs.expected(*second)])
-    bench.record("reset_in_the_middle_of_a_job", bench.params["rows"] * bench.params["cols"])
+    rounds, sent, received, checked = soak(3), 0, 0, 0
+    for n in range(rounds):
+        first = jobs.make(4, 3, 3)
+        words = jobs.beats(*first)
+        job_cycles = len(words) * jobs.cycles_per_beat(first[2]) + bench.latency
+        # The first round stops half-way through the job; later rounds anywhere up to the
+        # result waiting at the output.
+        cycles = job_cycles // 2 if n == 0 else int(rng.integers(1, job_cycles + 4))
+        await reset_with_items_inside(bench, rng, words, cycles=cycles,
+                                      quiet_cycles=job_cycles)
+        second = jobs.make(2, 2, 4, False, True)
+        run = StreamRun(bench, rng, p_valid=0.8, p_ready=0.8)
+        second_words = jobs.beats(*second)
+        await run.run(second_words, expect=1, max_cycles=2000)
+        await run.drain(bench.latency + 4)
+        checked += check(jobs, run.outputs, [jobs.expected(*second)])
+        sent += jobs_sent(run, [len(second_words)])
+        received += len(run.outputs)
+    bench.record_counts("reset_in_the_middle_of_a_job", checked * bench.params["rows"] *
+                        bench.params["cols"], sent=sent, received=received, checked=checked,
+                        rounds=rounds)
 
 
 @cocotb.test(skip="LOWBIT_JOBS" not in os.environ)

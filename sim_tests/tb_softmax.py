@@ -3,13 +3,15 @@
 table), stream ``o`` of output beats. Every output is compared bit for bit with the golden
 model; the cycles per row are checked exactly against the circuit's formulas."""
 
+import os
+
 import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, ReadOnly
 
 from lowbit.golden_models.exaq_softmax import exaq_codes
 
-from .tb_support import Bench, StreamFeeder, StreamRun
+from .tb_support import Bench, StreamFeeder, StreamRun, soak
 
 
 class Rows:
@@ -116,6 +118,59 @@ class Rows:
                 rows.append((rng.permutation(x).astype(np.int64), clip))
         return rows
 
+    def table_distances(self, rng, most=16):
+        """A random clip (None for the baseline) and ``{table value: a distance to the max
+        that reads it}`` for the values other than 0 and the max's own 2^F (the baseline: at
+        most ``most`` random ROM entries)."""
+        model = self.bench.model
+        if self.exaq:
+            clip = int(rng.integers(1, self.max_clip + 1))
+            table = model.lut(clip)
+            codes = exaq_codes(np.arange(1 << self.in_bits), clip, model.bits)
+            found = {int(table[k]): int(np.flatnonzero(codes == k)[0])
+                     for k in range(1, len(table)) if (codes == k).any()}
+        else:
+            clip = None
+            step = self.in_frac - model.exp_index_frac
+            reachable = min(256, (((1 << self.in_bits) - 1) >> step) + 1)
+            picks = rng.permutation(np.arange(1, reachable))[:most]
+            found = {int(model.rom[j]): int(j) << step for j in picks}
+        return clip, {v: d for v, d in found.items() if 0 < v < (1 << model.lut_frac)}
+
+    def power_of_two_rows(self, rng, n, tries=20):
+        """Up to ``n`` rows whose sum S is a power of two 2^k and whose outputs include an
+        exact rounding tie: the one case where ``R = 2^Q / S`` is exact, so that a reciprocal
+        one too small (a restoring divider's comparison off by one) changes an output. With
+        ``n0`` elements at the max, ``n1`` at a table value ``v = odd x 2^(k-O-1)`` (whose
+        output is then a tie) and ``n2`` at another value ``u``, solved for ``n0``."""
+        model, rows = self.bench.model, []
+        lut_frac, out_frac = model.lut_frac, model.out_frac
+        span = min(self.max_len, 256)
+        n1 = np.arange(1, span)[:, None]
+        n2 = np.arange(0, span)[None, :]
+        for _ in range(n * tries if self.max_len > 1 else 0):
+            if len(rows) == n:
+                break
+            clip, distances = self.table_distances(rng)
+            hits = []
+            for v in distances:
+                k = out_frac + 1 + ((v & -v).bit_length() - 1)
+                if not (1 << lut_frac) < (1 << k) <= self.max_len << lut_frac:
+                    continue
+                for u in [0, *distances]:
+                    rest = (1 << k) - n1 * v - n2 * u
+                    n0 = rest >> lut_frac
+                    ok = ((rest & ((1 << lut_frac) - 1)) == 0) & (n0 >= 1) & \
+                        (n0 + n1 + n2 <= self.max_len) & ((n2 == 0) | (u > 0))
+                    hits += [(v, u, int(n0[a, b]), int(n1[a, 0]), int(n2[0, b]))
+                             for a, b in np.argwhere(ok)[:4]]
+            if hits:
+                v, u, a, b, c = hits[rng.integers(len(hits))]
+                x = [self.hi] * a + [self.hi - distances[v]] * b + \
+                    ([self.hi - distances[u]] * c if c else [])
+                rows.append((rng.permutation(np.array(x)).astype(np.int64), clip))
+        return rows
+
     # Stream words.
 
     def beats(self, rows):
@@ -187,9 +242,10 @@ async def start(dut):
 
 
 async def stream(bench, rows_tool, rng, rows, *, p_valid=1.0, p_ready=1.0, p_cfg=1.0,
-                 max_cycles=None):
+                 max_cycles=None, drain=0):
     """Run ``rows`` through the unit; returns (the StreamRun, the output words). When every
-    output came, every ``cfg`` word must have been taken too (one per row)."""
+    output came, every ``cfg`` word must have been taken too (one per row). ``drain`` quiet
+    cycles follow, in which any further output beat (a duplicate) joins the words."""
     run = StreamRun(bench, rng, p_valid=p_valid, p_ready=p_ready)
     feeders = rows_tool.feeder(rng, rows, p_cfg)
     beats = rows_tool.output_beats(rows)
@@ -202,7 +258,14 @@ async def stream(bench, rows_tool, rng, rows, *, p_valid=1.0, p_ready=1.0, p_cfg
     if len(words) == beats:
         assert all(not feeder.pending for feeder in feeders), (
             "the rows came out but not every cfg word was taken")
-    return run, words
+    if drain:
+        await run.drain(drain, feeders)
+    return run, run.outputs
+
+
+def drain_cycles(rows_tool, rows):
+    """Quiet cycles after a run in which a duplicated row would have come out."""
+    return rows_tool.circuit.row_latency(max(len(x) for x, _ in rows)) + 4
 
 
 @cocotb.test()
@@ -251,45 +314,75 @@ async def random_rows_random_stalls(dut):
     input and configuration streams and random back-pressure on the output."""
     bench, rows_tool = await start(dut)
     rng = bench.rng("stalls")
-    n_rows = int(np.clip(8000 * rows_tool.epc // rows_tool.max_len, 8, 80))
+    n_rows = soak(int(np.clip(8000 * rows_tool.epc // rows_tool.max_len, 8, 80)))
     rows = rows_tool.random(rng, n_rows)
-    ties = rows_tool.tie_rows(rng, 3)
-    rows += ties
+    ties = rows_tool.tie_rows(rng, soak(3))
+    exact = rows_tool.power_of_two_rows(rng, soak(2))
+    rows += ties + exact
     order = rng.permutation(len(rows))
     rows = [rows[k] for k in order]
-    run, words = await stream(bench, rows_tool, rng, rows, p_valid=0.6, p_ready=0.5, p_cfg=0.5)
+    run, words = await stream(bench, rows_tool, rng, rows, p_valid=0.6, p_ready=0.5, p_cfg=0.5,
+                              drain=drain_cycles(rows_tool, rows))
     vectors = rows_tool.check(rows, words)
-    bench.record("random_rows_random_stalls", vectors, rows=len(rows), tie_rows=len(ties),
-                 cycles=run.cycle)
+    # Beats: one output beat per input beat (rows_tool.check compared each of them).
+    bench.record_counts("random_rows_random_stalls", vectors, sent=len(run.accepted),
+                        received=len(words), checked=rows_tool.output_beats(rows),
+                        rows=len(rows), tie_rows=len(ties), power_of_two_rows=len(exact),
+                        cycles=run.cycle)
 
 
 @cocotb.test()
 async def reset_mid_row(dut):
     """Reset with one row half loaded and earlier rows inside the unit, the output stalled:
-    afterwards nothing comes out until new rows go in, and those come out exact."""
+    afterwards nothing comes out until new rows go in, and those come out exact, none lost
+    or duplicated. Later rounds (soak) reset at a random cycle of the same run."""
     bench, rows_tool = await start(dut)
     rng = bench.rng("reset")
-    length = max(1, min(rows_tool.max_len, 4 * rows_tool.epc + 1))
-    rows = [(x, rows_tool.clip(rng, x)) for x in
-            (rows_tool.logits(rng, length, "wide") for _ in range(3))]
-    beats = rows_tool.circuit.beats(length)
-    # With the output stalled, the first row waits in stage C, the second in stage B, and
-    # the third loads from one cycle after the second entered B: stop half-way through it.
-    cycles = beats + rows_tool.circuit.cycles_per_row(length) + 1 + (beats + 1) // 2
-    await stream(bench, rows_tool, rng, rows, p_ready=0.0, max_cycles=cycles)
-    await FallingEdge(dut.clk)  # leave the ReadOnly phase the run ended in
-    dut.i__valid.value = 0
-    if rows_tool.exaq:
-        dut.cfg__valid.value = 0
-    await bench.reset()
-    quiet = StreamRun(bench, rng)
-    quiet.idle()
-    for _ in range(rows_tool.circuit.row_latency(length) + 4):
+    rounds, vectors, sent, received, checked = soak(1), 0, 0, 0, 0
+    for n in range(rounds):
+        length = max(1, min(rows_tool.max_len, 4 * rows_tool.epc + 1))
+        rows = [(x, rows_tool.clip(rng, x)) for x in
+                (rows_tool.logits(rng, length, "wide") for _ in range(3))]
+        beats = rows_tool.circuit.beats(length)
+        # With the output stalled, the first row waits in stage C, the second in stage B,
+        # and the third loads from one cycle after the second entered B: stop half-way
+        # through it.
+        cycles = beats + rows_tool.circuit.cycles_per_row(length) + 1 + (beats + 1) // 2
+        if n:
+            cycles = int(rng.integers(1, cycles + 1))
+        await stream(bench, rows_tool, rng, rows, p_ready=0.0, max_cycles=cycles)
+        await FallingEdge(dut.clk)  # leave the ReadOnly phase the run ended in
+        dut.i__valid.value = 0
+        if rows_tool.exaq:
+            dut.cfg__valid.value = 0
+        await bench.reset()
+        quiet = StreamRun(bench, rng)
+        quiet.idle()
+        for _ in range(rows_tool.circuit.row_latency(length) + 4):
+            await FallingEdge(dut.clk)
+            await ReadOnly()
+            assert not dut.o__valid.value, "an output survived the reset"
         await FallingEdge(dut.clk)
-        await ReadOnly()
-        assert not dut.o__valid.value, "an output survived the reset"
-    await FallingEdge(dut.clk)
-    after = rows_tool.random(rng, 4)
-    _, words = await stream(bench, rows_tool, rng, after, p_valid=0.8, p_ready=0.8, p_cfg=0.8)
-    vectors = rows_tool.check(after, words)
-    bench.record("reset_mid_row", vectors)
+        after = rows_tool.random(rng, 4)
+        run, words = await stream(bench, rows_tool, rng, after, p_valid=0.8, p_ready=0.8,
+                                  p_cfg=0.8, drain=drain_cycles(rows_tool, after))
+        vectors += rows_tool.check(after, words)
+        sent, received = sent + len(run.accepted), received + len(words)
+        checked += rows_tool.output_beats(after)
+    bench.record_counts("reset_mid_row", vectors, sent=sent, received=received,
+                        checked=checked, rounds=rounds)
+
+
+@cocotb.test(skip="LOWBIT_ROWS" not in os.environ)
+async def real_rows(dut):
+    """Rows from the file named by LOWBIT_ROWS (an .npz of ``x_n`` logit rows and ``clip_n``
+    clips, -1 for the baseline; e.g. MiniLM attention rows), back to back with stalls."""
+    bench, rows_tool = await start(dut)
+    rng = bench.rng("real")
+    stored = np.load(os.environ["LOWBIT_ROWS"])
+    rows = [(stored[f"x_{n}"].astype(np.int64),
+             int(stored[f"clip_{n}"]) if rows_tool.exaq else None)
+            for n in range(int(stored["count"]))]
+    _, words = await stream(bench, rows_tool, rng, rows, p_valid=0.8, p_ready=0.7, p_cfg=0.8)
+    vectors = rows_tool.check(rows, words)
+    bench.record("real_rows", vectors, rows=len(rows))

@@ -1,5 +1,6 @@
-"""What every cocotb testbench of the project shares: its parameters, clock, reset, seeding and
-the per-test summary lines that `lowbit sim` and pytest read back (see runner.py)."""
+"""What every cocotb testbench of the project shares: its parameters, clock, reset, seeding,
+the soak scale and the per-test summary lines that `lowbit sim` and pytest read back (see
+runner.py)."""
 
 import json
 import os
@@ -13,9 +14,33 @@ from cocotb.triggers import FallingEdge
 from lowbit.units import UNITS
 from lowbit.widths import signed_range, unsigned_range
 
-__all__ = ["Bench", "StreamRun", "StreamFeeder", "port_domain"]
+__all__ = ["Bench", "StreamRun", "StreamFeeder", "port_domain", "SOAK", "soak",
+           "reset_with_items_inside"]
 
 CLOCK_PERIOD_NS = 10
+
+
+def _soak_scale():
+    text = os.environ.get("LOWBIT_SOAK", "1")
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = -1.0
+    if not scale > 0:
+        raise ValueError(f"LOWBIT_SOAK={text!r}: the soak scale must be a number above 0")
+    return scale
+
+
+# How much longer the random (stall, reset) tests run than their usual length: the
+# environment variable LOWBIT_SOAK, read once, 1 by default. sim_tests/test_soak.py runs every
+# unit with a small scale in the default suite and a large one as the `slow` benchmark.
+SOAK = _soak_scale()
+
+
+def soak(count, least=1):
+    """``count`` (vectors, rows, jobs or rounds of a random test) times the soak scale,
+    rounded, at least ``least``."""
+    return max(least, round(count * SOAK))
 
 
 def port_domain(width, is_signed):
@@ -105,6 +130,16 @@ class Bench:
             with open(self._summary, "a") as f:
                 f.write(json.dumps({"test": test, "vectors": int(vectors), **facts}) + "\n")
 
+    def record_counts(self, test, vectors, *, sent, received, checked, **facts):
+        """Assert that every input item sent produced exactly one output item and that every
+        output item was compared with the golden model (``sent == received == checked``, in
+        the test's own unit: beats, or jobs for the matrix units), then record the counts and
+        the soak scale."""
+        assert sent == received == checked, (
+            f"{test}: {sent} items sent, {received} received, {checked} checked")
+        self.record(test, vectors, sent=int(sent), received=int(received),
+                    checked=int(checked), soak=SOAK, **facts)
+
 
 class StreamRun:
     """Push words into one input stream and collect an output stream, cycle by cycle.
@@ -167,6 +202,45 @@ class StreamRun:
         """Inputs quiet: no valid, output ready."""
         self._signal(self.source, "valid").value = 0
         self._signal(self.sink, "ready").value = 1
+
+    async def drain(self, cycles, feeders=()):
+        """After :meth:`run`: ``cycles`` more cycles with the inputs quiet and the output
+        ready; any output item offered meanwhile (one the unit should not have made, e.g. a
+        duplicate) is appended to ``outputs``, so that a count check sees it."""
+        from cocotb.triggers import FallingEdge, ReadOnly
+        for _ in range(cycles):
+            await FallingEdge(self.bench.dut.clk)
+            self.idle()
+            for feeder in feeders:
+                feeder.idle()
+            await ReadOnly()
+            if self._signal(self.sink, "valid").value:
+                self.delivered.append(self.cycle)
+                self.outputs.append(int(self._signal(self.sink, "payload").value))
+            self.cycle += 1
+        await FallingEdge(self.bench.dut.clk)   # leave the ReadOnly phase
+
+
+async def reset_with_items_inside(bench, rng, words, *, cycles, quiet_cycles, feeders=()):
+    """Reset in the middle of a transaction: offer ``words`` (with random gaps) to a unit
+    whose output is stalled, for ``cycles`` cycles, so that items are inside it and its
+    output waits; assert reset; then check that no output appears for ``quiet_cycles``
+    cycles with the inputs quiet. Returns how many words the unit took before the reset."""
+    from cocotb.triggers import FallingEdge, ReadOnly
+    stalled = StreamRun(bench, rng, p_valid=0.8, p_ready=0.0)
+    await stalled.run(words, expect=1, max_cycles=cycles, feeders=feeders)
+    await FallingEdge(bench.dut.clk)  # leave the ReadOnly phase the run ended in
+    stalled.idle()
+    for feeder in feeders:
+        feeder.idle()
+    await bench.reset()
+    for cycle in range(quiet_cycles):
+        await FallingEdge(bench.dut.clk)
+        await ReadOnly()
+        assert not getattr(bench.dut, f"{stalled.sink}__valid").value, (
+            f"an output appeared {cycle} cycles after the reset: an item survived it")
+    await FallingEdge(bench.dut.clk)
+    return len(stalled.accepted)
 
 
 class StreamFeeder:

@@ -54,4 +54,4 @@ def test_dequant(unit, params, simulator, build_root):
     result = simulate(unit, params, simulator, build_root=build_root / "sim")
     assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
     assert {d["test"] for d in result.details} == {"every_code_times_every_scale_class",
-                                                   "random_stalls"}
+                                                   "random_stalls", "reset_with_weights_inside"}
