@@ -49,6 +49,33 @@ def test_softmax(unit, params, simulator, build_root):
         assert tests["random_rows_random_stalls"]["tie_rows"] > 0   # rounding exercised
 
 
+def minilm_rows(path, bits):
+    """Six attention rows of MiniLM (layers 0 and 5, first evaluation sentence) as the
+    fixed-point units take them, with the calibrated clips; written to ``path`` (.npz)."""
+    from lowbit.golden_models.exaq_minilm import hardware_rows
+    rows, length = hardware_rows(6, bits)
+    arrays = {"count": len(rows)}
+    for n, (x, clip) in enumerate(rows):
+        arrays[f"x_{n}"], arrays[f"clip_{n}"] = x, clip
+    np.savez(path, **arrays)
+    return path, length
+
+
+@pytest.mark.parametrize("unit, bits, simulator", [
+    ("exaq_softmax", 2, "icarus"), ("exaq_softmax", 3, "icarus"), ("softmax_fixed", 3, "icarus"),
+])
+def test_real_minilm_rows_through_the_unit(unit, bits, simulator, build_root, tmp_path):
+    from lowbit.golden_models.evaluate import EXAQ_FIXED
+    path, length = minilm_rows(tmp_path / "minilm_rows.npz", bits)
+    params = EXAQ_FIXED | {"max_len": 32, "epc": 2} | ({"bits": bits} if unit == "exaq_softmax" else {})
+    assert length <= params["max_len"]
+    result = simulate(unit, params, simulator, build_root=build_root / "sim",
+                      extra_env={"LOWBIT_ROWS": str(path), "COCOTB_TEST_FILTER": "real_rows"})
+    assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
+    real = [d for d in result.details if d["test"] == "real_rows"]
+    assert real and real[0]["rows"] == 6 and real[0]["vectors"] == 6 * length
+
+
 @pytest.mark.parametrize("unit, params", [
     ("exaq_softmax", _WIDEST_EXAQ | {"max_len": 4096}),
     ("exaq_softmax", _NARROWEST_EXAQ | {"epc": 1}),
