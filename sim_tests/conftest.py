@@ -6,10 +6,24 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def build_root():
+def build_root(worker_id):
     """Simulation and synthesis outputs of the test session, under the repo's build/ folder
-    (ignored by git), so that a failing test's logs can be read afterwards."""
+    (ignored by git), so that a failing test's logs can be read afterwards. Each pytest-xdist
+    worker has its own folder: two workers may simulate the same unit at the same parameters."""
     root = Path(__file__).resolve().parent.parent / "build" / "tests"
+    if worker_id != "master":
+        root = root / worker_id
     root.mkdir(parents=True, exist_ok=True)
     return root
 
+
+def pytest_terminal_summary(terminalreporter):
+    """Every SymbiYosys proof's status and time (sim_tests/test_formal.py records them as the
+    user property ``formal_proof``; reports carry them from pytest-xdist workers too)."""
+    rows = [value for reports in terminalreporter.stats.values() for report in reports
+            if getattr(report, "when", None) == "call"
+            for name, value in getattr(report, "user_properties", ()) if name == "formal_proof"]
+    if rows:
+        from lowbit.sim_tests.formal import format_table
+        terminalreporter.write_sep("-", "formal proofs (SymbiYosys)")
+        terminalreporter.write_line(format_table(rows))
