@@ -284,6 +284,21 @@ def _accumulate(m, acc, total, overflow):
         m.d.sync += acc.eq(Mux(total < lo, lo, Mux(total > hi, hi, total)))
 
 
+def _spec_accumulator(m, k, product, valid, clear, stages, acc_bits, overflow):
+    """The specification's accumulator: ``product``, ``valid`` and ``clear`` delayed by
+    ``stages`` registers, then ``acc <= overflow((clear ? 0 : acc) + (valid ? product : 0))``.
+    Returns ``acc``."""
+    for stage in range(stages):
+        delayed = (Signal.like(product, name=f"spec_product{k}_s{stage}"),
+                   Signal(name=f"spec_valid{k}_s{stage}"),
+                   Signal(name=f"spec_clear{k}_s{stage}"))
+        m.d.sync += [d.eq(v) for d, v in zip(delayed, (product, valid, clear))]
+        product, valid, clear = delayed
+    acc = Signal(signed(acc_bits), name=f"spec_acc{k}")
+    _accumulate(m, acc, Mux(clear, 0, acc) + Mux(valid, product, 0), overflow)
+    return acc
+
+
 class AccumulatorHarness(Harness):
     """The accumulator every MAC shares (:class:`~lowbit.hdl.accumulator.Accumulator`): free
     product, ``negate``, ``valid``, ``clear`` every cycle; the specification delays them by
@@ -301,16 +316,8 @@ class AccumulatorHarness(Harness):
                          unit.clear.eq(AnySeq(1))]
             product = Signal(signed(unit.product_bits + 1), name=f"spec_product{k}")
             m.d.comb += product.eq(Mux(unit.negate, -unit.product, unit.product))
-            valid, clear = unit.valid, unit.clear
-            for stage in range(unit.stages):
-                delayed = (Signal.like(product, name=f"spec_product{k}_s{stage}"),
-                           Signal(name=f"spec_valid{k}_s{stage}"),
-                           Signal(name=f"spec_clear{k}_s{stage}"))
-                m.d.sync += [d.eq(v) for d, v in zip(delayed, (product, valid, clear))]
-                product, valid, clear = delayed
-            acc = Signal(signed(unit.acc_bits), name=f"spec_acc{k}")
-            total = Mux(clear, 0, acc) + Mux(valid, product, 0)
-            _accumulate(m, acc, total, unit.overflow)
+            acc = _spec_accumulator(m, k, product, unit.valid, unit.clear, unit.stages,
+                                    unit.acc_bits, unit.overflow)
             m.d.comb += Assert(unit.acc == acc, f"accumulator {k}: acc equals the specification")
 
 
@@ -329,16 +336,8 @@ class MacHarness(Harness):
             m.d.comb += [mac.weight.eq(AnySeq(len(mac.weight))),
                          mac.act.eq(AnySeq(signed(len(mac.act)))),
                          mac.valid.eq(AnySeq(1)), mac.clear.eq(AnySeq(1))]
-            product = spec(m, mac.weight, mac.act)
-            valid, clear = mac.valid, mac.clear
-            for stage in range(mac.pipeline):
-                delayed = (Signal.like(product, name=f"spec_product{k}_s{stage}"),
-                           Signal(name=f"spec_valid{k}_s{stage}"),
-                           Signal(name=f"spec_clear{k}_s{stage}"))
-                m.d.sync += [d.eq(v) for d, v in zip(delayed, (product, valid, clear))]
-                product, valid, clear = delayed
-            acc = Signal(signed(mac.acc_bits), name=f"spec_acc{k}")
-            _accumulate(m, acc, Mux(clear, 0, acc) + Mux(valid, product, 0), mac.overflow)
+            acc = _spec_accumulator(m, k, spec(m, mac.weight, mac.act), mac.valid, mac.clear,
+                                    mac.pipeline, mac.acc_bits, mac.overflow)
             m.d.comb += Assert(mac.acc == acc, f"mac{k}: acc equals the specification")
 
 
