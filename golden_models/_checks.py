@@ -1,13 +1,13 @@
 """Array argument checks shared by the golden models.
 
-Every failure raises :class:`~lowbit.params.ParameterError` with one line that names the
+Every failure raises :class:`~lowbit.core.params.ParameterError` with one line that names the
 argument and what is allowed, so that a bad call from a testbench or from the CLI reads the
-same. Scalar parameters use :func:`lowbit.params.check_int` and ``check_choice``.
+same. Scalar parameters use :func:`lowbit.core.params.check_int` and ``check_choice``.
 """
 
 import numpy as np
 
-from lowbit.params import ParameterError, check_choice, check_int
+from lowbit.core.params import ParameterError, check_choice, check_int
 
 __all__ = ["ParameterError", "check_int", "check_choice", "int_array", "flag_array", "same_length"]
 

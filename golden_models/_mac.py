@@ -1,6 +1,6 @@
 """Width and argument rules common to the MAC golden models (dINT x INT8, INT x INT8)."""
 
-from lowbit.widths import signed_bits_for, signed_range
+from lowbit.core.widths import signed_bits_for, signed_range
 
 import numpy as np
 

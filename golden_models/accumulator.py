@@ -11,7 +11,7 @@ every cycle, i.e. the register's value after the clock edge of cycle ``t``.
 
 import numpy as np
 
-from lowbit.widths import signed_range
+from lowbit.core.widths import signed_range
 
 from ._checks import check_choice, check_int, flag_array, int_array, same_length
 

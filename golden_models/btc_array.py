@@ -18,7 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from lowbit.widths import signed_bits_for, signed_range, unsigned_range
+from lowbit.core.widths import signed_bits_for, signed_range, unsigned_range
 
 from ._checks import ParameterError, check_choice, check_int, int_array
 from .accumulator import MAX_ACC_BITS, wrap_signed

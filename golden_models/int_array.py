@@ -7,7 +7,7 @@ Cell (r, c) multiplies weight row r by activation column c, one k per cycle, so 
 
 from fractions import Fraction
 
-from lowbit.widths import signed_range
+from lowbit.core.widths import signed_range
 
 from ._checks import ParameterError, check_int, int_array
 from ._mac import product_bits

@@ -6,7 +6,7 @@ activation parameters, the widths, and the exact lane sums.
 
 import numpy as np
 
-from lowbit.widths import signed_bits_for, signed_range, sum_bits
+from lowbit.core.widths import signed_bits_for, signed_range, sum_bits
 
 from ._checks import ParameterError, check_int, int_array
 from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS

@@ -1,6 +1,6 @@
 """Golden model of the INT x INT multiply-accumulate, the baseline of ``dint_mac``."""
 
-from lowbit.widths import signed_range
+from lowbit.core.widths import signed_range
 
 from ._checks import check_int, int_array
 from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS, MacModel, check_acc, product_bits

@@ -18,7 +18,7 @@ truncation of R costs the whole row less than 1/4 of an output unit.
 
 import numpy as np
 
-from lowbit.widths import signed_range
+from lowbit.core.widths import signed_range
 
 from ._checks import ParameterError, check_int, flag_array, int_array
 

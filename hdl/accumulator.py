@@ -4,8 +4,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.params import check_choice, check_int
-from lowbit.widths import signed_range
+from lowbit.core.params import check_choice, check_int
+from lowbit.core.widths import signed_range
 
 __all__ = ["OVERFLOW_MODES", "check_accumulator", "Accumulator"]
 

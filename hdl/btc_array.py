@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.params import check_int
+from lowbit.core.params import check_int
 
 from .adder_tree import popcount
 

@@ -2,8 +2,8 @@
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
-from lowbit.params import check_choice, check_int
-from lowbit.widths import signed_bits_for, signed_range
+from lowbit.core.params import check_choice, check_int
+from lowbit.core.widths import signed_bits_for, signed_range
 
 from .mac import MacUnit
 

@@ -5,7 +5,7 @@ from amaranth.hdl import Array, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.params import check_choice, check_int
+from lowbit.core.params import check_choice, check_int
 
 from .adder_tree import adder_tree
 from .softmax_row import Normaliser, SoftmaxRow, lanes

@@ -41,8 +41,8 @@ from amaranth.hdl import (Cat, ClockDomain, ClockSignal, EnableInserter, DomainR
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.errors import LowbitError
-from lowbit.params import check_int
+from lowbit.core.errors import LowbitError
+from lowbit.core.params import check_int
 
 __all__ = ["HostPort", "HostBridge", "host_ports", "Op", "Status", "STEP_MAX",
            "MAX_PORTS", "command", "reply_length"]

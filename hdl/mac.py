@@ -4,7 +4,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.params import check_int
+from lowbit.core.params import check_int
 
 from .accumulator import Accumulator, check_accumulator
 

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Signal
 
-from lowbit.params import check_choice, check_int
+from lowbit.core.params import check_choice, check_int
 
 __all__ = ["PotCode"]
 

@@ -2,8 +2,8 @@
 
 from amaranth.hdl import Mux, unsigned
 
-from lowbit.params import check_int
-from lowbit.widths import signed_range, sum_bits
+from lowbit.core.params import check_int
+from lowbit.core.widths import signed_range, sum_bits
 
 from .dot_product import LaneDotProduct
 from .pot_code import PotCode

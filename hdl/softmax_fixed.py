@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.params import check_int
+from lowbit.core.params import check_int
 
 from .adder_tree import adder_tree
 from .softmax_row import Normaliser, SoftmaxRow, lanes

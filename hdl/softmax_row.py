@@ -21,7 +21,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.params import ParameterError, check_choice, check_int
+from lowbit.core.params import ParameterError, check_choice, check_int
 
 from .stream_pipeline import StallingPipeline
 

@@ -10,7 +10,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from lowbit.params import check_int
+from lowbit.core.params import check_int
 
 __all__ = ["UartTx", "UartRx", "MIN_DIVISOR", "FRAME_BITS"]
 

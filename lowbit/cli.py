@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import LowbitError
+from .core.errors import LowbitError
 
 __all__ = ["main"]
 

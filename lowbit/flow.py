@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .errors import LowbitError
+from .core.errors import LowbitError
 from .units import UNITS
 from .verilog import to_verilog
 

@@ -4,8 +4,8 @@ import inspect
 from dataclasses import dataclass, field
 from importlib import import_module
 
-from .errors import LowbitError
-from .params import Param
+from .core.errors import LowbitError
+from .core.params import Param
 
 __all__ = ["Unit", "Registry"]
 

@@ -25,7 +25,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import LowbitError
+from .core.errors import LowbitError
 from .flow import area_of, render_markdown
 from .units import UNITS
 

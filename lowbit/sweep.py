@@ -31,7 +31,7 @@ import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from .errors import LowbitError
+from .core.errors import LowbitError
 from .flow import compare
 from .units import UNITS
 from .verilog import to_verilog

@@ -4,7 +4,7 @@ Adding a unit: write ``hdl/<name>.py`` (the component), ``golden_models/<name>.p
 model, from SPEC.md), a cocotb testbench in ``sim_tests/``, and one entry here.
 """
 
-from .params import Param
+from .core.params import Param
 from .registry import Registry, Unit
 
 __all__ = ["UNITS"]

@@ -4,7 +4,7 @@ For each unit, ``min`` puts every parameter at the lowest value its registry ent
 first choice of a choice parameter, ``False`` of a boolean) and ``max`` at the highest (the last
 choice, ``True``). Where the component narrows a bound from the other parameters (an
 accumulator at least as wide as its product, ``in_frac < in_bits``, an ``epc`` that is a power
-of two), it refuses the set with a :class:`~lowbit.params.ParameterError` that states the
+of two), it refuses the set with a :class:`~lowbit.core.params.ParameterError` that states the
 allowed range; :func:`corner` then moves that one parameter to the nearest allowed value and
 tries again, so each corner is the most extreme *consistent* set on its side.
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from amaranth.hdl import UnusedElaboratable
 
-from lowbit.params import ParameterError
+from lowbit.core.params import ParameterError
 from lowbit.units import UNITS
 
 __all__ = ["Extreme", "corner", "extremes", "SLOW_CORNERS"]
@@ -37,7 +37,7 @@ SLOW_CORNERS = {
                            "1 MB of Verilog", {"rows": 2, "cols": 2}),
 }
 
-# The check_int / check_choice messages (lowbit.params) that state an allowed range.
+# The check_int / check_choice messages (lowbit.core.params) that state an allowed range.
 _INT_RANGE = re.compile(r"^(\w+)=.* must be an integer in (-?\d+)\.\.(-?\d+)")
 _CHOICES = re.compile(r"^(\w+)=.* must be one of (.+)$")
 

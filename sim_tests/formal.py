@@ -54,7 +54,7 @@ from lowbit.hdl.pot_dot import PotDot
 from lowbit.hdl.pot_mac import PotMac
 from lowbit.hdl.softmax_fixed import SoftmaxFixed
 from lowbit.hdl.softmax_row import lanes
-from lowbit.widths import signed_range
+from lowbit.core.widths import signed_range
 
 __all__ = ["dint_table", "pot_table", "fp16_round", "pot_dequant_spec", "int4_dequant_spec",
            "code_value", "exaq_code_spec", "Proof", "ProofResult", "PROOFS",

@@ -19,8 +19,8 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
-from lowbit.errors import LowbitError
-from lowbit.params import params_tag
+from lowbit.core.errors import LowbitError
+from lowbit.core.params import params_tag
 from lowbit.units import UNITS
 from lowbit.verilog import to_verilog
 

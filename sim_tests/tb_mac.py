@@ -9,7 +9,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge
 
-from lowbit.widths import signed_range
+from lowbit.core.widths import signed_range
 
 from .tb_support import Bench, soak
 

@@ -12,7 +12,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
 from lowbit.units import UNITS
-from lowbit.widths import signed_range, unsigned_range
+from lowbit.core.widths import signed_range, unsigned_range
 
 __all__ = ["Bench", "StreamRun", "StreamFeeder", "port_domain", "SOAK", "soak",
            "reset_with_items_inside"]

@@ -19,7 +19,7 @@ from amaranth.lib.wiring import In
 from amaranth.sim import Simulator
 
 from lowbit.cli import main
-from lowbit.errors import LowbitError
+from lowbit.core.errors import LowbitError
 from lowbit.hdl.host_bridge import HostBridge, HostPort, Op, Status, command, reply_length
 from lowbit.synth import board
 from lowbit.synth.board import BoardTop, build_board

@@ -11,7 +11,7 @@ import pytest
 
 from lowbit.golden_models import evaluate as ev
 from lowbit.golden_models.minilm import load_sentences
-from lowbit.params import ParameterError
+from lowbit.core.params import ParameterError
 
 ROWS = ["fp32", "int8", "exaq3"]
 METRICS = ("weight_sqnr_db", "layer_rel_error", "cos_mean", "cos_min", "retrieval", "para_abs_change",

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lowbit.cli import main
-from lowbit.errors import LowbitError
-from lowbit.params import ParameterError
+from lowbit.core.errors import LowbitError
+from lowbit.core.params import ParameterError
 from lowbit.synth import TARGETS
 from lowbit.units import UNITS
 from lowbit.verilog import to_verilog
@@ -40,7 +40,7 @@ PROFILE = settings.get_profile("lowbit-bad-input")
 # about a second; the largest sizes are generated and linted in test_portability.py.
 SIZE_CAPS = {"rows": 3, "cols": 3, "k_slice": 32, "lanes": 12, "max_len": 64}
 
-# The message shapes of lowbit.params and lowbit.registry that say what is allowed.
+# The message shapes of lowbit.core.params and lowbit.registry that say what is allowed.
 ALLOWED = re.compile(r"must be an integer in -?\d+\.\.-?\d+|must be one of |"
                      r"has no parameter .*: its parameters are \w|has no parameters")
 

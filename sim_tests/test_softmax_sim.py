@@ -12,7 +12,7 @@ import pytest
 from lowbit.golden_models.softmax_fixed import SoftmaxFixed as SoftmaxFixedModel
 from lowbit.hdl.exaq_softmax import ExaqSoftmax
 from lowbit.hdl.softmax_fixed import ExpRom, SoftmaxFixed, exp_table
-from lowbit.params import ParameterError
+from lowbit.core.params import ParameterError
 from lowbit.sim_tests.cases import BOTH, ICARUS, sim_cases
 from lowbit.sim_tests.runner import VERILATOR_WAIVERS, require_simulator, simulate
 from lowbit.units import UNITS

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lowbit.errors import LowbitError
+from lowbit.core.errors import LowbitError
 from lowbit.sweep import expand, load_sweep, run_sweep
 
 SMALL = """

@@ -10,7 +10,7 @@ from concurrent.futures import Executor, Future
 import pytest
 from distributed import LocalCluster
 
-from lowbit.errors import LowbitError
+from lowbit.core.errors import LowbitError
 from lowbit.sweep import SCHEDULER_TIMEOUT_S, dask_client, run_sweep
 
 SMALL = """

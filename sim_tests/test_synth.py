@@ -7,7 +7,7 @@ from amaranth import Module, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.errors import LowbitError
+from lowbit.core.errors import LowbitError
 from lowbit.synth import SynthResult, format_table, synthesize
 from lowbit.synth.flow import run_dir
 from lowbit.synth.wrapper import port_bits

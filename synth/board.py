@@ -31,10 +31,10 @@ from pathlib import Path
 from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
-from lowbit.errors import LowbitError
+from lowbit.core.errors import LowbitError
 from lowbit.hdl.host_bridge import HostBridge
 from lowbit.hdl.uart import MIN_DIVISOR, UartRx, UartTx
-from lowbit.params import params_tag
+from lowbit.core.params import params_tag
 from lowbit.units import UNITS
 
 from .flow import _fpga_counts

@@ -39,8 +39,8 @@ import json
 import re
 import time
 
-from lowbit.errors import LowbitError
-from lowbit.params import params_tag
+from lowbit.core.errors import LowbitError
+from lowbit.core.params import params_tag
 from lowbit.verilog import to_verilog
 
 from .result import SynthResult

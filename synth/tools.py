@@ -14,7 +14,7 @@ import sys
 
 import amaranth
 
-from lowbit.errors import LowbitError
+from lowbit.core.errors import LowbitError
 
 __all__ = ["TOOLS", "run_tool", "tool_version", "tool_versions"]
 

@@ -26,7 +26,7 @@ from amaranth.hdl import DomainRenamer
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.errors import LowbitError
+from lowbit.core.errors import LowbitError
 
 __all__ = ["Harness", "port_bits"]
 
