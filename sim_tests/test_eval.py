@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from lowbit.golden_models import evaluate as ev
-from lowbit.golden_models.minilm import load_sentences
+from lowbit.golden_models.accuracy import evaluate as ev
+from lowbit.golden_models.accuracy.sentences import load_sentences
 from lowbit.core.params import ParameterError
 
 ROWS = ["fp32", "int8", "exaq3"]

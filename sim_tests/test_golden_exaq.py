@@ -6,7 +6,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from lowbit.golden_models.exaq import (
+from lowbit.golden_models.accuracy.exaq import (
     CALIBRATION_CALLS,
     TABULATED_OPTIMA,
     ClipCalibrator,

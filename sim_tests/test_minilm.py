@@ -8,8 +8,9 @@ import string
 import numpy as np
 import pytest
 
-from lowbit.golden_models import minilm
-from lowbit.golden_models.minilm import MiniLM, cosine_rows, data_path, load_sentences, model_files, nearest
+from lowbit.golden_models.accuracy import minilm, reference
+from lowbit.golden_models.accuracy.minilm import MiniLM, cosine_rows, model_files, nearest
+from lowbit.golden_models.accuracy.sentences import data_path, load_sentences
 
 # First five embedding values of "hello world" for sentence-transformers/all-MiniLM-L6-v2 as
 # published by an independent implementation (ONNX export, qdrant/fastembed
@@ -114,7 +115,7 @@ def wordpiece_ids(text, vocab):
 
 def test_token_ids_match_an_independent_wordpiece(model, sentences, eval_texts):
     vocab = {tok: i for i, tok in enumerate((model_files() / "vocab.txt").read_text(encoding="utf-8").splitlines())}
-    texts = sentences["calibration"] + eval_texts + minilm.reference_sentences()
+    texts = sentences["calibration"] + eval_texts + reference.reference_sentences()
     for text, ids in zip(texts, model.token_ids(texts)):
         assert ids == wordpiece_ids(text, vocab), text
     assert model.token_ids(["hello world"]) == [[101, 7592, 2088, 102]]
@@ -136,9 +137,9 @@ def test_gelu_is_the_exact_erf_form():
 
 
 def test_stored_reference_embeddings(model):
-    ref = json.loads(data_path(minilm.REFERENCE_FILE).read_text())
-    assert ref["command"] == minilm.REFERENCE_COMMAND
-    assert ref["sentences"] == minilm.reference_sentences()
+    ref = json.loads(data_path(reference.REFERENCE_FILE).read_text())
+    assert ref["command"] == reference.REFERENCE_COMMAND
+    assert ref["sentences"] == reference.reference_sentences()
     np.testing.assert_allclose(model.encode(ref["sentences"]), np.array(ref["embeddings"]), rtol=0, atol=1e-5)
 
 
@@ -248,3 +249,20 @@ def test_bad_arguments_are_refused(model):
         model.encode("not a list")
     with pytest.raises(ValueError):
         MiniLM("float16")
+
+
+def test_old_module_names_still_import_the_study():
+    """The study moved to golden_models/accuracy/; the old names are shims for this session."""
+    import importlib
+
+    from lowbit.golden_models.accuracy import evaluate, exaq, ptq
+
+    old = importlib.import_module("lowbit.golden_models.minilm")
+    assert old.MiniLM is MiniLM and old.load_sentences is load_sentences and old.write_reference is reference.write_reference
+    assert importlib.import_module("lowbit.golden_models.exaq") is exaq
+    assert importlib.import_module("lowbit.golden_models.ptq") is ptq
+    old_eval = importlib.import_module("lowbit.golden_models.evaluate")
+    assert old_eval.evaluate is evaluate.evaluate and old_eval.EXAQ_FIXED is evaluate.EXAQ_FIXED
+    for name in ("exaq_minilm", "dint_mse", "pot_mse"):
+        assert importlib.import_module(f"lowbit.golden_models.{name}") is importlib.import_module(
+            f"lowbit.golden_models.accuracy.{name}")

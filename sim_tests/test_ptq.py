@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lowbit.golden_models.dint import DintFormat, dequantize, dequantize_int, quantize_dint, quantize_int
-from lowbit.golden_models.ptq import athena, dint_format, gptq, hessian, int_format, output_error, quantize_model, rtn
+from lowbit.golden_models.accuracy.ptq import athena, dint_format, gptq, hessian, int_format, output_error, quantize_model, rtn
 
 FORMATS = [int_format(4), int_format(2), dint_format(), dint_format(DintFormat("pm_half", 2))]
 
@@ -219,7 +219,8 @@ def test_bad_arguments_are_refused():
 
 @pytest.fixture(scope="module")
 def minilm_calibration():
-    from lowbit.golden_models.minilm import MiniLM, load_sentences
+    from lowbit.golden_models.accuracy.minilm import MiniLM
+    from lowbit.golden_models.accuracy.sentences import load_sentences
 
     model = MiniLM("float32")
     capture = {}
@@ -290,7 +291,8 @@ def test_quantize_model_feeds_each_layer_the_right_inputs(minilm_calibration):
 
 @pytest.mark.slow
 def test_damped_gptq_embeddings_are_closer_than_rtn(minilm_calibration):
-    from lowbit.golden_models.minilm import cosine_rows, load_sentences
+    from lowbit.golden_models.accuracy.minilm import cosine_rows
+    from lowbit.golden_models.accuracy.sentences import load_sentences
 
     model, _ = minilm_calibration
     sentences = load_sentences()

@@ -1,0 +1,67 @@
+"""The stored MiniLM reference embeddings (``golden_models/data/minilm_reference.json``).
+
+``lowbit experiment minilm-reference`` rewrites the file from the float64 forward pass; the
+tests compare the NumPy model against it.
+"""
+
+import json
+from pathlib import Path
+
+from .minilm import MODEL_PACKAGE, MiniLM
+from .sentences import data_path
+
+__all__ = ["REFERENCE_FILE", "REFERENCE_COMMAND", "reference_sentences", "write_reference"]
+
+REFERENCE_FILE = "minilm_reference.json"
+# The command recorded in the stored file when it was written (it is kept as it was so that
+# the committed file stays valid; the same program is now `lowbit experiment minilm-reference`).
+REFERENCE_COMMAND = "python -m lowbit.golden_models.minilm --write-reference"
+
+
+def reference_sentences():
+    """The sentences of the stored reference embeddings (a fixed, small, varied set)."""
+    return [
+        "hello world",
+        "The cat sat quietly on the warm windowsill.",
+        "A kitten was resting on the sunny window ledge.",
+        "Quarterly revenue rose by twelve percent, beating analyst forecasts.",
+        "How do I reset the password of my router?",
+        "Photosynthesis converts light energy into chemical energy stored in glucose.",
+    ]
+
+
+def write_reference(path=None):
+    """Compute the float64 embeddings of :func:`reference_sentences` and store them as JSON."""
+    sentences = reference_sentences()
+    emb = MiniLM("float64").encode(sentences)
+    doc = {
+        "command": REFERENCE_COMMAND,
+        "model_package": MODEL_PACKAGE,
+        "dtype": "float64",
+        "sentences": sentences,
+        "embeddings": emb.tolist(),  # JSON floats are repr: they round-trip float64 exactly
+    }
+    path = Path(path) if path is not None else data_path(REFERENCE_FILE)
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv=None):
+    """The old ``python -m lowbit.golden_models.minilm`` program (``lowbit experiment minilm-reference``)."""
+    import argparse
+
+    import numpy as np
+
+    parser = argparse.ArgumentParser(prog="python -m lowbit.golden_models.minilm",
+                                     description="all-MiniLM-L6-v2 in NumPy: the stored reference embeddings")
+    parser.add_argument("--write-reference", action="store_true", help=f"rewrite data/{REFERENCE_FILE}")
+    parser.add_argument("sentences", nargs="*", help="print the first embedding values of these sentences")
+    args = parser.parse_args(argv)
+    if args.write_reference:
+        print(f"wrote {write_reference()}")
+    if args.sentences:
+        for s, e in zip(args.sentences, MiniLM("float64").encode(args.sentences)):
+            print(f"{s!r}: {np.array2string(e[:5], precision=6)}")
+    if not (args.write_reference or args.sentences):
+        parser.print_help()
+    return 0
