@@ -34,6 +34,10 @@ __all__ = [
     "plane_weights",
     "passes",
     "zero_point_correction",
+    "pack_planes",
+    "unpack_planes",
+    "job_beats",
+    "acc_bits_for",
     "BtcArray",
 ]
 
@@ -130,6 +134,81 @@ def passes(p, q, K, k_slice):
     return p * q * _slices(check_int("K", K, 1, 1 << 48), k_slice)
 
 
+def pack_planes(x, bits, signed, k_slice):
+    """Bit planes of a matrix of codes, packed into ``k_slice``-bit words: the operand layout of
+    the array's plane buffers.
+
+    Inputs: ``x`` integer codes (n, K) in ``code_range(bits, signed)``, one row per weight row
+    (for activations pass ``A.T``: one row per token); ``bits`` in 1..16; ``k_slice`` in
+    1..4096, K a positive multiple of it. Output: nested lists of Python ints
+    ``words[s][b][r]`` (K / k_slice slices, ``bits`` planes, n rows): bit t of ``words[s][b][r]``
+    is bit b of the ``bits``-bit pattern of ``x[r, s * k_slice + t]`` (two's complement when
+    signed), so bit 0 is the slice's first k. :func:`unpack_planes` inverts it.
+    """
+    k_slice = check_int("k_slice", k_slice, 1, MAX_K_SLICE)
+    bits = check_int("bits", bits, 1, MAX_PLANES)
+    x = int_array("x", x, *code_range(bits, _flag("signed", signed)))
+    if x.ndim != 2:
+        raise ParameterError(f"x must have shape (n, K), got shape {x.shape}")
+    n, K = x.shape
+    S = _slices(K, k_slice)
+    planes = bitplanes(x, bits, signed).reshape(bits, n, S, k_slice)  # (b, r, s, t)
+    packed = np.packbits(planes, axis=-1, bitorder="little")          # bit t of byte t // 8
+    return [[[int.from_bytes(packed[b, r, s].tobytes(), "little") for r in range(n)]
+             for b in range(bits)] for s in range(S)]
+
+
+def unpack_planes(words, signed, k_slice):
+    """Integer codes (n, K) from ``words[s][b][r]`` as :func:`pack_planes` lays them out: the
+    planes recombined with the top one weighing ``-2**(bits-1)`` when ``signed``. Bits of a
+    word at or above ``k_slice`` must be 0."""
+    k_slice = check_int("k_slice", k_slice, 1, MAX_K_SLICE)
+    S, bits, n = len(words), len(words[0]), len(words[0][0])
+    planes = np.zeros((bits, n, S, k_slice), dtype=np.uint8)
+    for s in range(S):
+        for b in range(bits):
+            for r in range(n):
+                word = int(words[s][b][r])
+                if word < 0 or word >> k_slice:
+                    raise ParameterError(f"word [{s}][{b}][{r}] must be a {k_slice}-bit unsigned integer, got {word}")
+                raw = np.frombuffer(word.to_bytes((k_slice + 7) // 8, "little"), dtype=np.uint8)
+                planes[b, r, s] = np.unpackbits(raw, bitorder="little")[:k_slice]
+    return recombine(planes.reshape(bits, n, S * k_slice), signed)
+
+
+def job_beats(W, A, *, p, q, w_signed, a_signed, k_slice):
+    """The input beats of one job ``W @ A`` for the hardware array, in the order it takes them.
+
+    Every K-slice s of the job (in order) is ``max(p, q)`` beats; beat b of a slice carries
+    weight plane b of every row (``w``: one ``k_slice``-bit word per row, zeros when b >= p)
+    and activation plane b of every token (``a``: one word per column, zeros when b >= q),
+    as :func:`pack_planes` packs them, so each plane of a job crosses the input exactly once.
+    Every beat repeats the job's ``p``, ``q`` and signedness; ``last`` marks the job's final
+    beat. Output: a list of dicts with keys ``w``, ``a``, ``p``, ``q``, ``w_signed``,
+    ``a_signed``, ``last``.
+    """
+    p, q = check_int("p", p, 1, MAX_PLANES), check_int("q", q, 1, MAX_PLANES)
+    W = int_array("W", W, *code_range(p, _flag("w_signed", w_signed)))
+    A = int_array("A", A, *code_range(q, _flag("a_signed", a_signed)))
+    if W.ndim != 2 or A.ndim != 2 or W.shape[1] != A.shape[0]:
+        raise ParameterError(f"W (R, K) and A (K, C) must share K, got shapes {W.shape} and {A.shape}")
+    w_words = pack_planes(W, p, w_signed, k_slice)
+    a_words = pack_planes(A.T, q, a_signed, k_slice)
+    n, S = max(p, q), len(w_words)
+    zeros_w, zeros_a = [0] * W.shape[0], [0] * A.shape[1]
+    return [dict(w=w_words[s][b] if b < p else zeros_w, a=a_words[s][b] if b < q else zeros_a,
+                 p=p, q=q, w_signed=int(bool(w_signed)), a_signed=int(bool(a_signed)),
+                 last=int(s == S - 1 and b == n - 1))
+            for s in range(S) for b in range(n)]
+
+
+def acc_bits_for(k_max, p_max, q_max):
+    """Signed bits that hold every result of a job of depth up to ``k_max`` at any p <= p_max,
+    q <= q_max and signedness: ``k_max`` products all at one end of the widest product range."""
+    ends = [e * k_max for ws in FLAGS for as_ in FLAGS for e in product_range(p_max, q_max, ws, as_)]
+    return signed_bits_for(min(ends), max(ends))
+
+
 def zero_point_correction(raw, W, A, zw, za):
     """The product of centred codes, ``(W - zw) @ (A - za)``, from the raw code product.
 
@@ -163,20 +242,29 @@ class BtcArray:
 
     Parameters: ``rows``, ``cols`` in 1..256; ``k_slice`` in 1..4096, the bits of K each cell
     ANDs and counts per cycle; ``p_max``, ``q_max`` in 1..16, the most weight / activation
-    planes a job may use; ``acc_bits`` from the bits of one full-precision product
-    (``min_acc_bits``, 17 for 8 x 8 planes) to 64. Results wrap at ``acc_bits`` (two's
-    complement); :meth:`max_exact_k` says up to which depth they cannot.
+    planes a job may use; ``max_slices`` (optional), the most K-slices of a job (the depth of
+    the hardware's plane buffers), so K <= ``k_max`` = ``max_slices * k_slice``; ``acc_bits``
+    from the bits of one full-precision product (``min_acc_bits``, 17 for 8 x 8 planes) to 64,
+    by default :func:`acc_bits_for` ``k_max`` (nothing wraps) or 32 without ``max_slices``.
+    Results wrap at ``acc_bits`` (two's complement); :meth:`max_exact_k` says up to which
+    depth they cannot.
     """
 
-    def __init__(self, *, rows=4, cols=4, k_slice=64, p_max=8, q_max=8, acc_bits=32):
+    def __init__(self, *, rows=4, cols=4, k_slice=64, p_max=8, q_max=8, acc_bits=None,
+                 max_slices=None):
         self.rows = check_int("rows", rows, 1, MAX_DIM)
         self.cols = check_int("cols", cols, 1, MAX_DIM)
         self.k_slice = check_int("k_slice", k_slice, 1, MAX_K_SLICE)
         self.p_max = check_int("p_max", p_max, 1, MAX_PLANES)
         self.q_max = check_int("q_max", q_max, 1, MAX_PLANES)
+        # The hardware's plane buffers hold at most `max_slices` slices of a job, so its depth
+        # K is at most k_max, and its accumulators are exactly as wide as such a job needs.
+        self.max_slices = None if max_slices is None else check_int("max_slices", max_slices, 1, 1 << 16)
+        self.k_max = None if max_slices is None else self.max_slices * self.k_slice
         # Both ranges grow with p and q, so the widest job is at (p_max, q_max).
-        ends = [e for ws in FLAGS for as_ in FLAGS for e in product_range(self.p_max, self.q_max, ws, as_)]
-        self.min_acc_bits = signed_bits_for(min(ends), max(ends))
+        self.min_acc_bits = acc_bits_for(1, self.p_max, self.q_max)
+        if acc_bits is None:
+            acc_bits = 32 if self.k_max is None else acc_bits_for(self.k_max, self.p_max, self.q_max)
         self.acc_bits = check_int(
             "acc_bits", acc_bits, self.min_acc_bits, MAX_ACC_BITS, f"one {self.p_max} x {self.q_max}-bit product"
         )
@@ -211,6 +299,8 @@ class BtcArray:
         p, q, w_signed, a_signed = self._job(p, q, w_signed, a_signed)
         W, A, K = matmul_operands(W, A, self.rows, self.cols, code_range(p, w_signed), code_range(q, a_signed))
         _slices(K, self.k_slice)
+        if self.k_max is not None and K > self.k_max:
+            raise ParameterError(f"K={K} is not allowed: at most max_slices x k_slice = {self.k_max}")
         w_bits = self._sliced_bits(bitplanes(W, p, w_signed))  # (p, rows, S, bytes)
         a_bits = self._sliced_bits(bitplanes(A.T, q, a_signed))  # (q, cols, S, bytes): a column per token
         both = w_bits[:, None, :, None] & a_bits[None, :, None, :]  # (p, q, rows, cols, S, bytes)

@@ -373,3 +373,71 @@ def _tensor(codes, scales, zeros, bits=8):
 def test_bad_arguments_name_the_parameter(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+# ------------------------------------------------------------------ plane packing (the hardware's operand layout)
+
+from lowbit.golden_models.btc_array import acc_bits_for, job_beats, pack_planes, unpack_planes  # noqa: E402
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("k_slice", [8, 13, 32])
+def test_pack_planes_round_trip_and_layout(bits, signed, k_slice):
+    rng = np.random.default_rng(bits * 100 + k_slice)
+    lo, hi = code_range(bits, signed)
+    x = rng.integers(lo, hi + 1, (3, 2 * k_slice))
+    x[0, :2] = lo, hi  # both ends of the range
+    words = pack_planes(x, bits, signed, k_slice)
+    assert np.array_equal(unpack_planes(words, signed, k_slice), x)
+    # The layout, spelled out: bit t of words[s][b][r] is bit b of code x[r, s * k_slice + t].
+    for s in range(2):
+        for b in range(bits):
+            for r in range(3):
+                want = sum(((int(x[r, s * k_slice + t]) >> b) & 1) << t for t in range(k_slice))
+                assert words[s][b][r] == want
+
+
+def test_pack_planes_by_hand():
+    # Signed 2-bit codes (-2, 1, -1, 0): plane 0 = bits (0, 1, 1, 0), plane 1 = (1, 0, 1, 0).
+    assert pack_planes([[-2, 1, -1, 0]], 2, True, 4) == [[[0b0110], [0b0101]]]
+    with pytest.raises(ValueError, match="x is out of range"):
+        pack_planes([[4]], 2, False, 1)
+    with pytest.raises(ValueError, match="multiple of k_slice"):
+        pack_planes([[1, 0, 1]], 1, False, 2)
+
+
+@pytest.mark.parametrize("p, q", [(1, 1), (2, 8), (3, 5), (5, 3), (8, 2)])
+def test_job_beats_carry_every_plane_once(p, q):
+    rng = np.random.default_rng(p * 10 + q)
+    ks, S = 16, 3
+    W = rng.integers(-(2 ** (p - 1)), 2 ** (p - 1), (2, ks * S))
+    A = rng.integers(0, 2**q, (ks * S, 3))
+    beats = job_beats(W, A, p=p, q=q, w_signed=True, a_signed=False, k_slice=ks)
+    n = max(p, q)
+    assert len(beats) == n * S and [b["last"] for b in beats] == [0] * (n * S - 1) + [1]
+    w_words, a_words = pack_planes(W, p, True, ks), pack_planes(A.T, q, False, ks)
+    for k, beat in enumerate(beats):
+        s, b = divmod(k, n)
+        assert beat["w"] == (w_words[s][b] if b < p else [0, 0])
+        assert beat["a"] == (a_words[s][b] if b < q else [0, 0, 0])
+        assert (beat["p"], beat["q"], beat["w_signed"], beat["a_signed"]) == (p, q, 1, 0)
+
+
+@pytest.mark.parametrize("k_max, p, q", [(512, 8, 8), (64, 3, 5), (256, 1, 1), (2048, 2, 8)])
+def test_acc_bits_for_is_tight(k_max, p, q):
+    bits = acc_bits_for(k_max, p, q)
+    ends = [e * k_max for ws in (0, 1) for as_ in (0, 1)
+            for e in (min(code_range(p, ws)[i] * code_range(q, as_)[j] for i in (0, 1) for j in (0, 1)),
+                      max(code_range(p, ws)[i] * code_range(q, as_)[j] for i in (0, 1) for j in (0, 1)))]
+    assert -(2 ** (bits - 1)) <= min(ends) and max(ends) <= 2 ** (bits - 1) - 1
+    assert min(ends) < -(2 ** (bits - 2)) or max(ends) > 2 ** (bits - 2) - 1  # one bit fewer fails
+
+
+def test_model_with_max_slices_derives_acc_bits_and_bounds_k():
+    model = BtcArray(rows=2, cols=2, k_slice=32, p_max=8, q_max=8, max_slices=16)
+    assert model.k_max == 512 and model.acc_bits == acc_bits_for(512, 8, 8) == 26
+    W, A = np.full((2, 512), 255), np.full((512, 2), 255)
+    assert np.array_equal(model.matmul(W, A, p=8, q=8, w_signed=False, a_signed=False), W @ A)
+    with pytest.raises(ValueError, match="at most max_slices x k_slice = 512"):
+        model.matmul(np.zeros((2, 544), int), np.zeros((544, 2), int), p=1, q=1, w_signed=False, a_signed=False)
