@@ -1,0 +1,27 @@
+"""docs/api.md's examples, run as they stand: a doc that drifts from the API fails here."""
+
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+API_PAGE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+
+
+def _examples():
+    return re.findall(r"```python\n(.*?)```", API_PAGE.read_text(), flags=re.S)
+
+
+def test_the_page_has_its_examples():
+    assert len(_examples()) == 2
+
+
+def test_user_design_converts_and_matches_the_golden_model():
+    exec(compile(_examples()[0], str(API_PAGE), "exec"), {"__name__": "api_example"})
+
+
+def test_parameter_error_prints_one_line(capsys):
+    exec(compile(_examples()[1], str(API_PAGE), "exec"), {"__name__": "api_example"})
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("acc_bits=3 is out of range"), out
