@@ -146,6 +146,11 @@ def cmd_eval(args):
     print(f"wrote {md} and {js} ({report['wall_seconds']:.0f} s)")
 
 
+def cmd_mutate(args):
+    from lowbit.sim_tests.mutation import run_command
+    return run_command(args)
+
+
 def build_parser():
     from .synth import TARGETS
     parser = _Parser(prog="lowbit", description=__doc__)
@@ -209,6 +214,11 @@ def build_parser():
     p.add_argument("--accuracy", type=Path, metavar="FILE",
                    help="accuracy table of `lowbit eval` (default: BUILD/accuracy.json if any)")
 
+    from lowbit.sim_tests.mutation import add_arguments as mutation_arguments
+    p = sub.add_parser("mutate", help="mutation check: single faults in the hardware sources, "
+                                      "each run against its unit's checks (docs/verification.md)")
+    mutation_arguments(p)
+
     from lowbit.golden_models.evaluate import DEFAULT_DAMP, DEFAULT_N_GRID, ROWS
     p = sub.add_parser("eval", help="accuracy of the formats on the real MiniLM model "
                                     "(writes accuracy.md and accuracy.json)")
@@ -231,7 +241,7 @@ def build_parser():
 
 COMMANDS = {"units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
             "flow": cmd_flow, "sweep": cmd_sweep, "eval": cmd_eval, "board": cmd_board,
-            "report": cmd_report}
+            "report": cmd_report, "mutate": cmd_mutate}
 
 
 def main(argv=None):

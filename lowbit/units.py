@@ -5,14 +5,14 @@ model, from SPEC.md), a cocotb testbench in ``sim_tests/``, and one entry here.
 """
 
 from .core.params import Param
-from .registry import Registry, Unit
+from .registry import Format, Registry, SlowCorner, Unit
 
 __all__ = ["UNITS"]
 
 _OVERFLOW = Param("overflow", "wrap", "accumulator overflow: two's complement wrap or saturate",
                   choices=("wrap", "saturate"))
 _PIPELINE = Param("pipeline", 1, "register stages between multiplier and accumulator "
-                                 "(latency = pipeline + 1)", lo=0, hi=2)
+                                 "(latency = pipeline + 1)", lo=0, hi=2, golden=False)
 _ACC_BITS = Param("acc_bits", 32, "signed accumulator width (at least the product width)",
                   lo=4, hi=64)
 _ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
@@ -29,6 +29,14 @@ def _int8_mac_like(params):
     """The INT8 x INT8 MAC with the same accumulator, overflow mode and pipeline."""
     return dict(weight_bits=8, act_bits=params["act_bits"], acc_bits=params["acc_bits"],
                 overflow=params["overflow"], pipeline=params["pipeline"])
+
+
+def _row_formulas(component, params):
+    """The row softmax units' cycle formulas, per row length L = 1..max_len (index 0 unused),
+    for the testbench: output beats, cycles from first input to last output, row spacing."""
+    lengths = range(1, params["max_len"] + 1)
+    return {name: [None] + [getattr(component, name)(n) for n in lengths]
+            for name in ("beats", "row_latency", "cycles_per_row")}
 
 
 def _int4_mac_like(params):
@@ -53,6 +61,13 @@ UNITS = Registry([
         testbench="lowbit.sim_tests.tb_mac",
         baseline="int_mac",
         baseline_params=_int8_mac_like,
+        mutants="lowbit.sim_tests.mutants:DINT_MAC",
+        code_bits=4,   # dINT4: the format fixes the code at 4 bits
+        formats=(Format("dint4-pmq-", {"special": "pm_half", "frac_bits": 2}),
+                 Format("dint4-pm-", {"special": "pm_half", "frac_bits": 1}),
+                 Format("dint4-q-", {"special": "half", "frac_bits": 2}),
+                 Format("dint4-", {"special": "half", "frac_bits": 1})),
+        docs="docs/dint_mac.md",
     ),
     Unit(
         name="pot_mac",
@@ -64,6 +79,10 @@ UNITS = Registry([
         testbench="lowbit.sim_tests.tb_mac",
         baseline="int_mac",
         baseline_params=_int4_mac_like,
+        mutants="lowbit.sim_tests.mutants:POT_MAC",
+        code_bits="bits",
+        formats=(Format("pot4-", {"bits": 4}),),
+        docs="docs/pot.md",
     ),
     Unit(
         name="pot_dot",
@@ -76,6 +95,9 @@ UNITS = Registry([
         testbench="lowbit.sim_tests.tb_dot",
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=4, act_bits=p["act_bits"]),
+        mutants="lowbit.sim_tests.mutants:POT_DOT",
+        code_bits="bits",
+        docs="docs/pot.md",
     ),
     Unit(
         name="pot_dequant",
@@ -88,6 +110,9 @@ UNITS = Registry([
         testbench="lowbit.sim_tests.tb_dequant",
         baseline="int4_dequant",
         baseline_params=lambda p: {},
+        mutants="lowbit.sim_tests.mutants:POT_DEQUANT",
+        code_bits="bits",
+        docs="docs/pot.md",
     ),
     Unit(
         name="btc_array",
@@ -107,6 +132,13 @@ UNITS = Registry([
         throughput=lambda p: {f"W{w}A{a}": p["rows"] * p["cols"] * p["k_slice"] / (w * a)
                               for w, a in ((1, 1), (2, 8), (4, 4), (8, 8))
                               if w <= p["p_max"] and a <= p["q_max"]},
+        variant="binary",
+        mutants="lowbit.sim_tests.mutants:BTC_ARRAY",
+        slow_corners=(SlowCorner("max", "16 x 16 cells of 255-bit slices at W8A8: ~150 s to "
+                                        "generate, 8 MB of Verilog", {"rows": 2, "cols": 2}),),
+        formats=(Format("w2a8-bal", job=(3, 8)), Format("w2a8", job=(2, 8)),
+                 Format("w4a4", job=(4, 4))),
+        docs="docs/btc_array.md",
     ),
     Unit(
         name="exaq_softmax",
@@ -124,7 +156,8 @@ UNITS = Registry([
             Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096),
             Param("top", "exp", "what the top code means: exp(-C) from the table, or 0",
                   choices=("exp", "zero")),
-            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8),
+            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8,
+                  golden=False),
         ),
         component="lowbit.hdl.exaq_softmax:ExaqSoftmax",
         golden="lowbit.golden_models.exaq_softmax:ExaqSoftmax",
@@ -132,6 +165,12 @@ UNITS = Registry([
         baseline="softmax_fixed",
         baseline_params=lambda p: {k: p[k] for k in ("in_bits", "in_frac", "lut_frac",
                                                      "out_frac", "max_len", "epc")},
+        variant="exaq",
+        testbench_meta=_row_formulas,
+        mutants="lowbit.sim_tests.mutants:EXAQ_SOFTMAX",
+        code_bits="bits",
+        formats=(Format("exaq2", {"bits": 2}), Format("exaq3", {"bits": 3})),
+        docs="docs/exaq_hardware.md",
     ),
     Unit(
         name="softmax_fixed",
@@ -143,13 +182,18 @@ UNITS = Registry([
             Param("lut_frac", 10, "F: fractional bits of the exponentials", lo=4, hi=16),
             Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=16),
             Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096),
-            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8),
+            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8,
+                  golden=False),
             Param("exp_index_frac", None, "G: fractional bits of the ROM index, 0..in_frac "
                                           "(auto: min(in_frac, 5))", lo=0, hi=15),
         ),
         component="lowbit.hdl.softmax_fixed:SoftmaxFixed",
         golden="lowbit.golden_models.softmax_fixed:SoftmaxFixed",
         testbench="lowbit.sim_tests.tb_softmax",
+        variant="fixed",
+        testbench_meta=_row_formulas,
+        mutants="lowbit.sim_tests.mutants:SOFTMAX_FIXED",
+        docs="docs/exaq_hardware.md",
     ),
     Unit(
         name="int_mac",
@@ -161,6 +205,10 @@ UNITS = Registry([
         component="lowbit.hdl.int_mac:IntMac",
         golden="lowbit.golden_models.int_mac:IntMac",
         testbench="lowbit.sim_tests.tb_mac",
+        mutants="lowbit.sim_tests.mutants:INT_MAC",
+        code_bits="weight_bits",
+        formats=(Format("int8", {"weight_bits": 8}), Format("int4-", {"weight_bits": 4})),
+        docs="docs/dint_mac.md",
     ),
     Unit(
         name="int_dot",
@@ -169,6 +217,9 @@ UNITS = Registry([
         component="lowbit.hdl.int_dot:IntDot",
         golden="lowbit.golden_models.int_dot:IntDot",
         testbench="lowbit.sim_tests.tb_dot",
+        mutants="lowbit.sim_tests.mutants:INT_DOT",
+        code_bits="weight_bits",
+        docs="docs/pot.md",
     ),
     Unit(
         name="int_array",
@@ -179,6 +230,11 @@ UNITS = Registry([
         golden="lowbit.golden_models.int_array:IntArray",
         testbench="lowbit.sim_tests.tb_matrix",
         throughput=lambda p: {"INT8": p["rows"] * p["cols"]},
+        variant="int",
+        mutants="lowbit.sim_tests.mutants:INT_ARRAY",
+        slow_corners=(SlowCorner("max", "256 MAC cells, each its own Verilog module: ~20 s to "
+                                        "generate, 1 MB of Verilog", {"rows": 2, "cols": 2}),),
+        docs="docs/btc_array.md",
     ),
     Unit(
         name="int4_dequant",
@@ -188,5 +244,7 @@ UNITS = Registry([
         component="lowbit.hdl.int4_dequant:Int4Dequant",
         golden="lowbit.golden_models.int4_dequant:Int4Dequant",
         testbench="lowbit.sim_tests.tb_dequant",
+        mutants="lowbit.sim_tests.mutants:INT4_DEQUANT",
+        docs="docs/pot.md",
     ),
 ])

@@ -4,20 +4,21 @@ For each unit, ``min`` puts every parameter at the lowest value its registry ent
 first choice of a choice parameter, ``False`` of a boolean) and ``max`` at the highest (the last
 choice, ``True``). Where the component narrows a bound from the other parameters (an
 accumulator at least as wide as its product, ``in_frac < in_bits``, an ``epc`` that is a power
-of two), it refuses the set with a :class:`~lowbit.core.params.ParameterError` that states the
-allowed range; :func:`corner` then moves that one parameter to the nearest allowed value and
-tries again, so each corner is the most extreme *consistent* set on its side.
+of two), it refuses the set with a :class:`~lowbit.core.params.ParameterError` that carries
+the allowed range as data (``lo``/``hi`` or ``choices``); :func:`corner` then moves that one
+parameter to the nearest allowed value and tries again, so each corner is the most extreme
+*consistent* set on its side.
 
 A few corners take long to generate (the arrays at 16 x 16: hundreds of cells, megabytes of
-Verilog); they are marked ``slow``, and a ``max-small`` set (the same corner of a smaller array:
-every width still at its maximum) stands in for each in the default test suite. The lint and
+Verilog); their registry entries declare them (``Unit.slow_corners``), they are marked
+``slow``, and a ``max-small`` set (the same corner of a smaller array: every width still at its
+maximum) stands in for each in the default test suite. The lint and
 portability tests (test_portability.py) check every set here; the simulation tests choose
 their own cases (sim_tests/cases.py), sized for simulation time.
 """
 
 import functools
 import gc
-import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -26,20 +27,7 @@ from amaranth.hdl import UnusedElaboratable
 from lowbit.core.params import ParameterError
 from lowbit.units import UNITS
 
-__all__ = ["Extreme", "corner", "extremes", "SLOW_CORNERS"]
-
-# (unit, corner) -> (why it is behind the `slow` marker, as measured; the parameters its
-# `-small` stand-in holds fixed).
-SLOW_CORNERS = {
-    ("btc_array", "max"): ("16 x 16 cells of 255-bit slices at W8A8: ~150 s to generate, "
-                           "8 MB of Verilog", {"rows": 2, "cols": 2}),
-    ("int_array", "max"): ("256 MAC cells, each its own Verilog module: ~20 s to generate, "
-                           "1 MB of Verilog", {"rows": 2, "cols": 2}),
-}
-
-# The check_int / check_choice messages (lowbit.core.params) that state an allowed range.
-_INT_RANGE = re.compile(r"^(\w+)=.* must be an integer in (-?\d+)\.\.(-?\d+)")
-_CHOICES = re.compile(r"^(\w+)=.* must be one of (.+)$")
+__all__ = ["Extreme", "corner", "extremes"]
 
 
 @dataclass(frozen=True)
@@ -63,18 +51,16 @@ def _first_guess(param, side):
     return param.lo if side == "min" else param.hi
 
 
-def _nearest_allowed(value, message, side):
-    """The allowed value nearest ``value`` that ``message`` (a ParameterError) states, or
-    ``None`` if it states no range."""
-    match = _INT_RANGE.match(message)
-    if match:
-        lo, hi = int(match.group(2)), int(match.group(3))
-        return min(max(value, lo), hi)
-    match = _CHOICES.match(message)
-    if match:
-        allowed = [text.strip() for text in match.group(2).split(",")]
-        if isinstance(value, int) and all(a.lstrip("-").isdigit() for a in allowed):
-            numbers = [int(a) for a in allowed]
+def _nearest_allowed(value, error, side):
+    """The allowed value nearest ``value`` that ``error`` (a ParameterError) carries, or
+    ``None`` if it carries no range. Among numeric choices, the nearest one towards the
+    corner's own side when there is one (at ``max``, the largest not above ``value``)."""
+    if error.lo is not None and error.hi is not None:
+        return min(max(value, error.lo), error.hi)
+    if error.choices is not None:
+        numbers = [c for c in error.choices
+                   if isinstance(c, int) and not isinstance(c, bool)]
+        if isinstance(value, int) and numbers and len(numbers) == len(error.choices):
             below = [n for n in numbers if n <= value]
             above = [n for n in numbers if n >= value]
             return max(below) if (side == "max" and below) or not above else min(above)
@@ -94,8 +80,8 @@ def corner(unit_name, side, **fixed):
             unit.build(unit.resolve(params))   # for its checks only: never elaborated
             return unit.resolve(params)
         except ParameterError as error:
-            name = str(error).split("=", 1)[0]
-            moved = (_nearest_allowed(params.get(name), str(error), side)
+            name = error.name
+            moved = (_nearest_allowed(params.get(name), error, side)
                      if name in params and name not in fixed else None)
             if moved is None or moved == params[name]:
                 raise ValueError(f"no consistent {side} corner of {unit_name}: {error}") from None
@@ -119,11 +105,11 @@ def _corners():
     for unit in UNITS:
         sets = [Extreme(unit.name, "default", unit.resolve({}))]
         for side in ("min", "max"):
-            slow = SLOW_CORNERS.get((unit.name, side))
+            slow = unit.slow_corner(side)
             sets.append(Extreme(unit.name, side, corner(unit.name, side), slow=bool(slow)))
             if slow:
                 sets.append(Extreme(unit.name, f"{side}-small",
-                                    corner(unit.name, side, **slow[1])))
+                                    corner(unit.name, side, **slow.small)))
         distinct = {}
         for extreme in sets:   # a unit without parameters has only its defaults
             distinct.setdefault(repr(sorted(extreme.params.items())), extreme)

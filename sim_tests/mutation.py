@@ -2,16 +2,18 @@
 
 Each mutant is one textual edit of one hardware source file (a unit's own module or a shared
 piece it uses): an operator flipped, a carry-in dropped, a shift or a width off by one, the
-arms of a multiplexer swapped, a valid/ready condition inverted. For every mutant the
-packages are copied to ``build/mutation/work/<id>/``, the edit is applied to the copy only,
-and the unit's quick checks (its default Icarus simulation, plus a case for a mode the
-default does not reach, and cheap non-simulation tests) run in a pytest subprocess with the
-copy first on ``PYTHONPATH``; the source tree is never modified, so other runs can use it
+arms of a multiplexer swapped, a valid/ready condition inverted. Each unit's registry entry
+names its mutants and the checks that must kill them (``Unit.mutants``, a ``MutantSet`` of
+sim_tests/mutants.py). For every mutant the packages are copied to
+``build/mutation/work/<id>/``, the edit is applied to the copy only, and the unit's checks
+(its default Icarus simulation, plus a case for a mode the default does not reach, and cheap
+non-simulation tests) run in a pytest subprocess with the copy first on ``PYTHONPATH``; the source tree is never modified, so other runs can use it
 meanwhile. A mutant is *killed* when a check fails. Before its mutants, each unit's checks
 run once on an unmutated copy (the baseline), which must pass.
 
-Run: ``python -m lowbit.sim_tests.mutation [--unit U ...] [--mutant ID ...]``; ``--list``
-shows the mutants. Writes ``build/mutation/report.md`` and ``report.json`` (docs/verification.md).
+Run: ``lowbit mutate [--unit U ...] [--mutant ID ...]`` (or ``python -m
+lowbit.sim_tests.mutation``); ``--list`` shows the mutants. Writes ``build/mutation/report.md``
+and ``report.json`` (docs/verification.md).
 """
 
 import argparse
@@ -22,14 +24,17 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
 from xml.etree import ElementTree
 
-__all__ = ["Mutant", "MUTANTS", "CHECKS", "EQUIVALENT", "apply", "make_copy", "run_checks",
-           "main"]
+from lowbit.core.errors import LowbitError
+from lowbit.units import UNITS
+
+__all__ = ["mutant_sets", "apply", "make_copy", "run_checks", "run", "report", "add_arguments",
+           "run_command", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "build" / "mutation"
@@ -38,217 +43,10 @@ PACKAGES = ("lowbit", "lowbit.hdl", "lowbit.golden_models", "lowbit.sim_tests", 
 TIMEOUT = 900   # seconds per unit's checks; a hung simulation counts as a kill
 
 
-@dataclass(frozen=True)
-class Mutant:
-    id: str
-    unit: str       # whose checks run against it
-    module: str     # the mutated module, e.g. "lowbit.hdl.accumulator"
-    kind: str       # operator, carry, shift, width, mux, handshake, constant
-    find: str       # text that occurs exactly once in the module's source
-    replace: str
-    what: str
-
-
-def _m(id, unit, module, kind, find, replace, what):
-    return Mutant(id, unit, f"lowbit.hdl.{module}", kind, find, replace, what)
-
-
-MUTANTS = [
-    # --- MACs and the shared accumulator (hdl/accumulator.py) ---
-    _m("acc-carry-in", "dint_mac", "accumulator", "carry",
-       "total.eq(base + addend + carry_in)", "total.eq(base + addend)",
-       "drop the +1 carry-in that completes a negation"),
-    _m("acc-valid", "dint_mac", "accumulator", "handshake",
-       "addend = Mux(valid, product ^", "addend = Mux(~valid, product ^",
-       "add the product when valid is low"),
-    _m("acc-clear-arms", "int_mac", "accumulator", "mux",
-       "base = Mux(clear, 0, self.acc)", "base = Mux(clear, self.acc, 0)",
-       "swap the arms of the clear multiplexer"),
-    _m("acc-overflow-test", "int_mac", "accumulator", "operator",
-       "overflowed = total[-1] != total[-2]", "overflowed = total[-1] == total[-2]",
-       "overflow detected when the top bits agree"),
-    _m("acc-sum-width", "int_mac", "accumulator", "width",
-       "total = Signal(signed(self.acc_bits + 1))", "total = Signal(signed(self.acc_bits))",
-       "the pre-overflow sum one bit narrower"),
-    _m("acc-saturate-arms", "pot_mac", "accumulator", "mux",
-       "self.acc.eq(Mux(total[-1], lo, hi))", "self.acc.eq(Mux(total[-1], hi, lo))",
-       "saturate to the wrong end"),
-    _m("dint-partial-shift", "dint_mac", "dint_mac", "shift",
-       "Mux(magnitude[1], act << (f + 1), 0)", "Mux(magnitude[1], act << f, 0)",
-       "second partial product shifted one place short"),
-    _m("dint-special-arms", "dint_mac", "dint_mac", "mux",
-       "Mux(is_special, act, 0)", "Mux(is_special, 0, act)",
-       "swap the arms of the special-code multiplexer"),
-    _m("dint-zero-sign", "dint_mac", "dint_mac", "operator",
-       "(int(value < 0), abs(value), 0)", "(int(value <= 0), abs(value), 0)",
-       "code 0 decoded as negative"),
-    _m("int-product-width", "int_mac", "int_mac", "width",
-       "w_hi * a_lo), w_lo * a_lo)", "w_hi * a_lo), w_lo * a_lo - 1)",
-       "product width from a largest product one too small"),
-    _m("pot-shift", "pot_mac", "pot_code", "shift",
-       "shift.eq(~exponent)", "shift.eq(~exponent + 1)",
-       "PoT shift amount off by one"),
-    _m("potmac-zero-arms", "pot_mac", "pot_mac", "mux",
-       "Mux(is_zero, 0, self.act << shift)", "Mux(is_zero, self.act << shift, 0)",
-       "swap the arms of the zero-code multiplexer"),
-    # --- Dot products, adder trees and the stalling pipeline ---
-    _m("pot-sign-bit", "pot_dot", "pot_code", "operator",
-       "negative.eq(code[-1])", "negative.eq(code[0])",
-       "sign read from the wrong bit of the code"),
-    _m("potdot-flip-guard", "pot_dot", "pot_dot", "operator",
-       "flip = negative & ~is_zero", "flip = negative",
-       "negate zero-code lanes too"),
-    _m("potdot-plus-ones", "pot_dot", "pot_dot", "carry",
-       "negated.append(flip)", "negated.append(flip & 0)",
-       "drop the +1s of the lane negations"),
-    _m("tree-odd-term", "pot_dot", "adder_tree", "carry",
-       "if k + 1 < len(level) else level[k]", "if k + 1 < len(level) else 0 * level[k]",
-       "drop the odd term of a tree level"),
-    _m("tree-subtract", "int_dot", "adder_tree", "operator",
-       "[[level[k] + level[k + 1]", "[[level[k] - level[k + 1]",
-       "subtract instead of add in the adder tree"),
-    _m("dot-lane-slice", "int_dot", "dot_product", "width",
-       "registered[k * self.lanes:(k + 1) * self.lanes]",
-       "registered[k * self.lanes + 1:(k + 1) * self.lanes]",
-       "lose lane 0 after the first register"),
-    _m("pipe-enable-valid", "int_dot", "stream_pipeline", "handshake",
-       "self.enable.eq(~o.valid | o.ready)", "self.enable.eq(o.valid | o.ready)",
-       "pipeline moves while its output waits (valid condition inverted)"),
-    # --- Dequantizers and the FP16 pieces ---
-    _m("pot-zero-index", "pot_dequant", "pot_code", "constant",
-       "exponent == self.largest_exponent if", "exponent == self.largest_exponent - 1 if",
-       "zero code one exponent index too low"),
-    _m("rne-ties", "pot_dequant", "fp16", "operator",
-       "round_up = guard & (sticky | kept[0])", "round_up = guard & (sticky & kept[0])",
-       "round to nearest even: or flipped to and"),
-    _m("potdq-normal-bound", "pot_dequant", "pot_dequant", "constant",
-       "stays_normal = s.hidden & (reduced >= 1)", "stays_normal = s.hidden & (reduced >= 0)",
-       "exponent 0 taken as normal"),
-    _m("potdq-subnormal-shift", "pot_dequant", "pot_dequant", "shift",
-       "shift.eq(e - (s.exponent - 1))", "shift.eq(e - s.exponent)",
-       "subnormal shift off by one"),
-    _m("potdq-zero-sign", "pot_dequant", "pot_dequant", "operator",
-       "zero = Cat(C(0, 15), s.sign)", "zero = Cat(C(0, 15), sign)",
-       "zero code: the code's sign applied to the zero"),
-    _m("pipe-enable-and", "int4_dequant", "stream_pipeline", "operator",
-       "self.enable.eq(~o.valid | o.ready)", "self.enable.eq(~o.valid & o.ready)",
-       "pipeline enable: or flipped to and"),
-    _m("rne-sticky", "int4_dequant", "fp16", "width",
-       "sticky = below_guard != 0", "sticky = below_guard[2:] != 0",
-       "sticky bit misses the lowest bit"),
-    _m("int4-magnitude-arms", "int4_dequant", "int4_dequant", "mux",
-       "Mux(negative, -code.as_signed(), code)", "Mux(negative, code, -code.as_signed())",
-       "swap the arms of the magnitude multiplexer"),
-    _m("int4-norm-shift", "int4_dequant", "int4_dequant", "shift",
-       "leading - MANT_BITS, 0)", "leading - MANT_BITS, 1)",
-       "normalisation shift 1 instead of 0 for short products"),
-    _m("int4-inf-times-zero", "int4_dequant", "int4_dequant", "constant",
-       "Mux(magnitude == 0, DEFAULT_NAN", "Mux(magnitude == 1, DEFAULT_NAN",
-       "NaN for inf x 1 (and inf for inf x 0)"),
-    # --- Matrix units ---
-    _m("btc-sign-pair", "btc_array", "btc_array", "operator",
-       "& beat.w_signed) ^", "& beat.w_signed) |",
-       "a plane pair negative when either plane is a sign plane"),
-    _m("btc-horner-shift", "btc_array", "btc_array", "shift",
-       "Mux(flags.j_first, 0, acc << 1)", "Mux(flags.j_first, 0, acc << 2)",
-       "activation plane weight doubled once too often"),
-    _m("btc-ready-enable", "btc_array", "btc_array", "handshake",
-       "self.i.ready.eq(enable & last_pass)", "self.i.ready.eq(last_pass)",
-       "take a beat while the output is stalled"),
-    _m("btc-job-start-arms", "btc_array", "btc_array", "mux",
-       "Mux(after_slice.first_slice, 0, acc)", "Mux(after_slice.first_slice, acc, 0)",
-       "swap the arms of the job-start multiplexer"),
-    _m("btc-count-width", "btc_array", "btc_array", "width",
-       "count_bits = self.k_slice.bit_length()", "count_bits = self.k_slice.bit_length() - 1",
-       "popcount register one bit narrower"),
-    _m("intarr-clear", "int_array", "int_array", "handshake",
-       "mac.clear.eq(taken & job_start)", "mac.clear.eq(job_start)",
-       "clear the accumulators without a beat"),
-    _m("intarr-ready", "int_array", "int_array", "handshake",
-       "self.i.ready.eq(~pending)", "self.i.ready.eq(1)",
-       "take beats while a result waits"),
-    _m("intarr-done-delay", "int_array", "int_array", "constant",
-       "for stage in range(self.latency - 1):", "for stage in range(self.latency):",
-       "result valid one cycle late"),
-    _m("intarr-taken", "int_array", "int_array", "handshake",
-       "with m.If(self.o.valid & self.o.ready):", "with m.If(self.o.ready):",
-       "result retired without a handshake"),
-    # --- Softmax units and their shared row machinery ---
-    _m("exaq-threshold", "exaq_softmax", "exaq_softmax", "operator",
-       "thermometer_to_binary(scaled >= t for t", "thermometer_to_binary(scaled > t for t",
-       "a distance exactly on a code boundary rounds down"),
-    _m("exaq-count-arms", "exaq_softmax", "exaq_softmax", "mux",
-       "n.eq(Mux(self.first, 0, n)", "n.eq(Mux(self.first, n, 0)",
-       "swap the arms of the counter restart multiplexer"),
-    _m("exaq-lane-valid", "exaq_softmax", "exaq_softmax", "handshake",
-       "hits = [self.valid[lane] & (codes[lane] == k)", "hits = [(codes[lane] == k)",
-       "count lanes past the end of the row"),
-    _m("recip-bit", "exaq_softmax", "softmax_row", "operator",
-       "bit = difference >= 0", "bit = difference > 0",
-       "reciprocal quotient bit on a strict comparison"),
-    _m("row-in-flight", "exaq_softmax", "softmax_row", "handshake",
-       "(c_out & ~c_issuing & ~in_flight)", "(c_out & ~c_issuing)",
-       "stage C takes the next row while beats still read its state"),
-    _m("max-fold", "softmax_fixed", "softmax_row", "operator",
-       "(held > running), held, running)", "(held < running), held, running)",
-       "running minimum instead of maximum"),
-    _m("norm-rounding", "softmax_fixed", "softmax_row", "carry",
-       " + low_product + (1 << (self.shift - 1))", " + low_product",
-       "drop the rounding constant of the normaliser"),
-    _m("row-take-c", "softmax_fixed", "softmax_row", "handshake",
-       "reciprocal.done & c_free)", "reciprocal.done)",
-       "stage B hands a row to a busy stage C"),
-    _m("lane-count", "softmax_fixed", "softmax_row", "constant",
-       "else count > lane", "else count >= lane",
-       "one lane past count taken as valid"),
-    _m("exp-table-rounding", "softmax_fixed", "softmax_fixed", "constant",
-       "np.exp(-j / 2.0 ** exp_index_frac) + 0.5)", "np.exp(-j / 2.0 ** exp_index_frac))",
-       "exponential table truncated instead of rounded"),
-    _m("expsum-first-arms", "softmax_fixed", "softmax_fixed", "mux",
-       "Mux(beat_first, 0, total) + beat_sum", "Mux(beat_first, total, 0) + beat_sum",
-       "swap the arms of the sum restart multiplexer"),
-]
-
-# The checks of each unit, cheapest first (pytest node ids under sim_tests/). Each unit's
-# default Icarus case; for the MACs a saturating case and for pot_dot a 5-lane case too,
-# which reach the modes (saturation, odd adder-tree levels) that the defaults do not.
-_MAC, _POT = "test_mac_sim.py::test_mac", "test_pot_sim.py"
-_SOFTMAX = "test_softmax_sim.py"
-CHECKS = {
-    "dint_mac": [f"{_MAC}[dint_mac-defaults-icarus]",
-                 f"{_MAC}[dint_mac-special=pm_half-frac_bits=2-acc_bits=14-overflow=saturate-"
-                 "pipeline=0-icarus]"],
-    "int_mac": [f"{_MAC}[int_mac-defaults-icarus]",
-                f"{_MAC}[int_mac-acc_bits=17-overflow=saturate-pipeline=0-icarus]"],
-    "pot_mac": [f"{_POT}::test_pot_mac[pot_mac-defaults-icarus]",
-                f"{_POT}::test_pot_mac[pot_mac-bits=3-zero_code=False-acc_bits=14-"
-                "overflow=saturate-pipeline=0-icarus]"],
-    "pot_dot": [f"{_POT}::test_dot[pot_dot-defaults-icarus]",
-                f"{_POT}::test_dot[pot_dot-lanes=5-bits=3-zero_code=False-icarus]"],
-    "int_dot": [f"{_POT}::test_dot[int_dot-defaults-icarus]"],
-    "pot_dequant": [f"{_POT}::test_dequant[pot_dequant-defaults-icarus]"],
-    "int4_dequant": [f"{_POT}::test_dequant[int4_dequant-defaults-icarus]"],
-    "btc_array": ["test_matrix_sim.py::test_matrix[btc_array-defaults-icarus]"],
-    "int_array": ["test_matrix_sim.py::test_matrix[int_array-defaults-icarus]"],
-    "exaq_softmax": [f"{_SOFTMAX}::test_cycle_formulas",
-                     f"{_SOFTMAX}::test_softmax[exaq_softmax-defaults-icarus]",
-                     f"{_SOFTMAX}::test_softmax[exaq_softmax-bits=2-epc=4-top=zero-max_len=61-"
-                     "icarus]"],
-    "softmax_fixed": [f"{_SOFTMAX}::test_rom_is_the_golden_table",
-                      f"{_SOFTMAX}::test_cycle_formulas",
-                      f"{_SOFTMAX}::test_softmax[softmax_fixed-defaults-icarus]",
-                      f"{_SOFTMAX}::test_softmax[softmax_fixed-in_bits=16-in_frac=15-lut_frac=16-"
-                      "out_frac=16-max_len=37-epc=8-exp_index_frac=0-icarus]"],
-}
-
-# Mutants that survive because they do not change what the circuit computes, and why.
-EQUIVALENT = {
-    "dint-zero-sign": "code 0 has magnitude 0; decoded as negative, the accumulator adds "
-                      "~0 + 1 = 0 in its place (minus zero is zero), so every sum is the same",
-    "potdot-flip-guard": "a zero-code lane's magnitude is 0; flipped it is ~0 = -1, and its +1 "
-                         "in the count tree restores 0, so every sum is the same: the "
-                         "`& ~is_zero` guard in hdl/pot_dot.py is redundant logic",
-}
+def mutant_sets():
+    """``{unit name: MutantSet}`` of every registered unit, in registry order: each unit's
+    entry names its set (``Unit.mutants``, sim_tests/mutants.py)."""
+    return {unit.name: unit.mutant_set() for unit in UNITS if unit.mutants}
 
 
 def source_dirs():
@@ -352,21 +150,34 @@ def _check_precedence(copy):
 def run(units, mutant_ids=None, *, baseline=True, keep=False, out=OUT, say=print):
     """Run the mutants of ``units`` (all their mutants, or those in ``mutant_ids``); returns
     the result records (one per mutant, plus the baselines)."""
-    chosen = [m for m in MUTANTS if m.unit in units and (not mutant_ids or m.id in mutant_ids)]
-    for mutant in chosen:   # every edit must still apply before anything runs
-        apply(mutant, source_path(mutant.module).read_text())
+    sets = mutant_sets()
+    unknown = [unit for unit in units if unit not in sets]
+    if unknown:
+        raise LowbitError(f"unit {unknown[0]!r} has no mutants: the units with mutants are "
+                          f"{', '.join(sets)}")
+    chosen = {unit: [m for m in sets[unit].mutants if not mutant_ids or m.id in mutant_ids]
+              for unit in units}
+    if mutant_ids:
+        known = {m.id for unit in units for m in sets[unit].mutants}
+        missing = sorted(set(mutant_ids) - known)
+        if missing:
+            raise LowbitError(f"unknown mutant {missing[0]!r} (of the units chosen): see "
+                              "`lowbit mutate --list`")
+    for mutants in chosen.values():   # every edit must still apply before anything runs
+        for mutant in mutants:
+            apply(mutant, source_path(mutant.module).read_text())
     work, logs = out / "work", out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     _check_precedence(make_copy(work / "precedence"))
     shutil.rmtree(work / "precedence")
     records = []
     for unit in units:
-        mutants = [m for m in chosen if m.unit == unit]
+        mutants, checks = chosen[unit], list(sets[unit].checks)
         if not mutants:
             continue
         if baseline:
             copy = make_copy(work / f"baseline-{unit}")
-            status, failing, seconds = run_checks(copy, CHECKS[unit], logs / f"baseline-{unit}.log")
+            status, failing, seconds = run_checks(copy, checks, logs / f"baseline-{unit}.log")
             records.append(dict(id=f"baseline-{unit}", unit=unit, status=status,
                                 failing=failing, seconds=round(seconds, 1)))
             say(f"{unit}: baseline {status} ({seconds:.0f} s)")
@@ -378,11 +189,11 @@ def run(units, mutant_ids=None, *, baseline=True, keep=False, out=OUT, say=print
                 continue
         for mutant in mutants:
             copy = make_copy(work / mutant.id, mutant)
-            status, failing, seconds = run_checks(copy, CHECKS[unit], logs / f"{mutant.id}.log")
+            status, failing, seconds = run_checks(copy, checks, logs / f"{mutant.id}.log")
             outcome = {"failed": "killed", "timeout": "killed", "passed": "survived"}.get(
                 status, "error")
-            records.append(dict(asdict(mutant), status=outcome, checks=status, failing=failing,
-                                seconds=round(seconds, 1), equivalent=EQUIVALENT.get(mutant.id)))
+            records.append(dict(asdict(mutant), unit=unit, status=outcome, checks=status,
+                                failing=failing, seconds=round(seconds, 1)))
             say(f"{unit}: {mutant.id} {outcome} ({seconds:.0f} s{', by ' + failing if failing else ''})")
             if not keep:
                 shutil.rmtree(copy)
@@ -421,11 +232,10 @@ def report(records, out=OUT):
     return text
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m lowbit.sim_tests.mutation",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--unit", action="append", choices=list(CHECKS),
-                        help="only this unit's mutants (repeatable)")
+def add_arguments(parser):
+    """The options of the mutation run (``lowbit mutate`` and ``python -m``)."""
+    parser.add_argument("--unit", action="append", metavar="UNIT",
+                        help="only this unit's mutants (repeatable; default: every unit)")
     parser.add_argument("--mutant", action="append", help="only this mutant (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--no-baseline", action="store_true",
@@ -433,19 +243,39 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the package copies")
     parser.add_argument("--out", type=Path, default=OUT,
                         help=f"folder of the report, logs and copies (default {OUT})")
-    args = parser.parse_args(argv)
-    units = args.unit or list(CHECKS)
+
+
+def run_command(args, say=print):
+    """Run (or with ``--list`` list) the mutants chosen by ``args``; returns the exit
+    status. Raises :class:`LowbitError` for an unknown unit or mutant."""
+    sets = mutant_sets()
+    units = args.unit or list(sets)
+    for unit in units:
+        if unit not in sets:
+            raise LowbitError(f"unit {unit!r} has no mutants: the units with mutants are "
+                              f"{', '.join(sets)}")
     if args.list:
-        for m in MUTANTS:
-            if m.unit in units:
-                print(f"{m.id:24} {m.unit:14} {m.module:30} {m.kind:10} {m.what}")
+        for unit in units:
+            for m in sets[unit].mutants:
+                say(f"{m.id:24} {unit:14} {m.module:30} {m.kind:10} {m.what}")
         return 0
     started = time.monotonic()
     records = run(units, set(args.mutant or ()), baseline=not args.no_baseline, keep=args.keep,
-                  out=args.out)
-    print(report(records, args.out))
-    print(f"{time.monotonic() - started:.0f} s; report in {args.out}")
+                  out=args.out, say=say)
+    say(report(records, args.out))
+    say(f"{time.monotonic() - started:.0f} s; report in {args.out}")
     return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m lowbit.sim_tests.mutation",
+                                     description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    try:
+        return run_command(parser.parse_args(argv))
+    except LowbitError as error:
+        print(f"mutation: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

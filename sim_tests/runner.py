@@ -1,30 +1,37 @@
 """Build a registered unit's Verilog and run its cocotb testbench on Icarus or Verilator.
 
 This is the one cocotb runner of the project: ``lowbit sim`` and the pytest suite both call
-:func:`simulate`. The testbench learns what it is testing from environment variables:
-``LOWBIT_UNIT`` (unit name), ``LOWBIT_PARAMS`` (JSON parameters), ``LOWBIT_META`` (JSON facts
-about the generated circuit: latency and port shapes) and ``LOWBIT_SUMMARY`` (a file to which
-each test appends one JSON line ``{"test": ..., "vectors": n, ...}``).
+:func:`simulate` with a registry entry (``lowbit.units.UNITS[name]``); the runner itself
+imports nothing of the application above it. The testbench learns what it is testing from
+environment variables: ``LOWBIT_UNIT`` (unit name), ``LOWBIT_PARAMS`` (JSON parameters),
+``LOWBIT_META`` (JSON facts about the generated circuit: ``latency``, port shapes ``ports``,
+the unit's ``variant``, its golden model ``golden`` (a ``"module:attr"`` reference) and
+``golden_args``, and whatever the entry's ``testbench_meta`` adds, such as cycle formulas) and
+``LOWBIT_SUMMARY`` (a file to which each test appends one JSON line ``{"test": ...,
+"vectors": n, ...}``).
 """
 
+import fcntl
 import json
 import os
 import shlex
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
+from xml.etree import ElementTree
 
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
 from lowbit.core.errors import LowbitError
 from lowbit.core.params import params_tag
-from lowbit.units import UNITS
 from lowbit.verilog import to_verilog
 
-__all__ = ["SIMULATORS", "SimResult", "simulate", "require_simulator"]
+__all__ = ["SIMULATORS", "SimResult", "simulate", "testbench_meta", "require_simulator"]
 
 SIMULATORS = ("icarus", "verilator")
 
@@ -51,6 +58,11 @@ class SimResult:
     log: Path
     waves: Path | None = None
     details: list = field(default_factory=list)  # the testbench's JSON summary lines
+    skipped: int = 0   # of ``tests``: cocotb counts a skipped test as a test that passed
+
+    @property
+    def passed(self):
+        return self.tests - self.failed - self.skipped
 
     @property
     def ok(self):
@@ -136,23 +148,69 @@ def require_simulator(simulator):
                               "its simulations: install with `apt-get install perl make g++`")
 
 
-def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("build/sim"),
+def _registered(unit):
+    """``unit`` itself if it is a registry entry; a unit *name* is looked up in the registry
+    (kept for callers not yet passing entries: the one upward reference of the runner, which
+    sim_tests/test_layers.py reports until the last caller passes an entry)."""
+    if not isinstance(unit, str):
+        return unit
+    return import_module("lowbit.units").UNITS[unit]
+
+
+def testbench_meta(unit, params, component):
+    """The ``LOWBIT_META`` facts of ``unit`` at ``params`` (``component`` built from them)."""
+    meta = {"latency": component.latency, "ports": _port_shapes(component),
+            "golden": unit.golden, "golden_args": unit.golden_args(params)}
+    meta.update(unit.testbench_facts(component, params))
+    return meta
+
+
+def _skipped(results_xml):
+    """How many test cases of a cocotb results file were skipped."""
+    try:
+        cases = ElementTree.parse(results_xml).getroot().iter("testcase")
+    except (ElementTree.ParseError, OSError):
+        return 0
+    return sum(case.find("skipped") is not None for case in cases)
+
+
+@contextmanager
+def _build_lock(build_dir, simulator):
+    """Hold an exclusive lock on ``<build_dir parent>/<simulator>.lock``, so that two runs of
+    one unit and parameter set into one build folder take turns instead of mixing their
+    files (summary.jsonl, results.xml)."""
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.parent / f"{simulator}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def simulate(unit, params=None, simulator="icarus", *, build_root=Path("build/sim"),
              waves=False, seed=1, extra_env=None):
-    """Generate ``unit_name`` at ``params`` and run its cocotb testbench on ``simulator``.
+    """Generate ``unit`` (a registry entry, ``lowbit.units.UNITS[name]``) at ``params`` and
+    run its cocotb testbench on ``simulator``.
 
     ``extra_env`` passes more settings to the testbench (e.g. ``LOWBIT_JOBS``, a file of
     real-data jobs). Returns a :class:`SimResult`; test failures are reported in it, not
-    raised. Tool and set-up problems raise :class:`LowbitError`.
+    raised. Tool and set-up problems raise :class:`LowbitError`. Concurrent runs of one unit
+    and parameter set into one build folder are serialised by a file lock.
     """
-    from cocotb_tools.runner import get_results, get_runner
-
-    unit = UNITS[unit_name]
+    unit = _registered(unit)
     params = unit.resolve(params)
     require_simulator(simulator)
-    component = unit.build(params)
-    meta = {"latency": component.latency, "ports": _port_shapes(component)}
-
     build_dir = (Path(build_root) / f"{unit.name}-{params_tag(params)}" / simulator).resolve()
+    with _build_lock(build_dir, simulator):
+        return _simulate(unit, params, simulator, build_dir, waves, seed, extra_env)
+
+
+def _simulate(unit, params, simulator, build_dir, waves, seed, extra_env):
+    from cocotb_tools.runner import get_results, get_runner
+
+    component = unit.build(params)
+    meta = testbench_meta(unit, params, component)
     build_dir.mkdir(parents=True, exist_ok=True)
     source = build_dir / f"{unit.name}.v"
     source.write_text(to_verilog(component, unit.name))
@@ -205,4 +263,4 @@ def simulate(unit_name, params=None, simulator="icarus", *, build_root=Path("bui
     return SimResult(unit=unit.name, params=params, simulator=simulator, tests=tests,
                      failed=failed, vectors=sum(d.get("vectors", 0) for d in details),
                      seconds=time.monotonic() - started, log=log, waves=wave_file,
-                     details=details)
+                     details=details, skipped=_skipped(results_xml))

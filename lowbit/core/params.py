@@ -17,7 +17,28 @@ __all__ = ["ParameterError", "check_int", "check_choice", "params_tag", "Param"]
 
 
 class ParameterError(LowbitError, ValueError):
-    """A parameter outside its allowed range (a ``ValueError`` for library users)."""
+    """A parameter outside its allowed range (a ``ValueError`` for library users).
+
+    Raised by :func:`check_int` and :func:`check_choice`, it also carries what it states as
+    data, for tools that move a parameter into range (sim_tests/extremes.py) rather than read
+    the message: ``name`` (the parameter), ``value`` (the value refused), and either ``lo`` and
+    ``hi`` (the integer bounds, which may depend on other parameters) or ``choices``. All are
+    ``None`` for an error raised with a message alone.
+    """
+
+    def __init__(self, message, *, name=None, value=None, lo=None, hi=None, choices=None):
+        super().__init__(message)
+        self.name, self.value = name, value
+        self.lo, self.hi, self.choices = lo, hi, choices
+
+    @property
+    def allowed(self):
+        """``(lo, hi)``, the tuple of choices, or ``None`` if the error states no range."""
+        if self.choices is not None:
+            return tuple(self.choices)
+        if self.lo is not None and self.hi is not None:
+            return self.lo, self.hi
+        return None
 
 
 def check_int(name, value, lo, hi, why=""):
@@ -30,11 +51,11 @@ def check_int(name, value, lo, hi, why=""):
     """
     if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, Integral):
         raise ParameterError(f"{name}={value!r} is not an integer: {name} must be an integer "
-                             f"in {lo}..{hi}")
+                             f"in {lo}..{hi}", name=name, value=value, lo=lo, hi=hi)
     if not lo <= value <= hi:
         reason = f" ({why})" if why else ""
         raise ParameterError(f"{name}={value} is out of range: {name} must be an integer "
-                             f"in {lo}..{hi}{reason}")
+                             f"in {lo}..{hi}{reason}", name=name, value=value, lo=lo, hi=hi)
     return int(value)
 
 
@@ -42,7 +63,8 @@ def check_choice(name, value, choices):
     """Return ``value`` if it is one of ``choices``; raise :class:`ParameterError` if not."""
     if value not in choices:
         raise ParameterError(f"{name}={value!r} is not allowed: {name} must be one of "
-                             f"{', '.join(map(str, choices))}")
+                             f"{', '.join(map(str, choices))}", name=name, value=value,
+                             choices=tuple(choices))
     return value
 
 
@@ -68,6 +90,9 @@ class Param:
 
     A parameter whose default is ``None`` is derived from the others by the component unless
     given: ``None`` (or the word ``auto``) passes through :meth:`parse` unchanged.
+
+    ``golden=False`` marks a hardware-only parameter (pipelining, lanes per beat): it does not
+    change what is computed, so the golden model does not take it.
     """
     name: str
     default: object
@@ -75,6 +100,7 @@ class Param:
     lo: int | None = None
     hi: int | None = None
     choices: tuple | None = None
+    golden: bool = True
 
     @property
     def kind(self):
@@ -107,5 +133,6 @@ class Param:
                 text = int(text, 0)
             except ValueError:
                 raise ParameterError(f"{self.name}={text!r} is not an integer: {self.name} "
-                                     f"must be an integer in {self.allowed}") from None
+                                     f"must be an integer in {self.allowed}", name=self.name,
+                                     value=text, lo=self.lo, hi=self.hi) from None
         return check_int(self.name, text, self.lo, self.hi)

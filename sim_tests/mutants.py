@@ -1,0 +1,352 @@
+"""The mutants of every unit and the checks that must kill them (sim_tests/mutation.py runs
+them). Each unit's registry entry names its set (``mutants="lowbit.sim_tests.mutants:DINT_MAC"``);
+the set may as well live beside the unit's testbench: only the reference changes.
+
+A mutant is one textual edit of one hardware source file (the unit's own module or a shared
+piece it uses): an operator flipped, a carry-in dropped, a shift or a width off by one, the
+arms of a multiplexer swapped, a valid/ready condition inverted. ``find`` must occur exactly
+once in the module's source. ``equivalent``, where set, says why the mutant cannot change what
+the circuit computes (so its survival is no test gap).
+
+The checks are pytest node ids under sim_tests/, cheapest first: the unit's default Icarus
+case, and for the MACs a saturating case and for pot_dot a 5-lane case too, which reach the
+modes (saturation, odd adder-tree levels) that the defaults do not.
+"""
+
+from dataclasses import dataclass
+
+__all__ = ["Mutant", "MutantSet"]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    module: str     # the mutated module, e.g. "lowbit.hdl.accumulator"
+    kind: str       # operator, carry, shift, width, mux, handshake, constant
+    find: str       # text that occurs exactly once in the module's source
+    replace: str
+    what: str
+    equivalent: str | None = None   # why it cannot change the circuit's function, if it cannot
+
+
+@dataclass(frozen=True)
+class MutantSet:
+    """A unit's mutants and the checks (pytest node ids under sim_tests/) run against each."""
+    checks: tuple[str, ...]
+    mutants: tuple[Mutant, ...]
+
+
+def _m(id, module, kind, find, replace, what, equivalent=None):
+    return Mutant(id, f"lowbit.hdl.{module}", kind, find, replace, what, equivalent)
+
+
+DINT_MAC = MutantSet(
+    checks=(
+        'test_mac_sim.py::test_mac[dint_mac-defaults-icarus]',
+        'test_mac_sim.py::test_mac[dint_mac-special=pm_half-frac_bits=2-acc_bits=14-'
+        'overflow=saturate-pipeline=0-icarus]',
+    ),
+    mutants=(
+        _m('acc-carry-in', 'accumulator', 'carry',
+           'total.eq(base + addend + carry_in)',
+           'total.eq(base + addend)',
+           'drop the +1 carry-in that completes a negation'),
+        _m('acc-valid', 'accumulator', 'handshake',
+           'addend = Mux(valid, product ^',
+           'addend = Mux(~valid, product ^',
+           'add the product when valid is low'),
+        _m('dint-partial-shift', 'dint_mac', 'shift',
+           'Mux(magnitude[1], act << (f + 1), 0)',
+           'Mux(magnitude[1], act << f, 0)',
+           'second partial product shifted one place short'),
+        _m('dint-special-arms', 'dint_mac', 'mux',
+           'Mux(is_special, act, 0)',
+           'Mux(is_special, 0, act)',
+           'swap the arms of the special-code multiplexer'),
+        _m('dint-zero-sign', 'dint_mac', 'operator',
+           '(int(value < 0), abs(value), 0)',
+           '(int(value <= 0), abs(value), 0)',
+           'code 0 decoded as negative',
+           equivalent='code 0 has magnitude 0; decoded as negative, the accumulator adds ~0 + '
+                      '1 = 0 in its place (minus zero is zero), so every sum is the same'),
+    ),
+)
+
+
+INT_MAC = MutantSet(
+    checks=(
+        'test_mac_sim.py::test_mac[int_mac-defaults-icarus]',
+        'test_mac_sim.py::test_mac[int_mac-acc_bits=17-overflow=saturate-pipeline=0-icarus]',
+    ),
+    mutants=(
+        _m('acc-clear-arms', 'accumulator', 'mux',
+           'base = Mux(clear, 0, self.acc)',
+           'base = Mux(clear, self.acc, 0)',
+           'swap the arms of the clear multiplexer'),
+        _m('acc-overflow-test', 'accumulator', 'operator',
+           'overflowed = total[-1] != total[-2]',
+           'overflowed = total[-1] == total[-2]',
+           'overflow detected when the top bits agree'),
+        _m('acc-sum-width', 'accumulator', 'width',
+           'total = Signal(signed(self.acc_bits + 1))',
+           'total = Signal(signed(self.acc_bits))',
+           'the pre-overflow sum one bit narrower'),
+        _m('int-product-width', 'int_mac', 'width',
+           'w_hi * a_lo), w_lo * a_lo)',
+           'w_hi * a_lo), w_lo * a_lo - 1)',
+           'product width from a largest product one too small'),
+    ),
+)
+
+
+POT_MAC = MutantSet(
+    checks=(
+        'test_pot_sim.py::test_pot_mac[pot_mac-defaults-icarus]',
+        'test_pot_sim.py::test_pot_mac[pot_mac-bits=3-zero_code=False-acc_bits=14-'
+        'overflow=saturate-pipeline=0-icarus]',
+    ),
+    mutants=(
+        _m('acc-saturate-arms', 'accumulator', 'mux',
+           'self.acc.eq(Mux(total[-1], lo, hi))',
+           'self.acc.eq(Mux(total[-1], hi, lo))',
+           'saturate to the wrong end'),
+        _m('pot-shift', 'pot_code', 'shift',
+           'shift.eq(~exponent)',
+           'shift.eq(~exponent + 1)',
+           'PoT shift amount off by one'),
+        _m('potmac-zero-arms', 'pot_mac', 'mux',
+           'Mux(is_zero, 0, self.act << shift)',
+           'Mux(is_zero, self.act << shift, 0)',
+           'swap the arms of the zero-code multiplexer'),
+    ),
+)
+
+
+POT_DOT = MutantSet(
+    checks=(
+        'test_pot_sim.py::test_dot[pot_dot-defaults-icarus]',
+        'test_pot_sim.py::test_dot[pot_dot-lanes=5-bits=3-zero_code=False-icarus]',
+    ),
+    mutants=(
+        _m('pot-sign-bit', 'pot_code', 'operator',
+           'negative.eq(code[-1])',
+           'negative.eq(code[0])',
+           'sign read from the wrong bit of the code'),
+        _m('potdot-flip-guard', 'pot_dot', 'operator',
+           'flip = negative & ~is_zero',
+           'flip = negative',
+           'negate zero-code lanes too',
+           equivalent="a zero-code lane's magnitude is 0; flipped it is ~0 = -1, and its +1 in "
+                      'the count tree restores 0, so every sum is the same: the `& ~is_zero` '
+                      'guard in hdl/pot_dot.py is redundant logic'),
+        _m('potdot-plus-ones', 'pot_dot', 'carry',
+           'negated.append(flip)',
+           'negated.append(flip & 0)',
+           'drop the +1s of the lane negations'),
+        _m('tree-odd-term', 'adder_tree', 'carry',
+           'if k + 1 < len(level) else level[k]',
+           'if k + 1 < len(level) else 0 * level[k]',
+           'drop the odd term of a tree level'),
+    ),
+)
+
+
+INT_DOT = MutantSet(
+    checks=(
+        'test_pot_sim.py::test_dot[int_dot-defaults-icarus]',
+    ),
+    mutants=(
+        _m('tree-subtract', 'adder_tree', 'operator',
+           '[[level[k] + level[k + 1]',
+           '[[level[k] - level[k + 1]',
+           'subtract instead of add in the adder tree'),
+        _m('dot-lane-slice', 'dot_product', 'width',
+           'registered[k * self.lanes:(k + 1) * self.lanes]',
+           'registered[k * self.lanes + 1:(k + 1) * self.lanes]',
+           'lose lane 0 after the first register'),
+        _m('pipe-enable-valid', 'stream_pipeline', 'handshake',
+           'self.enable.eq(~o.valid | o.ready)',
+           'self.enable.eq(o.valid | o.ready)',
+           'pipeline moves while its output waits (valid condition inverted)'),
+    ),
+)
+
+
+POT_DEQUANT = MutantSet(
+    checks=(
+        'test_pot_sim.py::test_dequant[pot_dequant-defaults-icarus]',
+    ),
+    mutants=(
+        _m('pot-zero-index', 'pot_code', 'constant',
+           'exponent == self.largest_exponent if',
+           'exponent == self.largest_exponent - 1 if',
+           'zero code one exponent index too low'),
+        _m('rne-ties', 'fp16', 'operator',
+           'round_up = guard & (sticky | kept[0])',
+           'round_up = guard & (sticky & kept[0])',
+           'round to nearest even: or flipped to and'),
+        _m('potdq-normal-bound', 'pot_dequant', 'constant',
+           'stays_normal = s.hidden & (reduced >= 1)',
+           'stays_normal = s.hidden & (reduced >= 0)',
+           'exponent 0 taken as normal'),
+        _m('potdq-subnormal-shift', 'pot_dequant', 'shift',
+           'shift.eq(e - (s.exponent - 1))',
+           'shift.eq(e - s.exponent)',
+           'subnormal shift off by one'),
+        _m('potdq-zero-sign', 'pot_dequant', 'operator',
+           'zero = Cat(C(0, 15), s.sign)',
+           'zero = Cat(C(0, 15), sign)',
+           "zero code: the code's sign applied to the zero"),
+    ),
+)
+
+
+INT4_DEQUANT = MutantSet(
+    checks=(
+        'test_pot_sim.py::test_dequant[int4_dequant-defaults-icarus]',
+    ),
+    mutants=(
+        _m('pipe-enable-and', 'stream_pipeline', 'operator',
+           'self.enable.eq(~o.valid | o.ready)',
+           'self.enable.eq(~o.valid & o.ready)',
+           'pipeline enable: or flipped to and'),
+        _m('rne-sticky', 'fp16', 'width',
+           'sticky = below_guard != 0',
+           'sticky = below_guard[2:] != 0',
+           'sticky bit misses the lowest bit'),
+        _m('int4-magnitude-arms', 'int4_dequant', 'mux',
+           'Mux(negative, -code.as_signed(), code)',
+           'Mux(negative, code, -code.as_signed())',
+           'swap the arms of the magnitude multiplexer'),
+        _m('int4-norm-shift', 'int4_dequant', 'shift',
+           'leading - MANT_BITS, 0)',
+           'leading - MANT_BITS, 1)',
+           'normalisation shift 1 instead of 0 for short products'),
+        _m('int4-inf-times-zero', 'int4_dequant', 'constant',
+           'Mux(magnitude == 0, DEFAULT_NAN',
+           'Mux(magnitude == 1, DEFAULT_NAN',
+           'NaN for inf x 1 (and inf for inf x 0)'),
+    ),
+)
+
+
+BTC_ARRAY = MutantSet(
+    checks=(
+        'test_matrix_sim.py::test_matrix[btc_array-defaults-icarus]',
+    ),
+    mutants=(
+        _m('btc-sign-pair', 'btc_array', 'operator',
+           '& beat.w_signed) ^',
+           '& beat.w_signed) |',
+           'a plane pair negative when either plane is a sign plane'),
+        _m('btc-horner-shift', 'btc_array', 'shift',
+           'Mux(flags.j_first, 0, acc << 1)',
+           'Mux(flags.j_first, 0, acc << 2)',
+           'activation plane weight doubled once too often'),
+        _m('btc-ready-enable', 'btc_array', 'handshake',
+           'self.i.ready.eq(enable & last_pass)',
+           'self.i.ready.eq(last_pass)',
+           'take a beat while the output is stalled'),
+        _m('btc-job-start-arms', 'btc_array', 'mux',
+           'Mux(after_slice.first_slice, 0, acc)',
+           'Mux(after_slice.first_slice, acc, 0)',
+           'swap the arms of the job-start multiplexer'),
+        _m('btc-count-width', 'btc_array', 'width',
+           'count_bits = self.k_slice.bit_length()',
+           'count_bits = self.k_slice.bit_length() - 1',
+           'popcount register one bit narrower'),
+    ),
+)
+
+
+INT_ARRAY = MutantSet(
+    checks=(
+        'test_matrix_sim.py::test_matrix[int_array-defaults-icarus]',
+    ),
+    mutants=(
+        _m('intarr-clear', 'int_array', 'handshake',
+           'mac.clear.eq(taken & job_start)',
+           'mac.clear.eq(job_start)',
+           'clear the accumulators without a beat'),
+        _m('intarr-ready', 'int_array', 'handshake',
+           'self.i.ready.eq(~pending)',
+           'self.i.ready.eq(1)',
+           'take beats while a result waits'),
+        _m('intarr-done-delay', 'int_array', 'constant',
+           'for stage in range(self.latency - 1):',
+           'for stage in range(self.latency):',
+           'result valid one cycle late'),
+        _m('intarr-taken', 'int_array', 'handshake',
+           'with m.If(self.o.valid & self.o.ready):',
+           'with m.If(self.o.ready):',
+           'result retired without a handshake'),
+    ),
+)
+
+
+EXAQ_SOFTMAX = MutantSet(
+    checks=(
+        'test_softmax_sim.py::test_cycle_formulas',
+        'test_softmax_sim.py::test_softmax[exaq_softmax-defaults-icarus]',
+        'test_softmax_sim.py::test_softmax[exaq_softmax-bits=2-epc=4-top=zero-max_len=61-icarus]',
+    ),
+    mutants=(
+        _m('exaq-threshold', 'exaq_softmax', 'operator',
+           'thermometer_to_binary(scaled >= t for t',
+           'thermometer_to_binary(scaled > t for t',
+           'a distance exactly on a code boundary rounds down'),
+        _m('exaq-count-arms', 'exaq_softmax', 'mux',
+           'n.eq(Mux(self.first, 0, n)',
+           'n.eq(Mux(self.first, n, 0)',
+           'swap the arms of the counter restart multiplexer'),
+        _m('exaq-lane-valid', 'exaq_softmax', 'handshake',
+           'hits = [self.valid[lane] & (codes[lane] == k)',
+           'hits = [(codes[lane] == k)',
+           'count lanes past the end of the row'),
+        _m('recip-bit', 'softmax_row', 'operator',
+           'bit = difference >= 0',
+           'bit = difference > 0',
+           'reciprocal quotient bit on a strict comparison'),
+        _m('row-in-flight', 'softmax_row', 'handshake',
+           '(c_out & ~c_issuing & ~in_flight)',
+           '(c_out & ~c_issuing)',
+           'stage C takes the next row while beats still read its state'),
+    ),
+)
+
+
+SOFTMAX_FIXED = MutantSet(
+    checks=(
+        'test_softmax_sim.py::test_rom_is_the_golden_table',
+        'test_softmax_sim.py::test_cycle_formulas',
+        'test_softmax_sim.py::test_softmax[softmax_fixed-defaults-icarus]',
+        'test_softmax_sim.py::test_softmax[softmax_fixed-in_bits=16-in_frac=15-lut_frac=16-'
+        'out_frac=16-max_len=37-epc=8-exp_index_frac=0-icarus]',
+    ),
+    mutants=(
+        _m('max-fold', 'softmax_row', 'operator',
+           '(held > running), held, running)',
+           '(held < running), held, running)',
+           'running minimum instead of maximum'),
+        _m('norm-rounding', 'softmax_row', 'carry',
+           ' + low_product + (1 << (self.shift - 1))',
+           ' + low_product',
+           'drop the rounding constant of the normaliser'),
+        _m('row-take-c', 'softmax_row', 'handshake',
+           'reciprocal.done & c_free)',
+           'reciprocal.done)',
+           'stage B hands a row to a busy stage C'),
+        _m('lane-count', 'softmax_row', 'constant',
+           'else count > lane',
+           'else count >= lane',
+           'one lane past count taken as valid'),
+        _m('exp-table-rounding', 'softmax_fixed', 'constant',
+           'np.exp(-j / 2.0 ** exp_index_frac) + 0.5)',
+           'np.exp(-j / 2.0 ** exp_index_frac))',
+           'exponential table truncated instead of rounded'),
+        _m('expsum-first-arms', 'softmax_fixed', 'mux',
+           'Mux(beat_first, 0, total) + beat_sum',
+           'Mux(beat_first, total, 0) + beat_sum',
+           'swap the arms of the sum restart multiplexer'),
+    ),
+)
