@@ -109,6 +109,13 @@ def cmd_board(args):
     return 0 if result["timing_met"] else 1
 
 
+def cmd_power(args):
+    from .synth.power import power_command
+    return power_command(args.unit, _overrides(args.param), data=args.data, clock_mhz=args.clock,
+                         liberty=args.liberty, seed=args.seed, cycles=args.cycles,
+                         build=args.build, out=args.json)
+
+
 def cmd_flow(args):
     from .flow import run_flow
     return run_flow(targets=args.target, simulator=args.simulator, build=args.build,
@@ -191,6 +198,20 @@ def build_parser():
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")
 
+    from .synth.power import DEFAULT_CLOCK_MHZ, DEFAULT_CYCLES
+    p = unit_command("power", "energy per operation of a unit and its baseline: gate-level "
+                              "simulation of the standard-cell netlist (docs/power.md)")
+    p.add_argument("--data", choices=("minilm", "random"), default="minilm",
+                   help="operands: MiniLM weights and activations (default) or random")
+    p.add_argument("--clock", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
+                   help=f"clock frequency for both (default {DEFAULT_CLOCK_MHZ:g} MHz)")
+    p.add_argument("--liberty", type=Path, metavar="FILE",
+                   help="Liberty library, .lib or .lib.gz (default: see docs/synthesis.md)")
+    p.add_argument("--seed", type=int, default=1, help="operand selection seed (default 1)")
+    p.add_argument("--cycles", type=int, default=DEFAULT_CYCLES,
+                   help=f"simulated cycles per unit (default {DEFAULT_CYCLES})")
+    p.add_argument("--json", type=Path, help="JSON output (default build/power/UNIT-DATA.json)")
+
     p = sub.add_parser("flow", help="the main job: every unit at its defaults beside its "
                                     "baseline: generate, simulate, synthesize, report")
     p.add_argument("--target", choices=TARGETS, action="append",
@@ -239,7 +260,7 @@ def build_parser():
     return parser
 
 
-COMMANDS = {"units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
+COMMANDS = {"power": cmd_power, "units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
             "flow": cmd_flow, "sweep": cmd_sweep, "eval": cmd_eval, "board": cmd_board,
             "report": cmd_report, "mutate": cmd_mutate}
 

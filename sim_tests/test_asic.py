@@ -1,0 +1,102 @@
+"""The standard-cell target: finding and unpacking the Liberty library, Yosys mapping, OpenSTA.
+
+The library is the sky130 HD typical corner beside the repository (``../shared/pdk``, as in CI)
+or wherever ``lowbit.synth.liberty.find_liberty`` finds one; a missing library or a missing
+``sta`` fails these tests (CI installs OpenSTA), it never skips them.
+"""
+
+import gzip
+
+import pytest
+
+from lowbit.core.errors import LowbitError
+from lowbit.synth import asic, liberty
+from lowbit.synth.liberty import find_liberty, materialize, read_cells
+from lowbit.synth.sta import require_sta
+from lowbit.units import UNITS
+
+# A small MAC: every kind of cell the flow meets (flip-flops with reset, adders, a multiplier).
+SMALL_MAC = {"weight_bits": 2, "act_bits": 3, "acc_bits": 6, "pipeline": 0}
+
+
+@pytest.fixture(scope="session")
+def plain_liberty(tmp_path_factory):
+    source = find_liberty()
+    assert source is not None, liberty.LIBERTY_HINT
+    return materialize(source, tmp_path_factory.mktemp("liberty"))
+
+
+def test_sta_is_installed():
+    require_sta()   # a LowbitError naming `apt-get install opensta` fails the test
+
+
+def test_find_liberty_order(tmp_path):
+    explicit, from_env = tmp_path / "mine.lib", tmp_path / "env.lib.gz"
+    explicit.write_text("library (x) { }\n")
+    from_env.write_bytes(gzip.compress(b"library (y) { }\n"))
+    pdk = tmp_path / "pdk" / "sky130A/libs.ref/sky130_fd_sc_hd/lib"
+    pdk.mkdir(parents=True)
+    (pdk / liberty.SKY130_HD_TT).write_text("library (z) { }\n")
+    root = tmp_path / "clone"   # no ../shared beside it
+    root.mkdir()
+    env = {"LOWBIT_LIBERTY": str(from_env), "PDK_ROOT": str(tmp_path / "pdk")}
+    assert find_liberty(explicit, root=root, environ=env) == explicit
+    assert find_liberty(None, root=root, environ=env) == from_env
+    assert find_liberty(None, root=root, environ={"PDK_ROOT": env["PDK_ROOT"]}) == \
+        pdk / liberty.SKY130_HD_TT
+    assert find_liberty(None, root=root, environ={}) is None
+    with pytest.raises(LowbitError, match="--liberty .*no such file"):
+        find_liberty(tmp_path / "missing.lib", root=root, environ={})
+
+
+def test_shared_copy_is_found_beside_the_clone(tmp_path):
+    shared = tmp_path / "shared" / "pdk"
+    shared.mkdir(parents=True)
+    (shared / f"{liberty.SKY130_HD_TT}.gz").write_bytes(gzip.compress(b"library (s) { }\n"))
+    (tmp_path / "clone").mkdir()
+    found = find_liberty(None, root=tmp_path / "clone", environ={})
+    assert found == (shared / f"{liberty.SKY130_HD_TT}.gz").resolve()
+
+
+def test_materialize_decompresses_once_by_hash(tmp_path):
+    source = tmp_path / "lib.lib.gz"
+    source.write_bytes(gzip.compress(b"library (t) { }\n"))
+    first = materialize(source, tmp_path / "build")
+    assert first.read_text() == "library (t) { }\n" and first.name == "lib.lib"
+    stamp = first.stat().st_mtime_ns
+    assert materialize(source, tmp_path / "build") == first and first.stat().st_mtime_ns == stamp
+    source.write_bytes(gzip.compress(b"library (u) { }\n"))   # another library, another folder
+    assert materialize(source, tmp_path / "build") != first
+
+
+def test_no_library_is_one_line_with_the_way_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(asic, "find_liberty", lambda explicit: None)
+    with pytest.raises(LowbitError) as error:
+        asic.resolve_liberty(None, tmp_path)
+    assert "\n" not in str(error.value) and "PDK_ROOT" in str(error.value)
+    assert "--liberty" in str(error.value)
+
+
+def test_small_mac_area_is_the_sum_of_its_cells_and_timing_is_register_to_register(
+        tmp_path, plain_liberty):
+    unit = UNITS["int_mac"]
+    params = unit.resolve(SMALL_MAC)
+    result = asic.asic_synthesize(lambda: unit.build(params), unit="int_mac", params=params,
+                                  build_dir=tmp_path, liberty=plain_liberty)
+    lib = read_cells(plain_liberty, list(result.cells))
+    by_cells = sum(n * lib.cells[cell].number("area") for cell, n in result.cells.items())
+    assert result.area_um2 == pytest.approx(by_cells, rel=1e-6)
+    nand2 = read_cells(plain_liberty, ["sky130_fd_sc_hd__nand2_1"]).cells[
+        "sky130_fd_sc_hd__nand2_1"].number("area")
+    assert result.gate_equivalents == pytest.approx(result.area_um2 / nand2, abs=0.1)
+    # 6 accumulator bits are flip-flops; the harness registers are not counted in the unit.
+    assert result.ffs == 6
+    assert not [c for c in result.cells if any(p.strip("*") in c for p in asic.DONT_USE)]
+    assert result.fmax_mhz and result.critical_path_ns == pytest.approx(1e3 / result.fmax_mhz,
+                                                                        rel=1e-3)
+    path = result.critical_path
+    assert "__df" in path[0] and "__df" in path[-1] and len(path) >= 3
+    assert result.liberty.startswith(plain_liberty.name)
+    run = asic.run_dir(tmp_path, "int_mac", params)
+    for script in ("area.ys", "harness.ys", "sta_timing.tcl"):
+        assert str(tmp_path) not in (run / script).read_text(), "scripts use relative paths"

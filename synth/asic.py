@@ -1,0 +1,217 @@
+"""The standard-cell target ``asic``: Yosys maps a unit to a Liberty library, OpenSTA times it.
+
+Mapping (:func:`map_commands`), the same for every unit and baseline:
+
+* ``read_liberty -lib`` (the cells as black boxes), ``synth -flatten -booth`` (radix-4 Booth
+  multipliers, as for the ``generic`` target: without it any multiplier baseline is larger);
+* ``dfflibmap -liberty`` (flip-flops, synchronous reset and enable become gates in front of D
+  where the library has no such flip-flop), ``abc -liberty -D <delay target>`` (delay-targeted
+  mapping with area recovery), ``opt_clean``;
+* a netlist the timing and power tools read: undriven bits tied to 0, constants from the
+  library's tie cell (``hilomap``), multi-bit wires split and wire-to-wire connections buffered
+  (``insbuf``);
+* ``stat -liberty``: area in um^2 and the cell list of the bare unit.
+
+Cells that are not logic for a synchronous design are never used (:data:`DONT_USE`): the
+``lpflow`` isolation and retention cells (they need a switched power domain), probe and delay
+cells (for hold fixing and test, not logic). ABC otherwise picks, for example,
+``lpflow_isobufsrc`` as a cheap AND gate.
+
+Timing (:func:`asic_synthesize`): the unit inside ``lowbit.synth.wrapper.Harness`` (every port
+registered, as for place-and-route on the FPGAs), mapped with the same commands, then OpenSTA's
+worst register-to-register path with an ideal clock at the library's corner; the minimum period
+is the path's arrival plus the capturing flip-flop's setup time, Fmax its inverse. No
+placement, so the wire capacitance is the library's wire-load model (sky130: ``Small``).
+"""
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+
+from lowbit.core.errors import LowbitError
+from lowbit.core.params import params_tag
+from lowbit.verilog import to_verilog
+
+from .liberty import LIBERTY_HINT, find_liberty, library_id, materialize
+from .sta import require_sta, sta_version, worst_path
+from .tools import run_tool, tool_versions
+from .wrapper import Harness
+
+__all__ = ["TARGET", "DELAY_TARGET_PS", "DONT_USE", "AsicResult", "map_commands", "map_design",
+           "asic_synthesize", "resolve_liberty"]
+
+TARGET = "asic"
+# ABC's delay target. A 5 ns target (200 MHz) leaves our units' adder chains room for area
+# recovery; both sides of every comparison get the same target.
+DELAY_TARGET_PS = 5000
+DONT_USE = ("*__lpflow_*", "*__probe_*", "*__dlygate*", "*__dlymetal*", "*__clkdlybuf*",
+            "*__dlclkp*", "*__sdlclkp*")
+
+
+@dataclass(frozen=True)
+class AsicResult:
+    """A ``SynthResult`` of the ``asic`` target (same fields, same meaning) plus:
+
+    * ``area_um2``: cell area of the bare unit (``stat -liberty``); ``sequential_area_um2``
+      the flip-flops' share of it;
+    * ``gate_equivalents``: ``area_um2`` over the area of the library's smallest NAND2;
+    * ``fmax_mhz``, ``critical_path_ns``: OpenSTA's worst register-to-register path of the unit
+      in the timing harness (minimum period), ``critical_path`` its cell types in order;
+    * ``liberty``: the library's file name and hash; ``delay_target_ps``: ABC's ``-D``.
+    """
+
+    unit: str
+    params: dict
+    target: str
+    device: str | None
+    luts: int | None
+    ffs: int
+    carry: int | None
+    dsps: int | None
+    gate_equivalents: float | None
+    transistors: int | None
+    fmax_mhz: float | None
+    logic_depth: int | None
+    cells: dict
+    tool_versions: dict
+    seconds: float
+    area_um2: float
+    sequential_area_um2: float
+    critical_path_ns: float | None
+    critical_path: list
+    liberty: str
+    delay_target_ps: int
+    options: list = field(default_factory=list)
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def resolve_liberty(liberty, build_dir):
+    """``(plain copy of the library under build_dir, its source path)``; raises LowbitError
+    with :data:`LIBERTY_HINT` if no library is found."""
+    source = find_liberty(liberty)
+    if source is None:
+        raise LowbitError(LIBERTY_HINT)
+    return materialize(source, build_dir), source
+
+
+def _dont_use():
+    return " ".join(f"-dont_use {pattern}" for pattern in DONT_USE)
+
+
+def map_commands(top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False):
+    """Yosys commands that map ``top`` to ``liberty`` (a path as Yosys sees it).
+
+    ``plain_names=True`` renames every internal wire to ``n<k>`` and splits it into bits, so
+    that simulators, VCD files and OpenSTA all name each net the same way.
+    """
+    commands = [f"read_liberty -lib {liberty}",
+                f"synth -flatten -booth -top {top}",
+                f"dfflibmap -liberty {liberty} {_dont_use()}",
+                f"abc -liberty {liberty} -D {int(delay_ps)} {_dont_use()}",
+                "opt_clean",
+                "setundef -zero",
+                f"hilomap -singleton -hicell {{tie}} HI -locell {{tie}} LO",
+                "splitnets",
+                "opt_clean -purge",
+                "insbuf -buf {buf} A X",
+                "delete t:$scopeinfo"]
+    if plain_names:
+        commands += ["rename -hide w:* i:* %d o:* %d", "splitnets", "opt_clean -purge",
+                     "rename -enumerate -pattern n% w:*"]
+    return commands
+
+
+def _library_cells(liberty):
+    """Names of the tie cell (outputs HI and LO) and a buffer (A -> X) of the library."""
+    text = liberty.read_text(errors="replace")
+    names = re.findall(r'^\s*cell\s*\(\s*"?([\w$]+)"?\s*\)', text, re.M)
+    tie = next((n for n in names if n.endswith("__conb_1")), None)
+    buf = next((n for n in names if n.endswith("__buf_1")), None)
+    nand2 = next((n for n in names if re.search(r"__nand2_1$", n)), None)
+    if tie is None or buf is None or nand2 is None:
+        raise LowbitError(f"{liberty.name}: the asic flow needs sky130-style cells conb_1 (tie), "
+                          f"buf_1 and nand2_1; this library lacks some")
+    area = float(re.search(r"area\s*:\s*([\d.]+)",
+                           text[text.index(f'cell ("{nand2}")'):]).group(1))
+    return tie, buf, area
+
+
+_CELL_INFO = {}
+
+
+def _cells_of(liberty):
+    if liberty not in _CELL_INFO:
+        _CELL_INFO[liberty] = _library_cells(liberty)
+    return _CELL_INFO[liberty]
+
+
+def map_design(run, name, verilog, top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False):
+    """Map ``run/verilog`` (top module ``top``) to ``liberty``; writes ``run/<name>_netlist.v``.
+
+    Returns Yosys' ``stat -liberty`` JSON of the design.
+    """
+    import os
+    tie, buf, _ = _cells_of(liberty)
+    rel = os.path.relpath(liberty, run)
+    commands = [c.format(tie=tie, buf=buf) for c in map_commands(top, rel, delay_ps,
+                                                                 plain_names=plain_names)]
+    script = [f"read_verilog {verilog}", *commands,
+              f"tee -q -o {name}_stat.json stat -json -liberty {rel}",
+              f"tee -q -o {name}_stat.txt stat -liberty {rel}",
+              f"write_verilog -noattr -noexpr -nohex -nodec {name}_netlist.v"]
+    (run / f"{name}.ys").write_text("\n".join(script) + "\n")
+    run_tool("yosys", ["-q", "-l", f"{name}.log", "-s", f"{name}.ys"], cwd=run,
+             log=f"{name}.stdout", error_log=f"{name}.log")
+    return json.loads((run / f"{name}_stat.json").read_text())["design"]
+
+
+def _module_name(unit):
+    return re.sub(r"\W", "_", unit)
+
+
+def run_dir(build_dir, unit, params):
+    return build_dir / f"{unit}-{params_tag(params)}" / TARGET
+
+
+def asic_synthesize(component_factory, *, unit, params, build_dir, liberty=None,
+                    delay_ps=DELAY_TARGET_PS, timing=True):
+    """Map a unit to the standard-cell library and time it; returns an :class:`AsicResult`.
+
+    ``liberty``: a Liberty file (plain or gzip) or None to search (``lowbit.synth.liberty``).
+    ``timing=False`` skips the harness and OpenSTA (``fmax_mhz`` None). Raises ``LowbitError``
+    without a library, without ``sta`` (when timing) or for a failing tool.
+    """
+    lib, source = resolve_liberty(liberty, build_dir)
+    if timing:
+        require_sta()
+    versions = tool_versions(["yosys"])
+    if timing:
+        versions = {**versions, "opensta": sta_version()}
+    start = time.monotonic()
+    run = run_dir(build_dir, unit, params)
+    run.mkdir(parents=True, exist_ok=True)
+    top = _module_name(unit)
+    (run / "unit.v").write_text(to_verilog(component_factory(), top))
+    stat = map_design(run, "area", "unit.v", top, lib, delay_ps)
+    cells = dict(sorted(stat["num_cells_by_type"].items()))
+    _, _, nand2_area = _cells_of(lib)
+    ffs = sum(n for cell, n in cells.items() if re.search(r"__(s?df|dl|edf)", cell))
+    path = {"min_period_ns": None, "fmax_mhz": None, "path": []}
+    if timing:
+        (run / "harness.v").write_text(to_verilog(Harness(component_factory()),
+                                                  f"{top}_harness"))
+        map_design(run, "harness", "harness.v", f"{top}_harness", lib, delay_ps)
+        import os
+        path = worst_path(run, "harness_netlist.v", f"{top}_harness", os.path.relpath(lib, run))
+    area = float(stat["area"])
+    return AsicResult(
+        unit=unit, params=params, target=TARGET, device=None, luts=None, ffs=ffs, carry=None,
+        dsps=None, gate_equivalents=round(area / nand2_area, 1), transistors=None,
+        fmax_mhz=path["fmax_mhz"], logic_depth=None, cells=cells, tool_versions=versions,
+        seconds=round(time.monotonic() - start, 2), area_um2=round(area, 3),
+        sequential_area_um2=round(float(stat.get("sequential_area", 0.0)), 3),
+        critical_path_ns=path["min_period_ns"], critical_path=path["path"],
+        liberty=library_id(source), delay_target_ps=int(delay_ps))

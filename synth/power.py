@@ -1,0 +1,556 @@
+"""Energy per operation of a unit's standard-cell netlist on real operands (``lowbit power``).
+
+The measurement, for one unit and one workload:
+
+1. Map the bare unit to the Liberty library with the ``asic`` target's commands
+   (``lowbit.synth.asic``), with every internal net renamed ``n<k>`` and split into bits.
+2. Turn the library's cells into simulation models: Yosys reads the Liberty file without
+   ``-lib`` and builds each cell from its ``function`` and ``ff`` groups; ``write_verilog``
+   writes them out (once per library, beside its plain copy).
+3. Simulate the gate-level netlist in Icarus on the workload (``lowbit.synth.workloads``): one
+   input vector per clock cycle, applied just after the rising edge as flip-flops would, the
+   outputs recorded every cycle, and a VCD of every net of the unit over the measured cycles.
+   The recorded outputs are checked against the unit's golden model: the netlist measured is
+   the circuit tested.
+4. Count, per net, its transitions per clock cycle and the fraction of time it is high, and
+   hand them to OpenSTA's ``report_power`` on the same netlist, with an ideal clock at the chosen
+   frequency, ``set_input_delay 0`` on the inputs and the input capacitance of one of the
+   library's plain flip-flops (``dfxtp_1``'s D) as the load on every output.
+5. Energy per operation = total power / clock frequency x cycles / operations in the window.
+
+The simulation has zero delay, so glitches (a net that switches several times in one cycle
+before it settles) are not counted: the dynamic energy is that of the settled transitions, a
+lower bound, for unit and baseline alike (docs/power.md).
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lowbit.core.errors import LowbitError
+from lowbit.verilog import to_verilog
+
+from .asic import DELAY_TARGET_PS, map_design, resolve_liberty
+from .liberty import library_id
+from .sta import power_tcl, read_dump, read_power, run_sta, sta_version
+from .tools import tool_versions
+
+__all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_CYCLES", "GLITCH_NOTE", "PowerResult", "cell_models",
+           "simulate_netlist", "read_vcd", "net_activities", "netlist_power", "measure_power",
+           "compare_power", "format_power_table"]
+
+DEFAULT_CLOCK_MHZ = 100.0
+DEFAULT_CYCLES = 2048
+RESET_CYCLES = 2
+GLITCH_NOTE = ("zero-delay gate-level simulation: glitches are not counted, so dynamic energy "
+               "is that of settled transitions (a lower bound, for unit and baseline alike)")
+OUTPUT_LOAD_CELL = ("dfxtp_1", "D")   # every output drives one plain flip-flop's D input
+
+
+def _run(command, *, cwd, log, what):
+    with open(cwd / log, "w") as out:
+        status = subprocess.run(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        tail = (cwd / log).read_text(errors="replace").strip().splitlines()[-1:]
+        raise LowbitError(f"{what} failed (exit status {status}){': ' + tail[0] if tail else ''}; "
+                          f"see {cwd / log}")
+
+
+def cell_models(liberty):
+    """Verilog simulation models of every cell of the plain Liberty file ``liberty`` (a path),
+    written once beside it by Yosys' ``read_liberty`` (no ``-lib``) and ``write_verilog``."""
+    from .tools import run_tool
+    liberty = Path(liberty)
+    models = liberty.with_suffix(".cells.v")
+    if models.is_file():
+        return models
+    folder = liberty.parent
+    part = f"{models.name}.{os.getpid()}.part"
+    script = folder / f"cells.{os.getpid()}.ys"
+    script.write_text(f"read_liberty -ignore_miss_func -ignore_miss_dir -ignore_miss_data_latch "
+                      f"{liberty.name}\nwrite_verilog -noattr {part}\n")
+    run_tool("yosys", ["-q", "-l", f"{script.stem}.log", "-s", script.name], cwd=folder,
+             log=f"{script.stem}.stdout", error_log=f"{script.stem}.log")
+    os.replace(folder / part, models)
+    return models
+
+
+def require_icarus():
+    missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+    if missing:
+        raise LowbitError(f"Icarus Verilog is missing ({', '.join(missing)} not on PATH): "
+                          f"install it with `apt-get install iverilog`")
+
+
+def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", reset_port="rst"):
+    """A Verilog testbench: reset, then one vector of ``stim.hex`` per cycle, outputs to
+    ``out.hex`` every cycle (before that cycle's vector), a VCD of the unit's nets."""
+    in_bits = sum(w for _, w in inputs)
+    out_bits = sum(w for _, w in outputs)
+    lines = ["`timescale 1ns/1ps", "module power_tb;",
+             f"  reg {clock_port} = 0;", f"  reg {reset_port} = 1;",
+             f"  reg [{max(in_bits, 1) - 1}:0] vec = 0;",
+             f"  wire [{max(out_bits, 1) - 1}:0] out;",
+             f"  reg [{max(in_bits, 1) - 1}:0] stim [0:{n_vectors - 1}];",
+             "  integer k, f;",
+             f"  always #5 {clock_port} = ~{clock_port};"]
+    conns = [f".{clock_port}({clock_port})", f".{reset_port}({reset_port})"]
+    lo = 0
+    for name, width in inputs:
+        if name == reset_port:
+            continue
+        conns.append(f".{name}(vec[{lo + width - 1}:{lo}])")
+        lo += width
+    lo = 0
+    for name, width in outputs:
+        conns.append(f".{name}(out[{lo + width - 1}:{lo}])")
+        lo += width
+    lines += [f"  {top} dut ({', '.join(conns)});",
+              "  initial begin",
+              '    $readmemh("stim.hex", stim);',
+              '    f = $fopen("out.hex", "w");',
+              f"    repeat ({reset_cycles}) @(posedge {clock_port});",
+              f"    #1 {reset_port} = 0;",
+              '    $dumpfile("activity.vcd");',
+              "    $dumpvars(1, dut);",
+              f"    for (k = 0; k < {n_vectors}; k = k + 1) begin",
+              '      $fwrite(f, "%h\\n", out);',
+              "      vec = stim[k];",
+              f"      @(posedge {clock_port}); #1;",
+              "    end",
+              '    $fwrite(f, "%h\\n", out);',
+              "    $fclose(f);",
+              "    $finish;",
+              "  end",
+              "endmodule"]
+    return "\n".join(lines) + "\n"
+
+
+def simulate_netlist(run, netlist, top, models, inputs, outputs, vectors, *, cycles=None):
+    """Simulate ``run/netlist`` (top module ``top``) with Icarus on ``vectors``.
+
+    ``inputs``/``outputs``: ``[(port name, width)]`` (clock ``clk`` and reset ``rst`` apart);
+    ``vectors``: ``{input name: int array}``, one value per cycle (two's complement allowed);
+    ``cycles`` the number of cycles where ``vectors`` is empty.
+    Returns ``({output name: int array of unsigned values}, vcd path, cycles)``; output entry
+    ``k`` is the value before vector ``k`` is applied (entry ``n`` after the last one).
+    """
+    require_icarus()
+    n = len(next(iter(vectors.values()))) if vectors else int(cycles)
+    packed = [0] * n
+    lo = 0
+    for name, width in inputs:
+        values = np.asarray(vectors.get(name, np.zeros(n, dtype=np.int64)), dtype=object)
+        mask = (1 << width) - 1
+        for k in range(n):
+            packed[k] |= (int(values[k]) & mask) << lo
+        lo += width
+    digits = max(1, (lo + 3) // 4)
+    (run / "stim.hex").write_text("".join(f"{v:0{digits}x}\n" for v in packed))
+    (run / "power_tb.v").write_text(_testbench(top, inputs, outputs, n, RESET_CYCLES))
+    _run(["iverilog", "-g2012", "-s", "power_tb", "-o", "power_tb.vvp", "power_tb.v",
+          os.path.relpath(netlist, run), os.path.relpath(models, run)],
+         cwd=run, log="iverilog.log", what="iverilog")
+    _run(["vvp", "-n", "power_tb.vvp"], cwd=run, log="vvp.log", what="vvp")
+    if not outputs:
+        return {}, run / "activity.vcd", n
+    words = [int(line, 16) if "x" not in line.lower() and "z" not in line.lower() else None
+             for line in (run / "out.hex").read_text().split()]
+    if any(w is None for w in words):
+        raise LowbitError(f"the gate-level simulation gave undefined outputs; see {run / 'out.hex'}")
+    result, lo = {}, 0
+    for name, width in outputs:
+        result[name] = np.array([(w >> lo) & ((1 << width) - 1) for w in words], dtype=object)
+        lo += width
+    return result, run / "activity.vcd", n
+
+
+_VAR = re.compile(r"\$var\s+\w+\s+(\d+)\s+(\S+)\s+(\S+)(?:\s+\[(\d+)(?::(\d+))?\])?\s+\$end")
+
+
+def read_vcd(path):
+    """Per-bit ``{net: (transitions, time high, )}`` and the dumped time span of a VCD file.
+
+    Returns ``(stats, span)``: ``stats[name] = [transitions, time high]``, one entry per bit
+    (``bus[i]`` for vectors); transitions between 0 and 1 only (from or to x/z do not count).
+    """
+    text = Path(path).read_text()
+    header, _, body = text.partition("$enddefinitions")
+    aliases = {}   # id -> [bit names MSB first, for each net the id stands for]
+    for width, ident, name, msb, lsb in _VAR.findall(header):
+        if int(width) == 1:
+            names = [f"{name}[{msb}]" if msb else name]
+        else:
+            hi, lo = int(msb), int(lsb)
+            step = -1 if hi >= lo else 1
+            names = [f"{name}[{i}]" for i in range(hi, lo + step, step)]
+        aliases.setdefault(ident, []).append(names)
+    widths = {ident: len(lists[0]) for ident, lists in aliases.items()}
+    state = {ident: ["x"] * w for ident, w in widths.items()}
+    since = {ident: [0] * w for ident, w in widths.items()}
+    counts = {ident: [[0, 0] for _ in range(w)] for ident, w in widths.items()}
+    now, start = 0, None
+
+    def update(ident, value):
+        width = widths.get(ident)
+        if width is None:
+            return
+        value = value.rjust(width, "0" if value[0] in "01" else value[0])[-width:]
+        old, t0, count = state[ident], since[ident], counts[ident]
+        for i, (a, b) in enumerate(zip(old, value)):
+            if a == b:
+                continue
+            if a == "1":
+                count[i][1] += now - t0[i]
+            if {a, b} == {"0", "1"}:
+                count[i][0] += 1
+            old[i], t0[i] = b, now
+
+    for line in body.splitlines():   # Icarus writes one change or time per line
+        line = line.strip()
+        if not line or line.startswith("$"):
+            continue
+        head = line[0]
+        if head == "#":
+            now = int(line[1:])
+            if start is None:
+                start = now
+        elif head in "bB":
+            value, _, ident = line[1:].partition(" ")
+            update(ident.strip(), value.lower())
+        elif head in "rR":
+            continue
+        else:
+            update(line[1:], head.lower())
+    end = now
+    stats = {}
+    for ident, lists in aliases.items():
+        for i in range(widths[ident]):
+            if state[ident][i] == "1":
+                counts[ident][i][1] += end - since[ident][i]
+            for names in lists:
+                stats[names[i]] = counts[ident][i]
+    return stats, end - (start or 0)
+
+
+def net_activities(stats, span, cycles, *, clock="clk"):
+    """``{net: (transitions per cycle, duty)}`` from :func:`read_vcd`, the clock left out."""
+    return {name: (transitions / cycles, (high / span) if span else 0.0)
+            for name, (transitions, high) in stats.items() if name != clock}
+
+
+def netlist_power(run, netlist, top, liberty, *, clock_mhz, activities, output_load_pf,
+                  inputs=()):
+    """Power of ``netlist`` with ``activities`` (``{net: (transitions per cycle, duty)}``).
+
+    OpenSTA reads the design, sets the activity on every pin and computes loads and transition
+    times; :func:`liberty_power` computes the power from them and the Liberty tables. Returns
+    ``(liberty_power groups, OpenSTA's own report_power groups)``, both ``{group: {kind: W}}``.
+    """
+    text = run_sta(run, "sta_power", power_tcl(
+        os.path.relpath(netlist, run), top, os.path.relpath(liberty, run), clock_mhz=clock_mhz,
+        output_load_pf=output_load_pf, activities=activities))
+    nets, instances = read_dump(text)
+    return (liberty_power(liberty, nets, instances, activities, clock_mhz=clock_mhz,
+                          inputs=inputs), read_power(text))
+
+
+_LIBRARIES = {}
+
+
+def _library(liberty, cells):
+    """The cells ``cells`` of the plain Liberty file (cached per file across calls)."""
+    from .liberty import read_cells
+    key = str(liberty)
+    known = _LIBRARIES.setdefault(key, {})
+    missing = sorted(set(cells) - set(known.get("cells", {})))
+    if missing or "lib" not in known:
+        lib = read_cells(liberty, missing)
+        known["lib"] = lib
+        known.setdefault("cells", {}).update(lib.cells)
+    lib = known["lib"]
+    return lib, known["cells"]
+
+
+def _energy(group, slew_ns, cap_pf=None):
+    """Mean of a Liberty ``internal_power`` group's rise and fall energies at the point."""
+    from .liberty import interpolate
+    tables = [t for t in group.groups if t.kind in ("rise_power", "fall_power")]
+    if not tables:
+        return 0.0
+    values = []
+    for t in tables:
+        if "index_1" not in t.complex:   # a scalar table
+            values.append(float(t.complex["values"][0][0].split(",")[0]))
+        elif "index_2" in t.complex:
+            values.append(interpolate(t, slew_ns, cap_pf))
+        else:
+            values.append(interpolate(t, slew_ns))
+    return sum(values) / len(values)
+
+
+def liberty_power(liberty, nets, instances, activities, *, clock_mhz, clock="clk", inputs=()):
+    """Power from the Liberty data, the measured activities and OpenSTA's loads and slews.
+
+    * switching: every net, ``0.5 C V^2`` per transition, ``C`` its total capacitance (pins,
+      wire-load model, output load); charged to the cell that drives it, or to ``inputs`` for
+      the unit's input ports and the clock (their drivers are outside the unit, their load is
+      the unit's);
+    * internal: every output pin, the energy of its ``internal_power`` tables at the related
+      input's transition time and the output's capacitance, averaged over rise and fall and,
+      if several inputs are related, weighted by their activities, times its transitions;
+      every input pin with its own tables (clock pins, data pins of flip-flops), the same at
+      its transition time;
+    * leakage: ``cell_leakage_power`` of every cell.
+
+    ``nets``/``instances``: from ``lowbit.synth.sta.read_dump``; ``activities``:
+    ``{net: (transitions per cycle, duty)}`` (the clock net makes 2 per cycle).
+    Returns ``{group: {"internal", "switching", "leakage", "total"}}`` in W for the groups
+    ``total``, ``sequential``, ``combinational``, ``inputs``.
+    """
+    lib, cells = _library(liberty, {cell for cell, _ in instances.values()})
+    f = clock_mhz * 1e6
+    v2 = lib.voltage ** 2
+    energy_unit = lib.cap_unit   # internal-power tables: capacitive_load_unit x (1 V)^2
+    groups = {g: {"internal": 0.0, "switching": 0.0, "leakage": 0.0}
+              for g in ("sequential", "combinational", "inputs")}
+
+    def rate(net):
+        if net == clock:
+            return 2.0
+        return activities.get(net, (0.0, 0.0))[0]
+
+    driven = set()
+    for name, (cell, pins) in instances.items():
+        group = cells[cell]
+        sequential = bool(group.sub("ff") or group.sub("latch") or group.sub("statetable"))
+        bucket = groups["sequential" if sequential else "combinational"]
+        bucket["leakage"] += group.number("cell_leakage_power", 0.0) * lib.leakage_unit
+        by_pin = {p.args[0]: p for p in group.groups if p.kind == "pin"}
+        for pin_name, (direction, net, slew) in pins.items():
+            pin = by_pin.get(pin_name)
+            if pin is None:
+                continue
+            powers = pin.sub("internal_power")
+            if direction == "output":
+                driven.add(net)
+                cap_pf = nets.get(net, 0.0) / 1e-12
+                bucket["switching"] += 0.5 * nets.get(net, 0.0) * v2 * rate(net) * f
+                if not powers:
+                    continue
+                related = {}
+                for pw in powers:
+                    related.setdefault(pw.attrs.get("related_pin", ""), []).append(pw)
+                weights = {r: rate(pins[r][1]) if r in pins else 0.0 for r in related}
+                total_weight = sum(weights.values())
+                energy = 0.0
+                for r, pws in related.items():
+                    w = weights[r] / total_weight if total_weight else 1.0 / len(related)
+                    r_slew = pins[r][2] if r in pins else 0.0
+                    energy += w * sum(_energy(pw, r_slew, cap_pf) for pw in pws) / len(pws)
+                bucket["internal"] += energy * energy_unit * rate(net) * f
+            elif powers:
+                energy = sum(_energy(pw, slew) for pw in powers) / len(powers)
+                bucket["internal"] += energy * energy_unit * rate(net) * f
+    for net, cap in nets.items():
+        if net not in driven and (net == clock or net in inputs):
+            groups["inputs"]["switching"] += 0.5 * cap * v2 * rate(net) * f
+    for bucket in groups.values():
+        bucket["total"] = bucket["internal"] + bucket["switching"] + bucket["leakage"]
+    groups["total"] = {k: sum(groups[g][k] for g in ("sequential", "combinational", "inputs"))
+                       for k in ("internal", "switching", "leakage", "total")}
+    return groups
+
+
+def _pin_cap(liberty, cell_suffix, pin):
+    from .liberty import read_cells
+    text = Path(liberty).read_text(errors="replace")
+    name = re.search(r'cell\s*\(\s*"?(\w+__' + re.escape(cell_suffix) + r')"?\s*\)', text).group(1)
+    lib = read_cells(liberty, [name])
+    return float(lib.cells[name].sub("pin", pin)[0].attrs["capacitance"]) * lib.cap_unit / 1e-12
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    """Energy of one unit on one workload (``as_dict`` for JSON).
+
+    ``energy_pj`` per operation: ``total``, ``internal``, ``switching``, ``leakage``;
+    ``energy_by_group_pj`` per operation for ``sequential`` and ``combinational`` cells and
+    the ``inputs`` (the unit's input and clock nets, driven from outside);
+    ``energy_detail_pj``: ``{group: {kind: pJ per op}}`` (groups as above plus ``total``);
+    ``opensta_report_power_pj``: OpenSTA's own ``report_power`` total on the same activities,
+    for comparison (it counts internal energy twice in this OpenSTA version, docs/power.md);
+    ``power_mw`` the average power at ``clock_mhz``; ``ops`` operations (``op``: "MAC", ...)
+    in ``cycles`` measured cycles; ``vectors_checked`` outputs compared with the golden model.
+    """
+    unit: str
+    params: dict
+    data: str
+    seed: int
+    clock_mhz: float
+    cycles: int
+    ops: int
+    op: str
+    energy_pj: dict
+    energy_by_group_pj: dict
+    energy_detail_pj: dict
+    opensta_report_power_pj: float
+    power_mw: float
+    area_um2: float
+    toggle_rate: float
+    vectors_checked: int
+    liberty: str
+    tool_versions: dict
+    seconds: float
+    note: str = GLITCH_NOTE
+
+    def as_dict(self):
+        from dataclasses import asdict
+        return asdict(self)
+
+
+def _ports(component):
+    from amaranth.hdl import Value
+    from amaranth.lib.wiring import In
+    inputs, outputs = [], []
+    for path, member, value in component.signature.flatten(component):
+        name = "__".join(str(p) for p in path)
+        (inputs if member.flow == In else outputs).append((name, len(Value.cast(value))))
+    return inputs, outputs
+
+
+def measure_power(unit_name, params=None, *, data="random", clock_mhz=DEFAULT_CLOCK_MHZ,
+                  liberty=None, seed=1, cycles=DEFAULT_CYCLES, build_dir=Path("build/power"),
+                  workload=None):
+    """Measure one unit; returns a :class:`PowerResult`. Raises ``LowbitError`` on bad input,
+    a failing tool, or a netlist whose outputs differ from the golden model."""
+    from lowbit.units import UNITS
+
+    from .workloads import make_workload
+    if not (1.0 <= float(clock_mhz) <= 5000.0):
+        raise LowbitError(f"--clock {clock_mhz}: the clock must be 1..5000 MHz")
+    unit = UNITS[unit_name]
+    params = unit.resolve(params or {})
+    build_dir = Path(build_dir)
+    lib, source = resolve_liberty(liberty, build_dir)
+    versions = {**tool_versions(["yosys"]), "opensta": sta_version()}
+    start = time.monotonic()
+    from lowbit.core.params import params_tag
+    run = build_dir / f"{unit_name}-{params_tag(params)}" / f"{data}-seed{seed}-n{cycles}"
+    run.mkdir(parents=True, exist_ok=True)
+    work = workload or make_workload(unit, params, data=data, seed=seed, cycles=cycles)
+    component = unit.build(params)
+    inputs, outputs = _ports(component)
+    top = re.sub(r"\W", "_", unit_name)
+    (run / "unit.v").write_text(to_verilog(component, top))
+    stat = map_design(run, "power", "unit.v", top, lib, DELAY_TARGET_PS, plain_names=True)
+    netlist = run / "power_netlist.v"
+    got, vcd, n = simulate_netlist(run, netlist, top, cell_models(lib), inputs, outputs,
+                                   work.vectors)
+    problem = work.check(got)
+    if problem:
+        raise LowbitError(f"{unit_name}: the gate-level netlist disagrees with the golden model "
+                          f"({problem}); see {run}")
+    stats, span = read_vcd(vcd)
+    activities = net_activities(stats, span, n)
+    input_nets = {net for net in activities if net.split("[")[0] in {n for n, _ in inputs}}
+    power, opensta = netlist_power(run, netlist, top, lib, clock_mhz=clock_mhz,
+                                   activities=activities, inputs=input_nets,
+                                   output_load_pf=_pin_cap(lib, *OUTPUT_LOAD_CELL))
+    per_op = 1e12 / (clock_mhz * 1e6) * n / max(work.ops, 1)   # W -> pJ per op
+    total = power["total"]
+    toggles = [a for a, _ in activities.values()]
+    result = PowerResult(
+        unit=unit_name, params=params, data=data, seed=seed, clock_mhz=float(clock_mhz),
+        cycles=n, ops=int(work.ops), op=work.op,
+        energy_pj={k: total[k] * per_op for k in ("total", "internal", "switching", "leakage")},
+        energy_by_group_pj={g: power[g]["total"] * per_op
+                            for g in ("sequential", "combinational", "inputs")},
+        energy_detail_pj={g: {k: v * per_op for k, v in kinds.items()}
+                          for g, kinds in power.items()},
+        opensta_report_power_pj=opensta["total"]["total"] * per_op,
+        power_mw=total["total"] * 1e3, area_um2=round(float(stat["area"]), 3),
+        toggle_rate=float(np.mean(toggles)) if toggles else 0.0,
+        vectors_checked=int(work.checked), liberty=library_id(source), tool_versions=versions,
+        seconds=round(time.monotonic() - start, 2))
+    (run / "power.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    return result
+
+
+def compare_power(unit_name, params=None, **kwargs):
+    """The unit and its baseline (at matching parameters) on the same workload kind, clock and
+    seed; returns ``{"unit": PowerResult, "baseline": PowerResult | None, "ratio": float | None}``
+    (``ratio`` = baseline energy per operation / the unit's: above 1 the unit is better)."""
+    from lowbit.units import UNITS
+    unit = UNITS[unit_name]
+    params = unit.resolve(params or {})
+    mine = measure_power(unit_name, params, **kwargs)
+    baseline = unit.baseline_for(params)
+    if baseline is None:
+        return {"unit": mine, "baseline": None, "ratio": None}
+    theirs = measure_power(baseline[0], baseline[1], **kwargs)
+    ratio = theirs.energy_pj["total"] / mine.energy_pj["total"] if mine.energy_pj["total"] else None
+    return {"unit": mine, "baseline": theirs, "ratio": ratio}
+
+
+def format_power_table(results):
+    """A plain-text table of :class:`PowerResult` rows, and the glitch note under it."""
+    header = ("unit", "data", "clock/MHz", "area/um^2", "ops", "pJ/op", "internal", "switching",
+              "leakage", "seq", "comb", "inputs", "mW")
+    rows = [(r.unit, r.data, f"{r.clock_mhz:g}", f"{r.area_um2:.0f}", f"{r.ops} {r.op}",
+             f"{r.energy_pj['total']:.4f}", f"{r.energy_pj['internal']:.4f}",
+             f"{r.energy_pj['switching']:.4f}", f"{r.energy_pj['leakage']:.5f}",
+             f"{r.energy_by_group_pj['sequential']:.4f}",
+             f"{r.energy_by_group_pj['combinational']:.4f}",
+             f"{r.energy_by_group_pj['inputs']:.4f}", f"{r.power_mw:.4f}")
+            for r in results]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows),
+                      f"(pJ per operation; {GLITCH_NOTE})"])
+
+
+def power_command(unit_name, overrides, *, data="minilm", clock_mhz=DEFAULT_CLOCK_MHZ,
+                  liberty=None, seed=1, cycles=DEFAULT_CYCLES, build=Path("build"), out=None):
+    """``lowbit power``: the unit and its baseline; prints the table, writes the JSON record.
+
+    The record (``build/power/<unit>-<data>.json`` unless ``out``): ``{"command", "unit",
+    "baseline", "ratio", "note"}`` with the two :class:`PowerResult` dicts; ``ratio`` is the
+    baseline's energy per operation over the unit's.
+    """
+    from lowbit.units import UNITS
+    if int(cycles) < 16 or int(cycles) > 1_000_000:
+        raise LowbitError(f"--cycles {cycles}: allowed 16..1000000")
+    params = UNITS[unit_name].resolve(overrides)
+    found = compare_power(unit_name, params, data=data, clock_mhz=clock_mhz, liberty=liberty,
+                          seed=seed, cycles=int(cycles), build_dir=Path(build) / "power")
+    rows = [found["unit"]] + ([found["baseline"]] if found["baseline"] else [])
+    print(format_power_table(rows))
+    if found["ratio"] is not None:
+        print(f"{found['baseline'].unit} / {unit_name} energy per {found['unit'].op}: "
+              f"{found['ratio']:.3f}x")
+    command = " ".join(["lowbit", "power", unit_name,
+                        *[f"-p {k}={v}" for k, v in sorted((overrides or {}).items())],
+                        f"--data {data}", f"--clock {clock_mhz:g}", f"--seed {seed}",
+                        f"--cycles {cycles}"] + ([f"--liberty {liberty}"] if liberty else []))
+    record = {"command": command, "unit": found["unit"].as_dict(),
+              "baseline": found["baseline"].as_dict() if found["baseline"] else None,
+              "ratio": found["ratio"], "note": GLITCH_NOTE}
+    path = Path(out) if out else Path(build) / "power" / f"{unit_name}-{data}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {path}")
+    return 0
