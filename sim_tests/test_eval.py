@@ -104,3 +104,18 @@ def test_cli_bad_input_is_one_error_line(args, message):
     assert done.returncode == 2 and done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lowbit: error: ") and message in lines[0], done.stderr
+
+
+def test_clip_rules_compared_on_real_rows(small):
+    """The clip-rule comparison of docs/exaq_softmax.md runs end to end on a small set: every rule
+    gives positive per-layer clips, finite errors, and the table's clips lie below the closed form's."""
+    from lowbit.golden_models.accuracy.exaq_minilm import compare_clip_rules, format_clip_rules
+
+    results = compare_clip_rules(("gauss", "table"), (2,), sentences=small)
+    by_rule = {r.rule: r for r in results}
+    assert set(by_rule) == {"gauss", "table"}
+    for r in results:
+        assert len(r.clips) == 6 and all(c > 0 for c in r.clips)
+        assert 0 < r.kl < 1 and 0 < r.mse < 1 and 0.9 < r.cos_mean <= 1 and r.cos_min <= r.cos_mean
+    assert all(t < g for t, g in zip(by_rule["table"].clips, by_rule["gauss"].clips))
+    assert format_clip_rules(results).count("\n") == 3

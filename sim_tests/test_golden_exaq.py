@@ -8,18 +8,26 @@ import pytest
 
 from lowbit.golden_models.accuracy.exaq import (
     CALIBRATION_CALLS,
+    REFERENCE_TABLE_LENGTH,
+    TABLE_CANDIDATES,
+    TABLE_SIGMAS,
     TABULATED_OPTIMA,
     ClipCalibrator,
     clip_check,
+    exp_mse_objective,
     exaq_quantize,
+    gap_density,
     gaussian_clip,
     grid_search_clip,
     kl_divergence,
     laplace_clip,
     max_abs_error,
     measure_errors,
+    reference_objective_clip,
+    reference_table,
     softmax_mse,
     synthetic_rows,
+    table_clip,
 )
 from lowbit.golden_models.exaq_softmax import ExaqSoftmax, exaq_lut
 from lowbit.golden_models.softmax_common import norm_shift, normalise, reciprocal, softmax_float
@@ -382,6 +390,55 @@ def test_table_saturates_below_the_softmax_optimum_at_large_sigma(bits):
     grid optimum (7-9 at L = 128) and costs more than half a bit."""
     c = clip_check("gauss", 5.05, bits, length=128, n_rows=128, seed=0)
     assert c.grid > c.table + 1 and c.table_bits > 0.5
+
+
+@pytest.mark.parametrize("bits", (2, 3, 4))
+@pytest.mark.parametrize("sigma", sorted(TABULATED_OPTIMA))
+def test_reference_objective_reproduces_the_spec_table(sigma, bits):
+    """Our reading of the reference's table: MSE of e^d, analytic rounding term (Delta = C/2^b),
+    rows of 256 Gaussian logits. SPEC's three rows come out within 5% at every width."""
+    assert reference_objective_clip(sigma, bits) == pytest.approx(TABULATED_OPTIMA[sigma][bits - 2], rel=0.05)
+
+
+@pytest.mark.parametrize("bits", (2, 3, 4))
+def test_reference_table_saturates_and_the_closed_form_does_not(bits):
+    table = reference_table(bits)
+    assert np.all(np.diff(table) >= -1e-12)                      # never decreasing in sigma
+    assert table[-1] - np.interp(5.05, TABLE_SIGMAS, table) < 0.5   # levels off (5 -> 10: < 0.5)
+    assert gaussian_clip(synthetic_rows("gauss", 10.0, 256, 8, 0), bits).mean() > 2 * table[-1]
+
+
+def test_gap_density_counts_the_elements_below_the_maximum():
+    for length in (2, 16, REFERENCE_TABLE_LENGTH):
+        assert gap_density(length).sum() * 0.005 == pytest.approx(length - 1, rel=3e-3)  # the grid starts at 0.005
+    # Two elements: the gap of two standard normals is half-normal with sigma sqrt(2): K(u) = 2 phi_sqrt2(u).
+    u = 0.005 * np.arange(1, 3201)
+    expected = 2 * np.exp(-u * u / 4) / math.sqrt(4 * math.pi)
+    np.testing.assert_allclose(gap_density(2), expected, atol=1e-9)
+
+
+def test_exp_objective_by_hand_and_the_table_is_its_grid_minimum():
+    # sigma so small that every element lies within a clip of 10: no clipping term, pure rounding.
+    j = exp_mse_objective(1e-3, 2, np.array([10.0]), 4)
+    k = gap_density(4) * 0.005
+    u = 0.005 * np.arange(1, 3201)
+    assert j[0] == pytest.approx(np.sum(k * np.exp(-2e-3 * u)) * (10 / 4) ** 2 / 12, rel=1e-12)
+    all_j = exp_mse_objective(2.02, 3, TABLE_CANDIDATES)
+    assert reference_objective_clip(2.02, 3) == TABLE_CANDIDATES[np.argmin(all_j)]
+    assert reference_objective_clip(0.0, 3) == 0.0
+
+
+def test_table_clip_interpolates_per_row_and_at_the_row_length():
+    z = synthetic_rows("gauss", 2.02, 256, 4, 3)
+    sigma = z.std(axis=1)
+    np.testing.assert_allclose(table_clip(z, 2), np.interp(sigma, TABLE_SIGMAS, reference_table(2)))
+    valid = np.ones(z.shape, dtype=bool)
+    valid[0, 10:] = False    # a row of 10 elements: its own table
+    own = table_clip(z, 2, valid, length=None)
+    assert own[0] == pytest.approx(np.interp(z[0, :10].std(), TABLE_SIGMAS, reference_table(2, 10)))
+    assert own[0] < table_clip(z[:1, :10], 2)[0]    # short rows want a smaller clip
+    calibrator = ClipCalibrator(2, "table", calls=1)
+    assert calibrator(z) == pytest.approx(table_clip(z, 2).mean())
 
 
 def test_measured_errors_order():

@@ -42,7 +42,8 @@ from .._checks import ParameterError, check_choice, check_int
 from ..abq import dequantize as abq_dequantize
 from ..abq import quantize_activations
 from ..dint import dequantize_int, quantize_int
-from .exaq_attention import EXAQ_FIXED, ExaqAttention
+from .exaq import CALIBRATION_CALLS, RULES
+from .exaq_attention import DEFAULT_RULE, EXAQ_FIXED, ExaqAttention
 from .metrics import layer_metrics
 from .minilm import MiniLM, cosine_rows, nearest
 from .progress import FORWARD_UNITS, Progress
@@ -80,8 +81,9 @@ A8_MODES = ("sym", "asym")
 class _Context:
     """The model, the sentences, the float reference and the caches of one evaluation."""
 
-    def __init__(self, model, sentences, *, damp, n_grid, a8, sequential, progress):
+    def __init__(self, model, sentences, *, damp, n_grid, a8, sequential, progress, exaq_rule=DEFAULT_RULE):
         self.model, self.damp, self.n_grid, self.a8, self.sequential = model, damp, n_grid, a8, sequential
+        self.exaq_rule = exaq_rule
         self.progress = progress
         self.calibration = list(sentences["calibration"])
         pairs = sentences["evaluation"]
@@ -156,7 +158,8 @@ def _evaluate_row(ctx, row):
     clips = None
     if row.softmax is not None:
         mode, bits = row.softmax
-        softmax = ExaqAttention(bits, ctx.model.n_layers, len(ctx.calibration), mode)
+        softmax = ExaqAttention(bits, ctx.model.n_layers, min(CALIBRATION_CALLS, len(ctx.calibration)), mode,
+                               rule=ctx.exaq_rule)
         clips = softmax.calibrate(ctx.model, ctx.calibration, ctx.progress)
     emb = ctx.model.encode(ctx.texts, weights=weights, act_quant=act_quant, softmax=softmax)
     ctx.progress.step(f"{row.label}: evaluation", FORWARD_UNITS)
@@ -199,7 +202,7 @@ def _act_name(act, a8):
 
 
 def evaluate(rows=None, *, sentences=None, model=None, damp=DEFAULT_DAMP, n_grid=DEFAULT_N_GRID, a8="sym",
-             sequential=True, progress=False):
+             sequential=True, progress=False, exaq_rule=DEFAULT_RULE):
     """Measure the rows on MiniLM; returns the report as a dict (what ``accuracy.json`` holds).
 
     Inputs: ``rows`` keys of :data:`ROWS` (default :func:`row_keys` ``()``, the default rows);
@@ -230,7 +233,8 @@ def evaluate(rows=None, *, sentences=None, model=None, damp=DEFAULT_DAMP, n_grid
     bar = Progress(total, progress)
     finished = False
     try:
-        ctx = _Context(model, sentences, damp=damp, n_grid=n_grid, a8=a8, sequential=sequential, progress=bar)
+        ctx = _Context(model, sentences, damp=damp, n_grid=n_grid, a8=a8, sequential=sequential, progress=bar,
+                       exaq_rule=check_choice("exaq_rule", exaq_rule, RULES))
         results = [_evaluate_row(ctx, ROWS[k]) for k in keys]
         finished = True
     finally:
@@ -249,6 +253,7 @@ def evaluate(rows=None, *, sentences=None, model=None, damp=DEFAULT_DAMP, n_grid
         "evaluation_sentences": len(ctx.texts),
         "evaluation_tokens": ctx.tokens["evaluation"],
         "exaq_fixed": EXAQ_FIXED,
+        "exaq_rule": exaq_rule,
         # BLAS threading changes float32 sums in the last bits (and so GPTQ's rounding decisions
         # now and then) and, on a busy machine, the speed a lot: recorded with the results.
         "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),

@@ -12,6 +12,13 @@ include both ends.
   the standard deviation of the row; Laplace fit, ``C = a b + c`` with ``b = mean|d - mean(d)|``.
 - :func:`grid_search_clip`: the reference's numerical optimum, the best of 99 clips spread
   evenly over the range of d, by the MSE of the softmax output after quantization.
+- :func:`reference_objective_clip`, :func:`reference_table`, :func:`table_clip`: the objective
+  under which the reference's *table* of optimal C against sigma is optimal (**our reading**,
+  reproduced within 5%): the MSE of the exponential e^d, not of the softmax, in an analytic
+  (ACIQ-style) model: clipping error exact, rounding error Delta^2 / 12 with Delta = C / 2^b,
+  and d the gap to the row maximum in rows of L = 256 i.i.d. Gaussian logits of standard
+  deviation sigma. The rule ``table`` interpolates that table at each row's sigma, as the
+  reference's ``use_optimal_clipping_values`` mode does.
 - :class:`ClipCalibrator`: a layer's clip is the rule's value averaged over its first 25
   calls, then fixed.
 - :func:`clip_check`: how far a rule's clip is from the grid optimum on seeded rows, in bits
@@ -21,6 +28,7 @@ Run ``python -m lowbit.golden_models.exaq`` to print the tables quoted in docs/e
 """
 
 import argparse
+import functools
 import math
 import time
 from collections import namedtuple
@@ -45,6 +53,14 @@ __all__ = [
     "exaq_quantize",
     "softmax_mse",
     "grid_search_clip",
+    "REFERENCE_TABLE_LENGTH",
+    "TABLE_SIGMAS",
+    "TABLE_CANDIDATES",
+    "gap_density",
+    "exp_mse_objective",
+    "reference_objective_clip",
+    "reference_table",
+    "table_clip",
     "ClipCalibrator",
     "max_abs_error",
     "kl_divergence",
@@ -63,7 +79,18 @@ LAPLACE_RULES = {2: (4.01, 1.77), 4: (6.82, 0.15)}
 TABULATED_OPTIMA = {1.01: (3.183, 3.559, 3.910), 2.02: (4.311, 4.862, 5.414), 5.05: (5.038, 5.664, 6.291)}
 GRID_POINTS = 99
 CALIBRATION_CALLS = 25
-RULES = ("gauss", "laplace", "grid")
+RULES = ("gauss", "laplace", "grid", "table", "table-own-length")
+# The reference's table (our reading): its std axis is linspace(0, 10, 100), its clips lie on
+# the grid 10 k / 399 (every tabulated value is a multiple of 10/399 to 3 decimals), and its
+# rows are REFERENCE_TABLE_LENGTH long (the length at which our model reproduces SPEC's rows).
+REFERENCE_TABLE_LENGTH = 256
+TABLE_SIGMAS = np.linspace(0.0, 10.0, 100)
+TABLE_CANDIDATES = 10.0 * np.arange(399, 0, -1) / 399  # largest first: a tie keeps the larger clip
+# Standardised gap u = (max - x) / sigma of a row element below the maximum: its grid.
+_GAP_STEP = 0.005
+_GAPS = np.arange(1, 3201) * _GAP_STEP   # u up to 16: beyond, the density is below 1e-40
+_MAXIMA = np.linspace(-8.0, 8.0, 1601)   # the row maximum, in standard units
+_erf = np.frompyfunc(math.erf, 1, 1)
 DISTRIBUTIONS = ("gauss", "laplace")
 
 
@@ -170,13 +197,102 @@ def grid_search_clip(z, bits, valid=None, n_grid=GRID_POINTS):
     return best_clip
 
 
+@functools.lru_cache(maxsize=None)
+def gap_density(length):
+    """Expected number of a row's elements per unit of standardised gap below the row maximum.
+
+    For a row of ``length`` i.i.d. standard normal logits, the density of u = max - x over the
+    ``length - 1`` elements that are not the maximum: ``K(u) = L (L-1) integral Phi(m)^(L-2)
+    phi(m) phi(m - u) dm`` (the maximum at m, another element at m - u). Its integral over u is
+    L - 1. Output: float64 array on the gaps ``u = k * 0.005``, k = 1..3200 (read-only).
+    """
+    length = check_int("length", length, 2, 1 << 20)
+    m = _MAXIMA
+    phi = np.exp(-0.5 * m * m) / math.sqrt(2 * math.pi)
+    cdf = 0.5 * (1.0 + _erf(m / math.sqrt(2.0)).astype(np.float64))
+    weight = length * (length - 1) * cdf ** (length - 2) * phi * (m[1] - m[0])
+    k = np.exp(-0.5 * (m[None, :] - _GAPS[:, None]) ** 2) @ weight / math.sqrt(2 * math.pi)
+    k.setflags(write=False)
+    return k
+
+
+def exp_mse_objective(sigma, bits, clips, length=REFERENCE_TABLE_LENGTH):
+    """The reference table's objective (our reading): the expected squared error of e^d per row.
+
+    d = -sigma u is an element's distance below its row maximum (u as in :func:`gap_density`).
+    Elements beyond the clip (d < -C) become e^-C: that error is exact. Inside [-C, 0] the
+    rounding error of e^d is modelled as an additive noise of d of variance Delta^2 / 12 with
+    Delta = C / 2^b (the analytic, ACIQ-style model; exact rounding on a step of C / (2^b - 1)
+    gives clips 5-10% smaller at 2 bits), weighted by (d e^d / d d)^2 = e^2d.
+    Inputs: ``sigma`` >= 0, ``bits`` in 2..4, ``clips`` float array of C > 0, ``length`` L >= 2.
+    Output: float64 array of the objective, one per clip.
+    """
+    n = 1 << check_choice("bits", bits, BITS)
+    clips = np.asarray(clips, dtype=np.float64)
+    d = -float(sigma) * _GAPS
+    k = gap_density(length) * _GAP_STEP
+    # Elements are ordered by gap, so "beyond the clip" is a suffix: suffix sums of k, k e^d and
+    # k e^2d give the clipped term, prefix sums of k e^2d the rounding term, for every clip at once.
+    e1, e2 = k * np.exp(d), k * np.exp(2 * d)
+    zero = np.zeros(1)
+    tail_k, tail_e1, tail_e2 = (np.concatenate([np.cumsum(a[::-1])[::-1], zero]) for a in (k, e1, e2))
+    head_e2 = np.concatenate([zero, np.cumsum(e2)])
+    first_beyond = np.searchsorted(d[::-1], -clips, side="left")  # in the reversed (ascending) d
+    first_beyond = d.size - first_beyond                          # first index with d < -C
+    c = np.exp(-clips)
+    clipped = tail_e2[first_beyond] - 2 * c * tail_e1[first_beyond] + c * c * tail_k[first_beyond]
+    return clipped + head_e2[first_beyond] * (clips / n) ** 2 / 12
+
+
+def reference_objective_clip(sigma, bits, length=REFERENCE_TABLE_LENGTH):
+    """The clip that minimises :func:`exp_mse_objective` over the reference's candidate grid
+    (:data:`TABLE_CANDIDATES`, 10 k / 399): one table entry. ``sigma`` 0 gives 0. A float."""
+    if sigma <= 0:
+        return 0.0
+    j = exp_mse_objective(sigma, bits, TABLE_CANDIDATES, length)
+    return float(TABLE_CANDIDATES[int(np.argmin(j))])
+
+
+@functools.lru_cache(maxsize=None)
+def reference_table(bits, length=REFERENCE_TABLE_LENGTH):
+    """The table of optimal C against sigma, as the reference tabulates it: one clip per
+    :data:`TABLE_SIGMAS` entry (0 .. 10 in 100 steps). Output: float64 (100,), read-only."""
+    table = np.array([reference_objective_clip(s, bits, length) for s in TABLE_SIGMAS])
+    table.setflags(write=False)
+    return table
+
+
+def table_clip(z, bits, valid=None, length=REFERENCE_TABLE_LENGTH):
+    """Per-row clip read off :func:`reference_table` at the row's sigma (linear interpolation,
+    the end value beyond sigma 10), sigma as in :func:`gaussian_clip`.
+
+    ``length`` the row length of the table's model: :data:`REFERENCE_TABLE_LENGTH` (the
+    reference's table), or None for each row's own number of valid elements (one table per
+    length; rows of one element get clip 0). Inputs otherwise as :func:`gaussian_clip`.
+    Output: float64 (...,).
+    """
+    check_choice("bits", bits, BITS)
+    dev, valid = _deviations(z, valid)
+    sigma = np.sqrt(_row_mean(dev * dev, valid))
+    if length is not None:
+        return np.interp(sigma, TABLE_SIGMAS, reference_table(bits, check_int("length", length, 2, 1 << 20)))
+    counts = valid.sum(axis=-1)
+    clips = np.zeros(sigma.shape)
+    for n in np.unique(counts):
+        if n >= 2:
+            rows = counts == n
+            clips[rows] = np.interp(sigma[rows], TABLE_SIGMAS, reference_table(bits, int(n)))
+    return clips
+
+
 class ClipCalibrator:
     """A layer's clip: the rule's clip on each of its first ``calls`` calls, then their mean, fixed.
 
     Parameters: ``bits`` in 2..4 (2 or 4 for ``laplace``); ``rule`` in :data:`RULES`;
     ``calls`` in 1..10000 (25, as the reference). A call's clip is the mean over its rows of
-    the per-row closed form (``gauss``, ``laplace``), or the grid optimum of all its rows
-    together (``grid``). Calling the calibrator with a call's logits ``z`` (rows on the last
+    the per-row closed form (``gauss``, ``laplace``) or table value (``table``: the reference's
+    table; ``table-own-length``: the same objective at each row's own length), or the grid
+    optimum of all its rows together (``grid``). Calling the calibrator with a call's logits ``z`` (rows on the last
     axis) and optional ``valid`` mask returns the clip to use for that call, as a float.
     Attributes: ``clips`` (the calibration calls' clips so far), ``calibrated``.
     """
@@ -198,6 +314,9 @@ class ClipCalibrator:
     def _call_clip(self, z, valid):
         if self.rule == "grid":
             return grid_search_clip(z, self.bits, valid)
+        if self.rule in ("table", "table-own-length"):
+            length = REFERENCE_TABLE_LENGTH if self.rule == "table" else None
+            return float(np.mean(table_clip(z, self.bits, valid, length)))
         rule = gaussian_clip if self.rule == "gauss" else laplace_clip
         return float(np.mean(rule(z, self.bits, valid)))
 

@@ -31,14 +31,15 @@ import numpy as np
 
 from .._checks import check_int
 from .exaq_attention import EXAQ_FIXED, ExaqAttention
-from .exaq import _fixed_logits, exaq_quantize, kl_divergence, max_abs_error
+from .exaq import CALIBRATION_CALLS, _fixed_logits, exaq_quantize, kl_divergence, max_abs_error
 from ..exaq_softmax import ExaqSoftmax
 from .minilm import MiniLM, softmax
 from .sentences import load_sentences
 from ..softmax_common import softmax_float
 from ..softmax_fixed import SoftmaxFixed
 
-__all__ = ["MAX_LEN", "attention_rows", "calibrated_clips", "hardware_rows", "RowErrors", "measure", "main"]
+__all__ = ["MAX_LEN", "attention_rows", "calibrated_clips", "hardware_rows", "RowErrors", "measure",
+           "CLIP_RULES", "ClipRuleResult", "compare_clip_rules", "format_clip_rules", "main"]
 
 # Longest row the fixed-point models accept here (the committed sentences have at most 20 tokens).
 MAX_LEN = 512
@@ -68,9 +69,10 @@ def attention_rows(model, sentences):
     return layers
 
 
-def calibrated_clips(model, bits, sentences):
-    """Per-layer real clips for ``bits``, as the accuracy table's EXAQ rows calibrate them."""
-    hook = ExaqAttention(bits, model.n_layers, len(sentences))
+def calibrated_clips(model, bits, sentences, rule=None):
+    """Per-layer real clips for ``bits``, as the accuracy table's EXAQ rows calibrate them
+    (``rule`` a :data:`~.exaq.RULES` name; None: the rows' default)."""
+    hook = ExaqAttention(bits, model.n_layers, min(CALIBRATION_CALLS, len(sentences)), rule=rule)
     return hook.calibrate(model, sentences)
 
 
@@ -155,6 +157,71 @@ def measure(bits_list=(2, 3), model=None, sentences=None):
                 clipped = sum(part[3] for part in parts) / sum(part[0].size for part in parts)
             rows.append(_row_errors(name, bits, layer, p, y, q, clipped))
     return rows, clips
+
+
+# The clip rules compared on MiniLM: SPEC's closed form, the reference's table (its objective,
+# our reading, at its row length and at each row's own length), and the softmax-MSE grid search.
+CLIP_RULES = ("gauss", "table", "table-own-length", "grid")
+
+ClipRuleResult = namedtuple("ClipRuleResult", "rule bits clips kl mse cos_mean cos_min para_abs_change")
+ClipRuleResult.__doc__ = """One clip rule at one width on MiniLM: the per-layer clips calibrated on
+the calibration sentences; on the evaluation sentences' attention rows, the mean KL(float || EXAQ)
+in nats and the mean squared softmax error per element (EXAQ float quantizer); the embeddings'
+cosine to the float model (mean, worst) and the mean |change| of the paraphrase pairs' cosine."""
+
+
+def compare_clip_rules(rules=CLIP_RULES, bits_list=(2, 3), model=None, sentences=None, progress=None):
+    """Which clip rule gives the better softmax and embeddings on MiniLM's real rows.
+
+    For every rule and width: the layers' clips from :func:`calibrated_clips` on the
+    calibration sentences, then on the (disjoint) evaluation sentences the softmax errors of
+    :func:`~.exaq.exaq_quantize` per attention row (each sentence alone, no padding) and the
+    embeddings of the model run with that EXAQ softmax. ``progress(what)`` is called after each
+    rule and width. Output: list of :class:`ClipRuleResult`.
+    """
+    from .minilm import cosine_rows
+    from .sentences import evaluation_texts
+
+    model = MiniLM(dtype="float32") if model is None else model
+    sentences = load_sentences() if sentences is None else sentences
+    texts = evaluation_texts(sentences)
+    n = len(sentences["evaluation"])
+    para = np.array([bool(p["paraphrase"]) for p in sentences["evaluation"]])
+    ref = model.encode(texts)
+    ref_pairs = cosine_rows(ref[:n], ref[n:])
+    layers = attention_rows(model, texts)
+    results = []
+    for rule in rules:
+        for bits in bits_list:
+            hook = ExaqAttention(bits, model.n_layers, min(CALIBRATION_CALLS, len(sentences["calibration"])), rule=rule)
+            clips = hook.calibrate(model, sentences["calibration"])
+            kl, se, count, rows = 0.0, 0.0, 0, 0
+            for layer, per_sentence in enumerate(layers):
+                for z in per_sentence:
+                    p = softmax_float(z)
+                    q = softmax_float(exaq_quantize(z, clips[layer], bits))
+                    kl += float(np.sum(kl_divergence(p, q)))
+                    se += float(np.sum((p - q) ** 2))
+                    count, rows = count + p.size, rows + len(p)
+            emb = model.encode(texts, softmax=hook)
+            cos = cosine_rows(ref, emb)
+            change = np.abs(cosine_rows(emb[:n], emb[n:]) - ref_pairs)[para]
+            results.append(ClipRuleResult(rule, bits, clips, kl / rows, se / count, float(cos.mean()),
+                                          float(cos.min()), float(change.mean())))
+            if progress is not None:
+                progress(f"clip rule {rule}, {bits} bits")
+    return results
+
+
+def format_clip_rules(results):
+    """The Markdown table of :func:`compare_clip_rules`."""
+    lines = ["| rule | bits | clips C (layers 0-5) | mean KL(float ‖ EXAQ) | softmax MSE | cosine mean "
+             "| cosine worst | paraphrase cos change |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        lines.append(f"| {r.rule} | {r.bits} | {' '.join(f'{c:.2f}' for c in r.clips)} | {r.kl:.3e} | {r.mse:.3e} "
+                     f"| {r.cos_mean:.4f} | {r.cos_min:.4f} | {r.para_abs_change:.4f} |")
+    return "\n".join(lines)
 
 
 def format_tables(rows, clips):
