@@ -10,19 +10,23 @@ import sys
 import pytest
 
 from lowbit.golden_models.accuracy import evaluate as ev
-from lowbit.golden_models.accuracy.sentences import load_sentences
+from lowbit.golden_models.accuracy.metrics import spearman
+from lowbit.golden_models.accuracy.sentences import STUDY_SET, load_sentences
 from lowbit.core.params import ParameterError
 
 ROWS = ["fp32", "int8", "exaq3"]
 METRICS = ("weight_sqnr_db", "layer_rel_error", "cos_mean", "cos_min", "retrieval", "para_abs_change",
-           "para_signed_change", "pairs_abs_change")
+           "para_signed_change", "pairs_abs_change", "nn_agreement", "recall_at_1", "rank_corr", "pair_rank_corr",
+           "para_over_hard")
 
 
 @pytest.fixture(scope="module")
 def small():
-    """4 calibration sentences; 3 paraphrase pairs and 2 unrelated ones."""
-    s = load_sentences()
-    return {"calibration": s["calibration"][:4], "evaluation": s["evaluation"][:3] + s["evaluation"][-2:]}
+    """4 calibration sentences of the study set; 3 paraphrase pairs, 1 hard negative, 1 unrelated pair."""
+    s = load_sentences(STUDY_SET)
+    kinds = {k: [p for p in s["evaluation"] if p["kind"] == k] for k in ("paraphrase", "hard_negative", "unrelated")}
+    return {"calibration": s["calibration"][:4],
+            "evaluation": kinds["paraphrase"][:3] + kinds["hard_negative"][:1] + kinds["unrelated"][:1]}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +51,28 @@ def test_fp32_row_is_the_reference(report):
     assert fp32["cos_mean"] == pytest.approx(1, abs=1e-6) and fp32["cos_min"] == pytest.approx(1, abs=1e-6)
     assert fp32["retrieval"] == 1 and fp32["layer_rel_error"] == 0
     assert fp32["para_abs_change"] == pytest.approx(0, abs=1e-6)
+    assert fp32["nn_agreement"] == 1 and fp32["rank_corr"] == pytest.approx(1) and fp32["pair_rank_corr"] == pytest.approx(1)
+
+
+def test_spearman_by_hand():
+    assert spearman([1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 30.0, 40.0]) == pytest.approx(1)
+    assert spearman([1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]) == pytest.approx(-1)
+    # ranks (0,1,2,3) against (1,0,2,3): 1 - 6 * 2 / (4 * 15) = 0.8
+    assert spearman([1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 3.0, 4.0]) == pytest.approx(0.8)
+
+
+def test_study_set_is_large_disjoint_and_has_hard_negatives():
+    s = load_sentences(STUDY_SET)
+    texts = [t for p in s["evaluation"] for t in (p["a"], p["b"])]
+    assert len(s["calibration"]) + len(texts) >= 300 and len(set(texts)) == len(texts)
+    assert not set(s["calibration"]) & set(texts)
+    kinds = [p["kind"] for p in s["evaluation"]]
+    assert kinds.count("hard_negative") >= 40 and kinds.count("paraphrase") >= 40
+    # Hard negatives share most of their words.
+    for p in s["evaluation"]:
+        if p["kind"] == "hard_negative":
+            a, b = (set(t.lower().strip(".").split()) for t in (p["a"], p["b"]))
+            assert len(a & b) >= 2
 
 
 def test_int8_is_close_and_every_number_is_finite(report):
@@ -72,7 +98,7 @@ def test_written_files(report, tmp_path):
     assert "`lowbit eval --rows fp32 int8 exaq3`" in text and "damping **1**" in text
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(table) == 2 + len(ROWS)
-    assert all(line.count("|") == 8 for line in table)
+    assert all(line.count("|") == 10 for line in table)
     data = json.loads(js.read_text())  # strict JSON: no Infinity or NaN
     assert data["rows"][0]["weight_sqnr_db"] is None and data["command"].startswith("lowbit eval")
 

@@ -44,12 +44,12 @@ from ..abq import quantize_activations
 from ..dint import dequantize_int, quantize_int
 from .exaq import CALIBRATION_CALLS, RULES
 from .exaq_attention import DEFAULT_RULE, EXAQ_FIXED, ExaqAttention
-from .metrics import layer_metrics
-from .minilm import MiniLM, cosine_rows, nearest
+from .metrics import EmbeddingReference, layer_metrics
+from .minilm import MiniLM
 from .progress import FORWARD_UNITS, Progress
 from .ptq import quantize_model
 from .rows import EXTRAS, ROWS, Row, row_keys
-from .sentences import check_disjoint, evaluation_texts, load_sentences
+from .sentences import STUDY_SET, check_disjoint, evaluation_texts, load_sentences
 from .weight_sets import WEIGHT_SETS
 from .writers import format_markdown, write_report
 
@@ -98,8 +98,7 @@ class _Context:
         as64 = {id(x): x.astype(np.float64) for x in held.values()}
         self.held = {n: as64[id(x)] for n, x in held.items()}
         self.ref_norms = {n: float(np.linalg.norm(self.held[n] @ self.originals[n].T)) for n in model.linear_names}
-        self.ref_top = nearest(self.ref[: self.n_pairs][self.queries], self.ref[self.n_pairs :])
-        self.ref_pairs = cosine_rows(self.ref[: self.n_pairs], self.ref[self.n_pairs :])
+        self.reference = EmbeddingReference(self.ref, pairs)
         self.tokens = {"calibration": self._count_tokens(self.calibration), "evaluation": self._count_tokens(self.texts)}
         self.scales = {}  # (format name, layer) -> scales of the format's search on the original weights
         self.weight_sets = {}  # key -> (dict name -> dequantized float64 weights, seconds)
@@ -163,10 +162,6 @@ def _evaluate_row(ctx, row):
         clips = softmax.calibrate(ctx.model, ctx.calibration, ctx.progress)
     emb = ctx.model.encode(ctx.texts, weights=weights, act_quant=act_quant, softmax=softmax)
     ctx.progress.step(f"{row.label}: evaluation", FORWARD_UNITS)
-    n = ctx.n_pairs
-    cos = cosine_rows(ctx.ref, emb)
-    agree = float(np.mean(nearest(emb[:n][ctx.queries], emb[n:]) == ctx.ref_top))
-    change = cosine_rows(emb[:n], emb[n:]) - ctx.ref_pairs
     result = {
         "key": row.key,
         "label": row.label,
@@ -175,12 +170,7 @@ def _evaluate_row(ctx, row):
         "softmax": None if row.softmax is None else f"EXAQ {row.softmax[1]}-bit ({row.softmax[0]})",
         "weight_sqnr_db": None,
         "layer_rel_error": None,
-        "cos_mean": float(cos.mean()),
-        "cos_min": float(cos.min()),
-        "retrieval": agree,
-        "para_abs_change": float(np.abs(change[ctx.queries]).mean()),
-        "para_signed_change": float(change[ctx.queries].mean()),
-        "pairs_abs_change": float(np.abs(change).mean()),
+        **ctx.reference.measure(emb),
         "exaq_clips": clips,
         "layers": None,
     }
@@ -224,7 +214,7 @@ def evaluate(rows=None, *, sentences=None, model=None, damp=DEFAULT_DAMP, n_grid
         raise ParameterError(f"damp={damp!r} is out of range: damp must be in 0..1")
     n_grid = check_int("n_grid", n_grid, 1, 10_000)
     a8 = check_choice("a8", a8, A8_MODES)
-    sentences = load_sentences() if sentences is None else sentences
+    sentences = load_sentences(STUDY_SET) if sentences is None else sentences
     check_disjoint(sentences)
     model = MiniLM("float32") if model is None else model
     n_layers = len(model.linear_names)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .ptq import output_error
 
-__all__ = ["sqnr_db", "layer_metrics"]
+__all__ = ["sqnr_db", "layer_metrics", "spearman", "EmbeddingReference"]
 
 
 def sqnr_db(signal, noise):
@@ -31,3 +31,73 @@ def layer_metrics(ctx, weights, act_quant):
         layers.append({"layer": name, "weight_sqnr_db": None if weights is None else sqnr_db(s, n),
                        "rel_error": err / ref})
     return layers, (None if weights is None else sqnr_db(signal, noise))
+
+
+def spearman(a, b):
+    """Spearman rank correlation of two equally long float vectors (no ties expected in real
+    similarities; ties get distinct ranks by order). A float in -1..1."""
+    ra = np.empty(len(a))
+    rb = np.empty(len(b))
+    ra[np.argsort(a, kind="stable")] = np.arange(len(a))
+    rb[np.argsort(b, kind="stable")] = np.arange(len(b))
+    ra -= ra.mean()
+    rb -= rb.mean()
+    return float(ra @ rb / math.sqrt((ra @ ra) * (rb @ rb)))
+
+
+class EmbeddingReference:
+    """What the embedding metrics compare against: the float model's embeddings of the pool.
+
+    ``ref`` (n_texts, d) unit rows of the evaluation sentences (every pair's ``a``, then every
+    pair's ``b``); ``kinds`` the pairs' kinds; the paraphrase pairs are the retrieval queries.
+    """
+
+    def __init__(self, ref, pairs):
+        self.ref = np.asarray(ref, dtype=np.float64)
+        self.n_pairs = len(pairs)
+        self.queries = np.array([bool(p["paraphrase"]) for p in pairs])
+        self.kinds = [p.get("kind", "paraphrase" if p["paraphrase"] else "unrelated") for p in pairs]
+        self.upper = np.triu_indices(len(self.ref), k=1)
+        self.ref_sims = self._sims(self.ref)
+        self.ref_nn = self._pool_nearest(self.ref)
+        n = self.n_pairs
+        self.ref_pairs = np.einsum("ij,ij->i", self.ref[:n], self.ref[n:])
+        self.ref_top = np.argmax(self.ref[:n][self.queries] @ self.ref[n:].T, axis=1)
+
+    def _sims(self, emb):
+        return (emb @ emb.T)[self.upper]
+
+    @staticmethod
+    def _pool_nearest(emb):
+        s = emb @ emb.T
+        np.fill_diagonal(s, -np.inf)
+        return np.argmax(s, axis=1)
+
+    def measure(self, emb):
+        """The row's embedding metrics (see :mod:`.evaluate`): a dict of floats."""
+        emb = np.asarray(emb, dtype=np.float64)
+        emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        n = self.n_pairs
+        cos = np.einsum("ij,ij->i", self.ref, emb)
+        pairs = np.einsum("ij,ij->i", emb[:n], emb[n:])
+        change = pairs - self.ref_pairs
+        partner = np.arange(n)[self.queries] + n
+        nn = self._pool_nearest(emb)
+        result = {
+            "cos_mean": float(cos.mean()),
+            "cos_min": float(cos.min()),
+            "retrieval": float(np.mean(np.argmax(emb[:n][self.queries] @ emb[n:].T, axis=1) == self.ref_top)),
+            "nn_agreement": float(np.mean(nn == self.ref_nn)),
+            "recall_at_1": float(np.mean(nn[np.arange(n)[self.queries]] == partner)),
+            "rank_corr": spearman(self._sims(emb), self.ref_sims),
+            "pair_rank_corr": spearman(pairs, self.ref_pairs),
+            "para_abs_change": float(np.abs(change[self.queries]).mean()),
+            "para_signed_change": float(change[self.queries].mean()),
+            "pairs_abs_change": float(np.abs(change).mean()),
+        }
+        hard = np.array([k == "hard_negative" for k in self.kinds])
+        if hard.any() and self.queries.any():
+            # How often a paraphrase pair is more similar than a hard-negative pair, over all
+            # (paraphrase, hard negative) combinations: the ranking a retrieval system relies on.
+            result["para_over_hard"] = float(np.mean(pairs[self.queries][:, None] > pairs[hard][None, :]))
+        return result

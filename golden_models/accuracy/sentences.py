@@ -12,7 +12,13 @@ from pathlib import Path
 
 from .._checks import ParameterError
 
-__all__ = ["DATA_PACKAGE", "data_path", "load_sentences", "evaluation_texts", "check_disjoint"]
+__all__ = ["DATA_PACKAGE", "STUDY_SET", "SMALL_SET", "data_path", "load_sentences", "evaluation_texts", "check_disjoint"]
+
+# The evaluation set of the accuracy table: 198 calibration sentences and 120 evaluation pairs
+# (50 paraphrases, 50 hard negatives, 20 unrelated), written for this repository.
+STUDY_SET = "study_sentences.json"
+# The first, small set (40 calibration sentences, 30 pairs): fast tests and the unit studies.
+SMALL_SET = "sentences.json"
 
 # The data folder belongs to golden_models (installed as package data of lowbit.golden_models).
 DATA_PACKAGE = __package__.rpartition(".")[0]
@@ -23,7 +29,7 @@ def data_path(name):
     return Path(str(importlib.resources.files(DATA_PACKAGE) / "data" / name))
 
 
-def load_sentences(name="sentences.json"):
+def load_sentences(name=SMALL_SET):
     """A committed sentence set: dict with ``calibration`` (list of str) and ``evaluation``
     (list of dicts ``{"a": str, "b": str, "paraphrase": bool}``); see ``data/sentences.json``."""
     return json.loads(data_path(name).read_text(encoding="utf-8"))

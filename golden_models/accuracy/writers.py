@@ -28,7 +28,7 @@ def format_markdown(report, command=None):
         f"{r['paraphrase_pairs']} of them paraphrases ({r['evaluation_sentences']} sentences, "
         f"{r['evaluation_tokens']} tokens); the two sets are disjoint.",
         "",
-        f"GPTQ/Athena damping **{r['damp']:g}** (docs/ptq.md: GPTQ's 0.01 overfits 40 calibration sentences); "
+        f"GPTQ/Athena damping **{r['damp']:g}**; "
         + ("sequential calibration (each transformer layer calibrated on the inputs of the model whose earlier "
            "layers are already quantized); " if r["sequential"] else
            "parallel calibration (every layer calibrated on the float model's inputs); ")
@@ -36,22 +36,26 @@ def format_markdown(report, command=None):
         "INT8 and PoT4 RTN: max scale; PoT4 two-step: log-grid MSE scale, then the output-error refinement on "
         f"the calibration inputs; INT8 activations of the W4A8 rows: per token, {a8}. "
         "EXAQ: the floating-point EXAQ quantizer (exact exp of the dequantized values, normalised) unless "
-        "the row says fixed-point; Gaussian clip rule, calibrated per layer over the calibration sentences "
-        "(one sentence per call), then fixed.",
+        f"the row says fixed-point; clip rule `{r.get('exaq_rule', 'gauss')}`, calibrated per layer over the "
+        "calibration sentences (25 calls), then fixed.",
         "",
         "Weight SQNR: pooled over all 36 linear layers. Layer error: ||A(X) W_q^T - X W^T|| / ||X W^T|| per "
         "layer on the float model's inputs for the evaluation sentences, mean over the 36 layers. Cosine: "
-        "embedding vs FP32 over the evaluation sentences. Retrieval: top-1 agreement with FP32 (paraphrase "
-        "a -> all b). Paraphrase cos change: mean |cos(a,b) - cos_FP32(a,b)| over the paraphrase pairs.",
+        "embedding vs FP32 over the evaluation sentences. NN agreement: each evaluation sentence's nearest "
+        "neighbour in the whole pool equals FP32's. Rank corr.: Spearman correlation of the cosine of every "
+        "pair of evaluation sentences with FP32's. Para > hard: how often a paraphrase pair is more similar "
+        "than a hard-negative pair (FP32: the first row). Paraphrase cos change: mean |cos(a,b) - "
+        "cos_FP32(a,b)| over the paraphrase pairs.",
         "",
-        "| format | weight SQNR (dB) | layer rel. error | cosine mean | cosine worst | retrieval agreement "
-        "| paraphrase cos change |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| format | weight SQNR (dB) | layer rel. error | cosine mean | cosine worst | NN agreement "
+        "| rank corr. | para > hard | paraphrase cos change |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in r["rows"]:
         lines.append(
             f"| {row['label']} | {_num(row['weight_sqnr_db'], 2)} | {_num(row['layer_rel_error'], 4)} "
-            f"| {_num(row['cos_mean'], 4)} | {_num(row['cos_min'], 4)} | {_num(row['retrieval'], 3)} "
+            f"| {_num(row['cos_mean'], 4)} | {_num(row['cos_min'], 4)} | {_num(row.get('nn_agreement'), 3)} "
+            f"| {_num(row.get('rank_corr'), 4)} | {_num(row.get('para_over_hard'), 3)} "
             f"| {_num(row['para_abs_change'], 4)} |"
         )
     threads = r.get("openblas_num_threads")
