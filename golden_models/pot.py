@@ -19,7 +19,9 @@ works for every format with a ``decode`` method.
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_int, int_array
+from lowbit.core.unit_params import POT_BITS, ZERO_CODE
+
+from ._checks import ParameterError, check_int, int_array
 from .dint import BLOCK_ELEMENTS, LevelRounder, best_scales, finite_floats, weight_rows
 
 __all__ = [
@@ -33,7 +35,7 @@ __all__ = [
     "quantize_apot",
 ]
 
-MIN_BITS, MAX_BITS = 2, 5
+MIN_BITS, MAX_BITS = POT_BITS.lo, POT_BITS.hi   # declared once, in lowbit.core
 MAX_TERM_BITS = 3
 # Step 1 searches clipping ratios from 1 down to 2**-SEARCH_OCTAVES of max|w|. PoT levels are
 # geometric, so the weight error repeats its shape in every octave of the scale except at the
@@ -134,8 +136,8 @@ class PotFormat(_Codebook):
     max_level = 1.0
 
     def __init__(self, bits=4, zero_code=True):
-        self.bits = check_int("bits", bits, MIN_BITS, MAX_BITS)
-        self.zero_code = bool(check_choice("zero_code", zero_code, (True, False)))
+        self.bits = POT_BITS.check(bits)
+        self.zero_code = ZERO_CODE.check(zero_code)
         self.n_codes = 1 << self.bits
         self.exp_max = (1 << (self.bits - 1)) - 1
         self.frac_bits = self.exp_max

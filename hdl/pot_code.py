@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Signal
 
-from lowbit.core.params import check_choice, check_int
+from lowbit.core.unit_params import POT_BITS, ZERO_CODE
 
 __all__ = ["PotCode"]
 
@@ -16,8 +16,8 @@ class PotCode:
     """
 
     def __init__(self, *, bits=4, zero_code=True):
-        self.bits = check_int("bits", bits, 2, 5)
-        self.zero_code = check_choice("zero_code", zero_code, (False, True))
+        self.bits = POT_BITS.check(bits)
+        self.zero_code = ZERO_CODE.check(zero_code)
         self.exponent_bits = bits - 1
         self.largest_exponent = (1 << self.exponent_bits) - 1
         self.frac_bits = self.largest_exponent

@@ -47,8 +47,19 @@ def cmd_units(args):
         for p in unit.params:
             default = "auto" if p.derived else p.default
             print(f"  {p.name:<{width}}  {p.kind:<6} {p.allowed:<14} default {default!s:<6} "
-                  f"{p.doc}")
+                  f"{p.doc}{_narrowed(unit, p)}")
         print()
+
+
+def _narrowed(unit, param):
+    """A bound of ``param`` that depends on the unit's other parameters, as the component
+    states it at the defaults (e.g. `` [12..64 at the other defaults]``), or ``""``."""
+    if param.kind != "int" or param.derived and not param.bound:
+        return ""
+    lo, hi = unit.accepted_range(param.name)
+    if (lo, hi) == (param.lo, param.hi):
+        return ""
+    return f" [{lo}..{hi} at the other defaults]"
 
 
 def cmd_generate(args):
@@ -73,7 +84,7 @@ def cmd_sim(args):
     simulators = SIMULATORS if args.simulator == "both" else (args.simulator,)
     failed = False
     for simulator in simulators:
-        result = simulate(unit.name, params, simulator, build_root=args.build / "sim",
+        result = simulate(unit, params, simulator, build_root=args.build / "sim",
                           waves=args.waves, seed=args.seed)
         verdict = "PASS" if result.ok else "FAIL"
         print(f"{verdict} {unit.name} on {simulator}: {result.tests - result.failed}/"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 
 from .core.errors import LowbitError
-from .core.params import Param
+from .core.params import Param, ParameterError
 
 __all__ = ["Unit", "Registry", "SlowCorner", "Format", "resolve_ref"]
 
@@ -136,6 +136,28 @@ class Unit:
     def golden_model(self, params):
         """The golden model object for ``params``, called with :meth:`golden_args`."""
         return resolve_ref(self.golden)(**self.golden_args(params))
+
+    def accepted_range(self, name, params=None):
+        """``(lo, hi)`` of integer parameter ``name`` that the component accepts with the other
+        parameters at ``params`` (default: the defaults), asked from the component itself:
+        it is built (never elaborated) at the declared bounds, and a bound it narrows comes
+        back in its :class:`ParameterError`. The declared ``(lo, hi)`` where it narrows none."""
+        import warnings
+
+        from amaranth.hdl import UnusedElaboratable
+
+        param = self.param(name)
+        base = self.resolve(params)
+        lo, hi = param.lo, param.hi
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnusedElaboratable)
+            for side in ("lo", "hi"):
+                try:
+                    self.build(dict(base, **{name: param.lo if side == "lo" else param.hi}))
+                except ParameterError as error:
+                    if error.name == name and error.lo is not None:
+                        lo, hi = (error.lo, hi) if side == "lo" else (lo, error.hi)
+        return lo, hi
 
     # What the tools know about the unit.
 

@@ -5,24 +5,15 @@ model, from SPEC.md), a cocotb testbench in ``sim_tests/``, and one entry here.
 """
 
 from .core.params import Param
+from .core.unit_params import (ACC_BITS, ACT_BITS, ARRAY_ACC_BITS, COLS,
+                               DINT_FRAC_BITS, DINT_SPECIAL, EPC, EXAQ_BITS,
+                               EXAQ_TOP, IN_BITS, IN_FRAC, LANES, LUT_FRAC,
+                               MAX_LEN, OUT_FRAC, OVERFLOW, PIPELINE, POT_BITS,
+                               ROWS, WEIGHT_BITS, ZERO_CODE)
 from .registry import Format, Registry, SlowCorner, Unit
 
 __all__ = ["UNITS"]
 
-_OVERFLOW = Param("overflow", "wrap", "accumulator overflow: two's complement wrap or saturate",
-                  choices=("wrap", "saturate"))
-_PIPELINE = Param("pipeline", 1, "register stages between multiplier and accumulator "
-                                 "(latency = pipeline + 1)", lo=0, hi=2, golden=False)
-_ACC_BITS = Param("acc_bits", 32, "signed accumulator width (at least the product width)",
-                  lo=4, hi=64)
-_ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
-_ROWS = Param("rows", 4, "array rows (output channels)", lo=1, hi=16)
-_COLS = Param("cols", 4, "array columns (tokens)", lo=1, hi=16)
-_ARRAY_ACC_BITS = Param("acc_bits", 32, "signed result width", lo=16, hi=64)
-_LANES = Param("lanes", 8, "lanes summed per beat", lo=4, hi=64)
-_BITS = Param("bits", 4, "PoT code width: sign + (bits-1) exponent bits", lo=2, hi=5)
-_ZERO_CODE = Param("zero_code", True, "the largest exponent index means 0",
-                   choices=(False, True))
 
 
 def _int8_mac_like(params):
@@ -51,10 +42,9 @@ UNITS = Registry([
         source="dINT: Enhancing Computation Efficiency in LLMs through Weight and Activation "
                "Quantization (EMNLP 2023)",
         params=(
-            Param("special", "half", "codebook: half = {-7..7, +2^-f}; pm_half = {-7..6, "
-                                      "+-2^-f}", choices=("half", "pm_half")),
-            Param("frac_bits", 1, "f: the denormal magnitude is 2^-f (1/2 or 1/4)", lo=1, hi=2),
-            _ACT_BITS, _ACC_BITS, _OVERFLOW, _PIPELINE,
+            DINT_SPECIAL,
+            DINT_FRAC_BITS,
+            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE,
         ),
         component="lowbit.hdl.dint_mac:DintMac",
         golden="lowbit.golden_models.dint_mac:DintMac",
@@ -73,7 +63,7 @@ UNITS = Registry([
         name="pot_mac",
         summary="power-of-two weight x INT8 activation MAC: a shift and a conditional negate",
         source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
-        params=(_BITS, _ZERO_CODE, _ACT_BITS, _ACC_BITS, _OVERFLOW, _PIPELINE),
+        params=(POT_BITS, ZERO_CODE, ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE),
         component="lowbit.hdl.pot_mac:PotMac",
         golden="lowbit.golden_models.pot_mac:PotMac",
         testbench="lowbit.sim_tests.tb_mac",
@@ -89,7 +79,7 @@ UNITS = Registry([
         summary="N-lane PoT x INT8 dot product: barrel shifts and a pipelined adder tree, "
                 "streams in and out",
         source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
-        params=(_LANES, _BITS, _ZERO_CODE, _ACT_BITS),
+        params=(LANES, POT_BITS, ZERO_CODE, ACT_BITS),
         component="lowbit.hdl.pot_dot:PotDot",
         golden="lowbit.golden_models.pot_dot:PotDot",
         testbench="lowbit.sim_tests.tb_dot",
@@ -104,7 +94,7 @@ UNITS = Registry([
         summary="PoT code + FP16 scale -> FP16 weight by exponent arithmetic, bit-exact to "
                 "float16",
         source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
-        params=(_BITS, _ZERO_CODE),
+        params=(POT_BITS, ZERO_CODE),
         component="lowbit.hdl.pot_dequant:PotDequant",
         golden="lowbit.golden_models.pot_dequant:PotDequant",
         testbench="lowbit.sim_tests.tb_dequant",
@@ -119,11 +109,11 @@ UNITS = Registry([
         summary="binary tensor-core array (ABQ-LLM): WpAq matmul from AND/popcount bit planes, "
                 "p and q chosen per job",
         source="ABQ-LLM: Arbitrary-Bit Quantized Inference Acceleration for LLMs (2024)",
-        params=(_ROWS, _COLS,
+        params=(ROWS, COLS,
                 Param("k_slice", 64, "bits of K per cell and cycle", lo=8, hi=256),
                 Param("p_max", 8, "largest weight precision", lo=1, hi=8),
                 Param("q_max", 8, "largest activation precision", lo=1, hi=8),
-                _ARRAY_ACC_BITS),
+                ARRAY_ACC_BITS),
         component="lowbit.hdl.btc_array:BtcArray",
         golden="lowbit.golden_models.btc_array:BtcArray",
         testbench="lowbit.sim_tests.tb_matrix",
@@ -147,17 +137,14 @@ UNITS = Registry([
                 "out, per-row clip and table",
         source="EXAQ: Exponent Aware Quantization for LLMs Acceleration (2024)",
         params=(
-            Param("in_bits", 8, "signed logit width", lo=4, hi=16),
-            Param("in_frac", 4, "fractional bits of the logits and the clip (< in_bits)",
-                  lo=0, hi=15),
-            Param("bits", 3, "code width b: 2^b table entries", lo=2, hi=4),
-            Param("lut_frac", 10, "F: fractional bits of the exponential table", lo=4, hi=16),
-            Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=16),
-            Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096),
-            Param("top", "exp", "what the top code means: exp(-C) from the table, or 0",
-                  choices=("exp", "zero")),
-            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8,
-                  golden=False),
+            IN_BITS,
+            IN_FRAC.with_doc("fractional bits of the logits and the clip (< in_bits)"),
+            EXAQ_BITS,
+            LUT_FRAC,
+            OUT_FRAC,
+            MAX_LEN,
+            EXAQ_TOP,
+            EPC,
         ),
         component="lowbit.hdl.exaq_softmax:ExaqSoftmax",
         golden="lowbit.golden_models.exaq_softmax:ExaqSoftmax",
@@ -177,13 +164,12 @@ UNITS = Registry([
         summary="baseline: fixed-point softmax with a 256-entry exponential ROM, an adder "
                 "accumulation and a multiplier per lane; same streams and normalisation",
         params=(
-            Param("in_bits", 8, "signed logit width", lo=4, hi=16),
-            Param("in_frac", 4, "fractional bits of the logits (< in_bits)", lo=0, hi=15),
-            Param("lut_frac", 10, "F: fractional bits of the exponentials", lo=4, hi=16),
-            Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=16),
-            Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096),
-            Param("epc", 1, "elements per cycle (lanes per beat): 1, 2, 4 or 8", lo=1, hi=8,
-                  golden=False),
+            IN_BITS,
+            IN_FRAC,
+            LUT_FRAC,
+            OUT_FRAC,
+            MAX_LEN,
+            EPC,
             Param("exp_index_frac", None, "G: fractional bits of the ROM index, 0..in_frac "
                                           "(auto: min(in_frac, 5))", lo=0, hi=15),
         ),
@@ -199,8 +185,8 @@ UNITS = Registry([
         name="int_mac",
         summary="baseline: signed INT x INT MAC (INT8 x INT8 by default), the `*` operator",
         params=(
-            Param("weight_bits", 8, "signed weight width", lo=2, hi=16),
-            _ACT_BITS, _ACC_BITS, _OVERFLOW, _PIPELINE,
+            WEIGHT_BITS,
+            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE,
         ),
         component="lowbit.hdl.int_mac:IntMac",
         golden="lowbit.golden_models.int_mac:IntMac",
@@ -213,7 +199,7 @@ UNITS = Registry([
     Unit(
         name="int_dot",
         summary="baseline: N-lane signed INT x INT dot product (INT4 x INT8 lanes by default)",
-        params=(_LANES, Param("weight_bits", 4, "signed weight width", lo=2, hi=16), _ACT_BITS),
+        params=(LANES, WEIGHT_BITS.with_default(4), ACT_BITS),
         component="lowbit.hdl.int_dot:IntDot",
         golden="lowbit.golden_models.int_dot:IntDot",
         testbench="lowbit.sim_tests.tb_dot",
@@ -225,7 +211,7 @@ UNITS = Registry([
         name="int_array",
         summary="baseline: rows x cols array of INT8 x INT8 MACs (the int_mac cell), one k per "
                 "cycle",
-        params=(_ROWS, _COLS, _ARRAY_ACC_BITS),
+        params=(ROWS, COLS, ARRAY_ACC_BITS),
         component="lowbit.hdl.int_array:IntArray",
         golden="lowbit.golden_models.int_array:IntArray",
         testbench="lowbit.sim_tests.tb_matrix",

@@ -8,7 +8,7 @@ the parameter, the value given and the allowed range.
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral
 
 from .errors import LowbitError
@@ -83,10 +83,16 @@ _BOOL_WORDS = {"0": False, "false": False, "no": False, "off": False,
 class Param:
     """One parameter of a registered unit.
 
-    An integer parameter has ``lo``/``hi`` bounds; a choice parameter has ``choices``; a
-    boolean one has ``choices=(False, True)`` and accepts true/false, yes/no, on/off, 1/0. Bounds
-    that depend on other parameters are checked by the component itself; ``lo``/``hi`` here
-    are the widest the parameter can ever be.
+    Declared once (``lowbit.core.unit_params``) and used by the registry (to parse command-line
+    text and list the units), by the component (``__init__`` calls :meth:`check`) and by the
+    golden model, so a range or a set of choices is written in one place.
+
+    An integer parameter has ``lo``/``hi`` bounds; a choice parameter has ``choices`` (integers,
+    the members of a :class:`~lowbit.core.modes.Mode`, or ``(False, True)`` for a boolean, which
+    accepts true/false, yes/no, on/off, 1/0). Bounds that depend on other parameters are
+    checked by the component itself (:meth:`check` with a narrower ``lo``/``hi`` and a
+    ``why``); ``lo``/``hi`` here are the widest the parameter can ever be, and ``bound`` states
+    the dependent bound in words for the listings ("at least the product width").
 
     A parameter whose default is ``None`` is derived from the others by the component unless
     given: ``None`` (or the word ``auto``) passes through :meth:`parse` unchanged.
@@ -101,6 +107,7 @@ class Param:
     hi: int | None = None
     choices: tuple | None = None
     golden: bool = True
+    bound: str = ""
 
     @property
     def kind(self):
@@ -120,14 +127,53 @@ class Param:
         """Whether the default is left to the component (``None``, shown as ``auto``)."""
         return self.default is None
 
+    @property
+    def int_choices(self):
+        """Whether the choices are integers (e.g. lanes per beat 1, 2, 4, 8)."""
+        return self.choices is not None and self.choices != _BOOLS and all(
+            isinstance(c, Integral) and not isinstance(c, bool) for c in self.choices)
+
+    def with_default(self, default):
+        """The same parameter with another default, e.g. a baseline's."""
+        return replace(self, default=default)
+
+    def with_doc(self, doc):
+        """The same parameter described for one unit (what it means there)."""
+        return replace(self, doc=doc)
+
+    def check(self, value, *, lo=None, hi=None, why=""):
+        """``value`` checked as the component's constructor (or the golden model's) does:
+        within ``lo..hi`` (default: the declared bounds; a component passes a narrower bound
+        that depends on its other parameters, with ``why``), or one of the choices. A mode is
+        returned as its member (``"wrap"`` -> ``Overflow.WRAP``). Raises
+        :class:`ParameterError` naming the parameter and what is allowed."""
+        if self.choices is None:
+            return check_int(self.name, value, self.lo if lo is None else lo,
+                             self.hi if hi is None else hi, why)
+        if self.int_choices and (isinstance(value, bool) or not isinstance(value, Integral)):
+            raise ParameterError(f"{self.name}={value!r} is not an integer: {self.name} must "
+                                 f"be one of {', '.join(map(str, self.choices))}",
+                                 name=self.name, value=value, choices=self.choices)
+        value = check_choice(self.name, value, self.choices)
+        if self.int_choices:
+            return int(value)
+        return next(c for c in self.choices if c == value)   # the declared member
+
     def parse(self, text):
         """Convert command-line ``text`` (or an already typed value) and range-check it."""
         if self.derived and (text is None or (isinstance(text, str) and text.lower() == "auto")):
             return None
         if self.choices == _BOOLS and isinstance(text, str):
             text = _BOOL_WORDS.get(text.lower(), text)
+        if self.int_choices and isinstance(text, str):
+            try:
+                text = int(text, 0)
+            except ValueError:
+                raise ParameterError(f"{self.name}={text!r} is not an integer: {self.name} "
+                                     f"must be one of {', '.join(map(str, self.choices))}",
+                                     name=self.name, value=text, choices=self.choices) from None
         if self.choices is not None:
-            return check_choice(self.name, text, self.choices)
+            return self.check(text)
         if isinstance(text, str):
             try:
                 text = int(text, 0)

@@ -1,0 +1,56 @@
+"""The parameters the units share, each declared once: its name, default, meaning and widest
+range or choices.
+
+The registry (``lowbit/units.py``) lists them, the components check their arguments with them
+(``self.act_bits = ACT_BITS.check(act_bits)``; a bound that depends on other parameters as
+``ACC_BITS.check(acc_bits, lo=product_bits, why="...")``) and the golden models do the same,
+so a range is edited in one place (say, lanes per beat up to 16: ``EPC``). They live in the
+ground layer because the gateware and the golden models may not import the registry.
+"""
+
+from .modes import DintCodebook, ExaqTop, Overflow
+from .params import Param
+
+__all__ = ["ACT_BITS", "ACC_BITS", "OVERFLOW", "PIPELINE", "WEIGHT_BITS", "LANES",
+           "POT_BITS", "ZERO_CODE", "DINT_SPECIAL", "DINT_FRAC_BITS", "ROWS", "COLS",
+           "ARRAY_ACC_BITS", "IN_BITS", "IN_FRAC", "LUT_FRAC", "OUT_FRAC", "MAX_LEN", "EPC",
+           "EXAQ_BITS", "EXAQ_TOP"]
+
+# --- Multiply-accumulate units and dot products
+ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
+WEIGHT_BITS = Param("weight_bits", 8, "signed weight width", lo=2, hi=16)
+ACC_BITS = Param("acc_bits", 32, "signed accumulator width (at least the product width)",
+                 lo=4, hi=64, bound="at least the product width")
+OVERFLOW = Param("overflow", Overflow.WRAP, "accumulator overflow: two's complement wrap or "
+                                            "saturate", choices=tuple(Overflow))
+PIPELINE = Param("pipeline", 1, "register stages between multiplier and accumulator "
+                                "(latency = pipeline + 1)", lo=0, hi=2, golden=False)
+LANES = Param("lanes", 8, "lanes summed per beat", lo=4, hi=64)
+
+# --- Weight formats
+POT_BITS = Param("bits", 4, "PoT code width: sign + (bits-1) exponent bits", lo=2, hi=5)
+ZERO_CODE = Param("zero_code", True, "the largest exponent index means 0",
+                  choices=(False, True))
+DINT_SPECIAL = Param("special", DintCodebook.HALF, "codebook: half = {-7..7, +2^-f}; "
+                                                   "pm_half = {-7..6, +-2^-f}",
+                     choices=tuple(DintCodebook))
+DINT_FRAC_BITS = Param("frac_bits", 1, "f: the denormal magnitude is 2^-f (1/2 or 1/4)",
+                       lo=1, hi=2)
+
+# --- Matrix arrays
+ROWS = Param("rows", 4, "array rows (output channels)", lo=1, hi=16)
+COLS = Param("cols", 4, "array columns (tokens)", lo=1, hi=16)
+ARRAY_ACC_BITS = Param("acc_bits", 32, "signed result width", lo=16, hi=64)
+
+# --- Row softmax units
+IN_BITS = Param("in_bits", 8, "signed logit width", lo=4, hi=16)
+IN_FRAC = Param("in_frac", 4, "fractional bits of the logits (< in_bits)", lo=0, hi=15,
+                bound="below in_bits")
+LUT_FRAC = Param("lut_frac", 10, "F: fractional bits of the exponential table", lo=4, hi=16)
+OUT_FRAC = Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=16)
+MAX_LEN = Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096)
+EPC = Param("epc", 1, "elements per cycle (lanes per beat)", choices=(1, 2, 4, 8),
+            golden=False)
+EXAQ_BITS = Param("bits", 3, "code width b: 2^b table entries", lo=2, hi=4)
+EXAQ_TOP = Param("top", ExaqTop.EXP, "what the top code means: exp(-C) from the table, or 0",
+                 choices=tuple(ExaqTop))
