@@ -5,7 +5,7 @@ stalls; reset with weights inside."""
 import cocotb
 import numpy as np
 
-from .tb_support import Bench, StreamRun, reset_with_items_inside, soak
+from .tb_support import Bench, StreamRun, expect_equal, reset_with_items_inside, soak
 
 IDLE = {"i__valid": 0, "i__payload": 0, "o__ready": 1}
 
@@ -32,14 +32,13 @@ async def check(bench, codes, scales, run):
     words = pack(bench, codes, scales)
     await run.run(words, expect=len(words), max_cycles=30 * len(words) + 50)
     await run.drain(bench.latency + 3)
-    got = np.array(run.outputs, dtype=np.int64)
     expected = np.asarray(bench.model.dequant(codes, scales), dtype=np.int64)
-    assert len(got) == len(expected), f"{len(got)} weights for {len(expected)} inputs"
-    bad = np.flatnonzero(got != expected)
-    assert not len(bad), (f"{len(bad)} wrong weights; first: code {codes[bad[0]]}, scale "
-                          f"{scales[bad[0]]:#06x}: got {got[bad[0]]:#06x}, expected "
-                          f"{expected[bad[0]]:#06x}")
-    return len(got)
+    return expect_equal("weights", run.outputs, expected, item="weight", fmt=_hex,
+                        code=codes, scale=[_hex(s) for s in scales])
+
+
+def _hex(pattern):
+    return f"{int(pattern):#06x}"
 
 
 @cocotb.test()

@@ -11,7 +11,7 @@ from cocotb.triggers import FallingEdge
 
 from lowbit.core.widths import signed_range
 
-from .tb_support import Bench, soak
+from .tb_support import Bench, expect_equal, soak
 
 # Above this many (weight, activation) pairs the product check samples instead of
 # enumerating; INT8 x INT8 (65,536 pairs) and every dINT4 configuration stay exhaustive.
@@ -33,16 +33,6 @@ async def run_beats(bench, weights, acts, valid, clear):
         else:
             bench.drive(IDLE)
     return samples
-
-
-def first_mismatch(what, got, expected, **inputs):
-    """A one-line description of the first differing element, or None."""
-    bad = np.flatnonzero(got != expected)
-    if not len(bad):
-        return None
-    i = bad[0]
-    where = ", ".join(f"{k}={v[i]}" for k, v in inputs.items())
-    return f"{what}: {len(bad)} mismatches; first at beat {i} ({where}): got {got[i]}, expected {expected[i]}"
 
 
 def all_pairs(bench, rng):
@@ -86,9 +76,8 @@ async def every_product(dut):
     weights, acts, exhaustive = all_pairs(bench, bench.rng("every_product"))
     ones = np.ones(len(weights), dtype=np.int64)
     got = await run_beats(bench, weights, acts, ones, ones)
-    problem = first_mismatch("product", got, bench.model.product(weights, acts),
-                             weight=weights, act=acts)
-    assert problem is None, problem
+    expect_equal("product", got, bench.model.product(weights, acts), item="beat",
+                 weight=weights, act=acts)
     bench.record("every_product", len(weights), exhaustive=exhaustive)
 
 
@@ -125,9 +114,8 @@ async def random_accumulation(dut):
     weights, acts, valid, clear = biased_sequence(bench, bench.rng("random_accumulation"), n)
     expected = bench.model.run(weights, acts, valid, clear)
     got = await run_beats(bench, weights, acts, valid, clear)
-    problem = first_mismatch("acc", got, expected, weight=weights, act=acts, valid=valid,
-                             clear=clear)
-    assert problem is None, problem
+    expect_equal("acc", got, expected, item="beat", weight=weights, act=acts, valid=valid,
+                 clear=clear)
     overflows = count_overflows(bench, bench.model.product(weights, acts), valid, clear, expected)
     bench.record_counts("random_accumulation", n, sent=n, received=len(got),
                         checked=len(expected), overflows=overflows,
@@ -153,9 +141,8 @@ async def reset_in_the_middle_of_a_sum(dut):
         bench.drive(IDLE)
         got = await run_beats(bench, weights[cut:], acts[cut:], valid[cut:], clear[cut:])
         expected = bench.model.run(weights[cut:], acts[cut:], valid[cut:], clear[cut:])
-        problem = first_mismatch("acc after reset", got, expected, weight=weights[cut:],
-                                 act=acts[cut:])
-        assert problem is None, problem
+        expect_equal("acc after reset", got, expected, item="beat", weight=weights[cut:],
+                     act=acts[cut:])
         sent, received, checked = sent + len(weights) - cut, received + len(got), \
             checked + len(expected)
     # vectors: every beat driven, before and after the resets

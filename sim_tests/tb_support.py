@@ -1,6 +1,8 @@
 """What every cocotb testbench of the project shares: its parameters, clock, reset, seeding,
-the soak scale and the per-test summary lines that `lowbit sim` and pytest read back (see
-runner.py)."""
+the soak scale, the per-test summary lines that `lowbit sim` and pytest read back (see
+runner.py), the comparison with the golden model (:func:`first_mismatch`,
+:func:`expect_equal`) and :class:`StreamRun`, a whole stream transaction on the stream objects
+of :mod:`lowbit.sim_tests.streams`."""
 
 import json
 import os
@@ -9,13 +11,16 @@ import zlib
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.utils import get_sim_time
 
 from lowbit.units import UNITS
 from lowbit.core.widths import signed_range, unsigned_range
 
+from .streams import StreamMonitor, StreamSink, StreamSource, random_pauses, stream_ports
+
 __all__ = ["Bench", "StreamRun", "StreamFeeder", "port_domain", "SOAK", "soak",
-           "reset_with_items_inside"]
+           "reset_with_items_inside", "first_mismatch", "expect_equal"]
 
 CLOCK_PERIOD_NS = 10
 
@@ -67,6 +72,33 @@ class Bench:
         self.fields = {name: [tuple(f) for f in fields] for name, fields in meta["ports"].items()}
         self.model = self.unit.golden_model(self.params)
         self._summary = os.environ.get("LOWBIT_SUMMARY")
+        self._streams = {}
+
+    def _stream_object(self, kind, port):
+        if not self._streams:   # every stream port's monitor, from the same edge on
+            for name in stream_ports(self.fields):
+                self._streams["monitor", name] = StreamMonitor(self.dut, name)
+        if (kind, port) not in self._streams:
+            make = {"source": StreamSource, "sink": StreamSink}.get(kind)
+            if make is None:
+                raise KeyError(f"{port!r} is not a stream port of {self.unit.name}")
+            self._streams[kind, port] = make(self.dut, port)
+        return self._streams[kind, port]
+
+    def source(self, port="i"):
+        """The :class:`~lowbit.sim_tests.streams.StreamSource` driving input stream ``port``
+        (one per port and test, made on first use)."""
+        return self._stream_object("source", port)
+
+    def sink(self, port="o"):
+        """The :class:`~lowbit.sim_tests.streams.StreamSink` taking output stream ``port``."""
+        return self._stream_object("sink", port)
+
+    def monitor(self, port):
+        """The :class:`~lowbit.sim_tests.streams.StreamMonitor` of stream ``port``. Every
+        stream port of the unit is monitored from the first call of :meth:`source`,
+        :meth:`sink` or :meth:`monitor` on, so their cycles compare."""
+        return self._stream_object("monitor", port)
 
     def rng(self, test_name):
         """A generator seeded by the run's seed and the test's name: reproducible per test."""
@@ -141,111 +173,49 @@ class Bench:
                     checked=int(checked), soak=SOAK, **facts)
 
 
-class StreamRun:
-    """Push words into one input stream and collect an output stream, cycle by cycle.
-
-    Each cycle, at the falling edge: drive the input (``valid`` with probability
-    ``p_valid`` while words remain) and the output's ``ready`` (probability ``p_ready``);
-    then, in the settled ReadOnly phase, note which handshakes the coming rising edge makes.
-    It checks the stream rules on the output as it goes: while ``valid & ~ready``, the next
-    cycle must still be valid with the same payload. ``accepted`` and ``delivered`` hold the
-    cycle numbers of every input and output handshake.
-    """
-
-    def __init__(self, bench, rng, *, source="i", sink="o", p_valid=1.0, p_ready=1.0):
-        self.bench, self.rng = bench, rng
-        self.source, self.sink = source, sink
-        self.p_valid, self.p_ready = p_valid, p_ready
-        self.accepted, self.delivered, self.outputs = [], [], []
-        self.cycle = 0
-        self._held = None  # (payload) of an output offered but not taken last cycle
-
-    def _signal(self, port, name):
-        return getattr(self.bench.dut, f"{port}__{name}")
-
-    async def run(self, words, *, expect, max_cycles, feeders=()):
-        """Send ``words`` (integers of the input payload vector) until ``expect`` outputs
-        were taken or ``max_cycles`` passed; returns the output payload integers.
-        ``feeders`` (:class:`StreamFeeder`) drive further input streams in the same cycles."""
-        from cocotb.triggers import FallingEdge, ReadOnly
-        pending = list(words)
-        while len(self.outputs) < expect and self.cycle < max_cycles:
-            await FallingEdge(self.bench.dut.clk)
-            offering = bool(pending) and self.rng.random() < self.p_valid
-            self._signal(self.source, "valid").value = int(offering)
-            if offering:
-                self._signal(self.source, "payload").value = pending[0]
-            for feeder in feeders:
-                feeder.drive()
-            ready = self.rng.random() < self.p_ready
-            self._signal(self.sink, "ready").value = int(ready)
-            await ReadOnly()
-            if offering and self._signal(self.source, "ready").value:
-                self.accepted.append(self.cycle)
-                pending.pop(0)
-            for feeder in feeders:
-                feeder.sample(self.cycle)
-            out_valid = bool(self._signal(self.sink, "valid").value)
-            payload = int(self._signal(self.sink, "payload").value) if out_valid else None
-            if self._held is not None:
-                assert out_valid and payload == self._held, (
-                    f"cycle {self.cycle}: output changed while stalled "
-                    f"(valid={out_valid}, payload={payload}, held {self._held})")
-            self._held = payload if out_valid and not ready else None
-            if out_valid and ready:
-                self.delivered.append(self.cycle)
-                self.outputs.append(payload)
-            self.cycle += 1
-        return self.outputs
-
-    def idle(self):
-        """Inputs quiet: no valid, output ready."""
-        self._signal(self.source, "valid").value = 0
-        self._signal(self.sink, "ready").value = 1
-
-    async def drain(self, cycles, feeders=()):
-        """After :meth:`run`: ``cycles`` more cycles with the inputs quiet and the output
-        ready; any output item offered meanwhile (one the unit should not have made, e.g. a
-        duplicate) is appended to ``outputs``, so that a count check sees it."""
-        from cocotb.triggers import FallingEdge, ReadOnly
-        for _ in range(cycles):
-            await FallingEdge(self.bench.dut.clk)
-            self.idle()
-            for feeder in feeders:
-                feeder.idle()
-            await ReadOnly()
-            if self._signal(self.sink, "valid").value:
-                self.delivered.append(self.cycle)
-                self.outputs.append(int(self._signal(self.sink, "payload").value))
-            self.cycle += 1
-        await FallingEdge(self.bench.dut.clk)   # leave the ReadOnly phase
 
 
-async def reset_with_items_inside(bench, rng, words, *, cycles, quiet_cycles, feeders=()):
-    """Reset in the middle of a transaction: offer ``words`` (with random gaps) to a unit
-    whose output is stalled, for ``cycles`` cycles, so that items are inside it and its
-    output waits; assert reset; then check that no output appears for ``quiet_cycles``
-    cycles with the inputs quiet. Returns how many words the unit took before the reset."""
-    from cocotb.triggers import FallingEdge, ReadOnly
-    stalled = StreamRun(bench, rng, p_valid=0.8, p_ready=0.0)
-    await stalled.run(words, expect=1, max_cycles=cycles, feeders=feeders)
-    await FallingEdge(bench.dut.clk)  # leave the ReadOnly phase the run ended in
-    stalled.idle()
-    for feeder in feeders:
-        feeder.idle()
-    await bench.reset()
-    for cycle in range(quiet_cycles):
-        await FallingEdge(bench.dut.clk)
-        await ReadOnly()
-        assert not getattr(bench.dut, f"{stalled.sink}__valid").value, (
-            f"an output appeared {cycle} cycles after the reset: an item survived it")
-    await FallingEdge(bench.dut.clk)
-    return len(stalled.accepted)
+def _show(value, fmt):
+    if isinstance(value, np.ndarray):
+        return str(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return str([_show(v, fmt) for v in value]) if fmt is not str else str(list(value))
+    return fmt(value)
+
+
+def first_mismatch(what, got, expected, *, item="item", fmt=str, **inputs):
+    """``None`` if ``got`` equals ``expected`` item for item (along the first axis: numbers,
+    or arrays such as a result matrix), else one line: how many items differ, and the first
+    one's index, the ``inputs`` at that index (each a sequence as long as ``expected``), what
+    came and what the golden model expected. A count that differs is reported as such.
+    ``fmt`` prints a value (e.g. ``lambda v: f"{v:#06x}"`` for FP16 patterns)."""
+    if len(got) != len(expected):
+        return f"{what}: {len(got)} items for {len(expected)} expected"
+    g, e = np.asarray(got), np.asarray(expected)
+    if g.shape == e.shape and object not in (g.dtype, e.dtype) and len(e):
+        bad = np.flatnonzero((g != e).reshape(len(e), -1).any(axis=1))
+    else:   # ragged items, or integers wider than 64 bits
+        bad = [k for k, (a, b) in enumerate(zip(got, expected)) if not np.array_equal(a, b)]
+    if not len(bad):
+        return None
+    k = bad[0]
+    where = ", ".join(f"{name} {_show(values[k], str)}" for name, values in inputs.items())
+    return (f"{what}: {len(bad)} of {len(expected)} wrong; first at {item} {k}"
+            f"{' (' + where + ')' if where else ''}: got {_show(got[k], fmt)}, expected "
+            f"{_show(expected[k], fmt)}")
+
+
+def expect_equal(what, got, expected, **options):
+    """Assert that ``got`` equals ``expected`` (see :func:`first_mismatch`, which words the
+    failure); returns how many items were compared."""
+    problem = first_mismatch(what, got, expected, **options)
+    assert problem is None, problem
+    return len(expected)
 
 
 class StreamFeeder:
     """Words for one more input stream of a :class:`StreamRun` (e.g. a per-row configuration
-    stream beside the data stream), driven in the same cycles with its own ``p_valid``.
+    stream beside the data stream), offered in the same cycles with its own ``p_valid``.
 
     Pass it to :meth:`StreamRun.run` as ``feeders=[...]``; ``accepted`` holds the cycle of
     every handshake, ``pending`` the words not yet taken.
@@ -253,25 +223,143 @@ class StreamFeeder:
 
     def __init__(self, bench, rng, port, words, *, p_valid=1.0):
         self.bench, self.rng, self.port, self.p_valid = bench, rng, port, p_valid
-        self.pending = list(words)
+        self.words = list(words)
         self.accepted = []
-        self._offering = False
 
-    def _signal(self, name):
-        return getattr(self.bench.dut, f"{self.port}__{name}")
+    @property
+    def pending(self):
+        return self.words[len(self.accepted):]
 
-    def drive(self):
-        """At the falling edge: offer the next word with probability ``p_valid``."""
-        self._offering = bool(self.pending) and self.rng.random() < self.p_valid
-        self._signal("valid").value = int(self._offering)
-        if self._offering:
-            self._signal("payload").value = self.pending[0]
+    def _start(self):
+        source = self.bench.source(self.port)
+        source.clear()
+        source.set_pause_generator(random_pauses(self.rng, 1 - self.p_valid))
+        source.pause = self.p_valid <= 0
+        for word in self.words:
+            source.send_nowait(word)
+        self._first = len(self.bench.monitor(self.port))
 
-    def sample(self, cycle):
-        """In the ReadOnly phase: note the handshake the coming rising edge makes."""
-        if self._offering and self._signal("ready").value:
-            self.accepted.append(cycle)
-            self.pending.pop(0)
+    def _update(self, cycle_of):
+        monitor = self.bench.monitor(self.port)
+        self.accepted = [cycle_of(t) for t in monitor.times[self._first:]]
 
     def idle(self):
-        self._signal("valid").value = 0
+        """Offer nothing more (a word already offered stays offered, as the stream rule
+        wants, until it is taken or a reset)."""
+        self.bench.source(self.port).clear()
+
+
+class StreamRun:
+    """Push words into one input stream and collect an output stream, cycle by cycle, on the
+    bench's :class:`~lowbit.sim_tests.streams.StreamSource`, ``StreamSink`` and
+    ``StreamMonitor`` objects: each cycle the source offers the next word with probability
+    ``p_valid`` and the sink is ready with probability ``p_ready`` (pause generators drawing
+    from ``rng``); the monitors check the stream rules on every stream port as it goes.
+
+    Cycle 0 is the first clock edge at which the run's first word can be taken; ``accepted``
+    and ``delivered`` hold the cycle of every input and output handshake, ``outputs`` the
+    output words, ``cycle`` how many cycles the run (and :meth:`drain`) took.
+    """
+
+    def __init__(self, bench, rng, *, source="i", sink="o", p_valid=1.0, p_ready=1.0):
+        self.bench, self.rng = bench, rng
+        self.input, self.output = source, sink
+        self.p_valid, self.p_ready = p_valid, p_ready
+        self.accepted, self.delivered, self.outputs = [], [], []
+        self.cycle = 0
+        self._origin = None
+        self._feeders = ()
+
+    @property
+    def sink(self):
+        """The output port's name."""
+        return self.output
+
+    def _cycle_of(self, time_ns):
+        return round((time_ns - self._origin) / CLOCK_PERIOD_NS)
+
+    def _update(self):
+        bench = self.bench
+        inputs, outputs = bench.monitor(self.input), bench.monitor(self.output)
+        self.accepted = [self._cycle_of(t) for t in inputs.times[self._first_in:]]
+        self.delivered = [self._cycle_of(t) for t in outputs.times[self._first_out:]]
+        self.outputs = outputs.words[self._first_out:]
+        for feeder in self._feeders:
+            feeder._update(self._cycle_of)
+
+    async def run(self, words, *, expect, max_cycles, feeders=()):
+        """Send ``words`` (integers of the input payload vector) until ``expect`` outputs
+        were taken or ``max_cycles`` passed; returns the output payload integers.
+        ``feeders`` (:class:`StreamFeeder`) drive further input streams in the same cycles.
+        Words not taken by then are not offered any more."""
+        bench, clk = self.bench, self.bench.dut.clk
+        source, sink = bench.source(self.input), bench.sink(self.output)
+        await FallingEdge(clk)
+        # The words go out from the next rising edge on, so the first can be taken at the
+        # edge after it: cycle 0.
+        self._origin = get_sim_time("ns") + CLOCK_PERIOD_NS / 2 + CLOCK_PERIOD_NS
+        self._first_in = len(bench.monitor(self.input))
+        self._first_out = len(bench.monitor(self.output))
+        self._feeders = tuple(feeders)
+        source.clear()
+        source.set_pause_generator(random_pauses(self.rng, 1 - self.p_valid))
+        source.pause = self.p_valid <= 0
+        sink.set_pause_generator(random_pauses(self.rng, 1 - self.p_ready))
+        sink.pause = self.p_ready <= 0
+        for word in words:
+            source.send_nowait(word)
+        for feeder in self._feeders:
+            feeder._start()
+        await FallingEdge(clk)          # past the edge that puts the first word out
+        outputs = bench.monitor(self.output)
+        while self.cycle < max_cycles and len(outputs) - self._first_out < expect:
+            await FallingEdge(clk)      # past cycle `self.cycle`'s edge
+            self.cycle += 1
+        self._update()
+        self.stop_inputs()
+        return self.outputs
+
+    def stop_inputs(self):
+        """Offer no more words on the input streams (a word already offered stays offered
+        until it is taken or a reset, as the stream rule wants)."""
+        self.bench.source(self.input).clear()
+        for feeder in self._feeders:
+            feeder.idle()
+
+    def idle(self):
+        """Inputs quiet (no new words), output ready every cycle."""
+        self.stop_inputs()
+        sink = self.bench.sink(self.output)
+        sink.set_pause_generator(None)
+        sink.pause = False
+
+    async def drain(self, cycles, feeders=()):
+        """After :meth:`run`: ``cycles`` more cycles with the inputs quiet and the output
+        ready; any output item offered meanwhile (one the unit should not have made, e.g. a
+        duplicate) joins ``outputs``, so that a count check sees it."""
+        self.idle()
+        for feeder in feeders:
+            feeder.idle()
+        for _ in range(cycles):
+            await FallingEdge(self.bench.dut.clk)
+            self.cycle += 1
+        self._update()
+
+
+async def reset_with_items_inside(bench, rng, words, *, cycles, quiet_cycles, feeders=()):
+    """Reset in the middle of a transaction: offer ``words`` (with random gaps) to a unit
+    whose output is stalled, for ``cycles`` cycles, so that items are inside it and its
+    output waits; assert reset (the stream objects drop ``valid`` and ``ready`` with it);
+    then check that no output appears for ``quiet_cycles`` cycles with the inputs quiet.
+    Returns how many words the unit took before the reset."""
+    stalled = StreamRun(bench, rng, p_valid=0.8, p_ready=0.0)
+    await stalled.run(words, expect=1, max_cycles=cycles, feeders=feeders)
+    taken = len(stalled.accepted)
+    await bench.reset()
+    valid = getattr(bench.dut, f"{stalled.output}__valid")
+    for cycle in range(quiet_cycles):
+        await RisingEdge(bench.dut.clk)
+        assert not valid.value, (
+            f"an output appeared {cycle} cycles after the reset: an item survived it")
+    await FallingEdge(bench.dut.clk)
+    return taken

@@ -21,6 +21,7 @@ from amaranth.sim import Simulator
 from lowbit.cli import main
 from lowbit.core.errors import LowbitError
 from lowbit.hdl.host_bridge import HostBridge, HostPort, Op, Status, command, reply_length
+from lowbit.sim_tests import stream_sim
 from lowbit.synth import board
 from lowbit.synth.board import BoardTop, build_board
 from lowbit.units import UNITS
@@ -35,23 +36,10 @@ class ByteHost:
         self.ports = {p.name: p for p in bridge.ports}
 
     async def send(self, data):
-        rx = self.bridge.rx
-        for byte in data:
-            self.ctx.set(rx.payload, byte)
-            self.ctx.set(rx.valid, 1)
-            await self.ctx.tick().until(rx.ready)
-        self.ctx.set(rx.valid, 0)
+        await stream_sim.send(self.ctx, [(self.bridge.rx, list(data))])
 
     async def receive(self, count):
-        tx = self.bridge.tx
-        self.ctx.set(tx.ready, 1)
-        got = []
-        while len(got) < count:
-            _, _, valid, payload = await self.ctx.tick().sample(tx.valid, tx.payload)
-            if valid:
-                got.append(payload)
-        self.ctx.set(tx.ready, 0)
-        return bytes(got)
+        return bytes(await stream_sim.receive(self.ctx, self.bridge.tx, count))
 
     async def transact(self, data, count):
         await self.send(data)

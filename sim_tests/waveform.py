@@ -24,6 +24,8 @@ import numpy as np
 
 from lowbit.units import UNITS
 
+from . import stream_sim
+
 __all__ = ["SCENARIOS", "Probe", "Trace", "record", "run_scenario", "draw", "write", "main"]
 
 
@@ -78,22 +80,9 @@ def record(unit, params, drive, probes, *, max_cycles=400):
 
 
 async def _send(ctx, step, *streams):
-    """Offer each ``(port, beats)`` stream's payloads back to back, all streams at once, each
-    beat held until it is taken; returns when every beat is taken (valids then low)."""
-    left = [[port, list(beats)] for port, beats in streams]
-    while any(beats for _, beats in left):
-        taken = []
-        for port, beats in left:
-            ctx.set(port.valid, bool(beats))
-            if beats:
-                ctx.set(port.payload, beats[0])
-            taken.append(bool(beats) and ctx.get(port.ready))
-        await step()
-        for (port, beats), took in zip(left, taken):
-            if took:
-                beats.pop(0)
-    for port, _ in left:
-        ctx.set(port.valid, 0)
+    """Offer each ``(port, beats)`` stream's payloads back to back, every probe sampled each
+    cycle (:func:`lowbit.sim_tests.stream_sim.send`)."""
+    await stream_sim.send(ctx, streams, tick=step)
 
 
 def _expect(unit, what, got, expected):
