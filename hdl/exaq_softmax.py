@@ -1,13 +1,14 @@
 """EXAQ softmax: 2-4 bit codes of the clipped logit distances, counted, one table per row
 (SPEC.md "EXAQ softmax"; docs/exaq_hardware.md)."""
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_choice, check_int
 
 from .adder_tree import adder_tree
+from .softmax_fixed import ExpSum
 from .softmax_row import Normaliser, SoftmaxRow, lanes
 
 __all__ = ["ExaqSoftmax", "ExaqCoder", "CodeCounter", "NormTable", "thermometer_to_binary"]
@@ -72,87 +73,83 @@ class ExaqCoder(wiring.Component):
 
 
 class CodeCounter(wiring.Component):
-    """The accumulate phase: one counter per code, then ``S = sum_k n_k LUT[k]``.
+    """The accumulate phase of EXAQ (stage B): one counter per code.
 
-    ``load`` (once per row, with ``lut_in`` valid) registers the row's table. Each ``en``
-    cycle adds to counter ``k`` the number of valid lanes (``valid``) whose code is ``k``
-    (``first``: the row's first beat, the counters restart from it): with ``epc`` lanes,
+    Each ``en`` cycle adds to counter ``k`` the number of valid lanes (``valid``) whose code is
+    ``k`` (``first``: the row's first beat, the counters restart from it): with ``epc`` lanes,
     ``epc`` comparisons and a population count per counter, not an adder of exponentials.
-    Then ``entries`` cycles of ``step`` (``step_first`` in the first), one multiply-add
-    each: ``S += n_0 LUT[0]`` while the counters shift down and the table rotates, so after
-    the last step the table is back in place for the normalise phase. ``entries`` is
-    ``2^b``, or ``2^b - 1`` with ``top = zero`` (the top code's exponential is 0: it needs
-    no counter, no table entry and no step).
+    ``counts`` holds them (``entries`` fields of ``count_bits``, lowest code first) from the
+    cycle after the last ``en``. ``entries`` is ``2^b``, or ``2^b - 1`` with ``top = zero``
+    (the top code's exponential is 0: it needs no counter). Counters are sized from
+    ``max_len``: ``count_bits = bits of max_len``.
     """
 
-    def __init__(self, *, bits, epc, lut_frac, max_len, top):
-        self.bits, self.epc, self.lut_frac = bits, epc, lut_frac
+    def __init__(self, *, bits, epc, max_len, top):
+        self.bits, self.epc = bits, epc
         self.entries = (1 << bits) - (top == "zero")
         self.count_bits = max_len.bit_length()
-        self.sum_bits = (max_len * ((1 << (lut_frac + 1)) - 1)).bit_length()
-        lut = unsigned((lut_frac + 1) << bits)          # 2^b entries, packed
         super().__init__({
-            "lut_in": In(lut),
-            "load": In(1),
             "code": In(unsigned(bits * epc)),
             "valid": In(epc),
             "en": In(1),
             "first": In(1),
-            "step": In(1),
-            "step_first": In(1),
-            "lut": Out(lut),
-            "s": Out(unsigned(self.sum_bits)),
+            "counts": Out(unsigned(self.count_bits * self.entries)),
         })
 
     def elaborate(self, platform):
         m = Module()
         counts = [Signal(self.count_bits, name=f"n{k}") for k in range(self.entries)]
-        table = [Signal(self.lut_frac + 1, name=f"lut{k}", reset_less=True)
-                 for k in range(self.entries)]
-        total = Signal(self.sum_bits, reset_less=True)
-        lut_in = lanes(self.lut_in, self.lut_frac + 1, self.entries)
         codes = lanes(self.code, self.bits, self.epc)
-        m.d.comb += [self.s.eq(total), self.lut.eq(Cat(*table))]
-        with m.If(self.load):
-            m.d.sync += [table[k].eq(lut_in[k]) for k in range(self.entries)]
+        m.d.comb += self.counts.eq(Cat(*counts))
         with m.If(self.en):
             for k, n in enumerate(counts):
                 hits = [self.valid[lane] & (codes[lane] == k) for lane in range(self.epc)]
                 m.d.sync += n.eq(Mux(self.first, 0, n) + adder_tree(hits))
-        with m.If(self.step):
-            m.d.sync += [total.eq(Mux(self.step_first, 0, total) + counts[0] * table[0]),
-                         *(counts[k].eq(counts[k + 1]) for k in range(self.entries - 1)),
-                         *(table[k].eq(table[(k + 1) % self.entries])
-                           for k in range(self.entries))]
         return m
 
 
 class NormTable(wiring.Component):
-    """The normalise phase of EXAQ: ``y_k`` for every code, once per row, then a lookup.
+    """EXAQ's per-row work after the counts (stage R): ``S = sum_k n_k LUT[k]`` and the
+    ``y`` table, with one shared two-stage :class:`Normaliser` as the only multiplier.
 
-    ``take`` loads the row's table (``lut_in``) into a shift register; then, with the row's
-    ``r`` held on its input, each of the ``steps = entries + 1`` cycles of ``step`` shifts
-    the register down by one: the entry leaving the bottom, ``LUT[k]``, goes into the one
-    shared two-stage :class:`Normaliser`, and what enters at the top is the normaliser's
-    result of the step before, ``y_(k-1) = (LUT[k-1] R + 2^(Q-O-1)) >> (Q-O)`` (the first
-    step's is stale and leaves at the bottom by the last). After the last step the register
-    holds the ``y`` table (2^b - 1 entries and a constant 0 with ``top = zero``), in the
-    flip-flops of the table it replaced. The per-element work is then a 2^b-way
-    multiplexer per lane.
+    ``take`` loads the row's table (``lut_in``) into a shift register and, with a sum
+    (``count_bits`` given), the counts (``counts_in``). Then ``sum_cycles = entries + 1``
+    cycles of ``sum_step`` (``sum_first``, ``sum_last`` in the first and last): each but the
+    last feeds ``n_0 LUT[0]`` to the multiplier while the counts shift down and the table
+    rotates (so after the sum it is back in place); each but the first adds the product of
+    the step before to ``s``. Then, with the row's ``r`` held on its input, each of the
+    ``steps = entries + 1`` cycles of ``step`` shifts the register down by one: the entry
+    leaving the bottom, ``LUT[k]``, goes into the multiplier with ``r``, and what enters at
+    the top is its result of the step before, ``y_(k-1) = (LUT[k-1] R + 2^(Q-O-1)) >> (Q-O)``
+    (the first step's is stale and leaves at the bottom by the last). After the last step the
+    register holds the ``y`` table (2^b - 1 entries and a constant 0 with ``top = zero``), in
+    the flip-flops of the table it replaced.
     """
 
-    def __init__(self, *, bits, lut_frac, r_bits, shift, y_bits, top):
+    def __init__(self, *, bits, lut_frac, r_bits, shift, y_bits, top, count_bits=None,
+                 sum_bits=None):
         self.bits, self.lut_frac, self.r_bits, self.shift, self.y_bits = (
             bits, lut_frac, r_bits, shift, y_bits)
         self.entries = (1 << bits) - (top == "zero")
         self.steps = self.entries + Normaliser.latency
-        super().__init__({
+        self.count_bits, self.sum_bits = count_bits, sum_bits
+        self.has_sum = count_bits is not None
+        self.sum_cycles = self.entries + Normaliser.latency if self.has_sum else 0
+        members = {
             "lut_in": In(unsigned((lut_frac + 1) << bits)),   # 2^b entries, packed
             "r": In(unsigned(r_bits)),
             "take": In(1),
             "step": In(1),
             "y": Out(unsigned(y_bits << bits)),             # 2^b entries, packed
-        })
+        }
+        if self.has_sum:
+            assert count_bits <= r_bits
+            members.update({
+                "counts_in": In(unsigned(count_bits * self.entries)),
+                "sum_step": In(1), "sum_first": In(1), "sum_last": In(1),
+                "s": Out(unsigned(sum_bits)),
+            })
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -161,11 +158,29 @@ class NormTable(wiring.Component):
         width = max(self.lut_frac + 1, self.y_bits)
         table = [Signal(width, name=f"entry{k}", reset_less=True) for k in range(self.entries)]
         lut_in = lanes(self.lut_in, self.lut_frac + 1, self.entries)
-        m.d.comb += [normaliser.e.eq(table[0]), normaliser.r.eq(self.r),
+        m.d.comb += [normaliser.e.eq(table[0]),
                      self.y.eq(Cat(*(entry[:self.y_bits] for entry in table)))]
         with m.If(self.take):
             m.d.sync += [table[k].eq(lut_in[k]) for k in range(self.entries)]
-        with m.Elif(self.step):
+        if self.has_sum:
+            counts = [Signal(self.count_bits, name=f"count{k}", reset_less=True)
+                      for k in range(self.entries)]
+            total = Signal(self.sum_bits, name="total", reset_less=True)
+            m.d.comb += [normaliser.r.eq(Mux(self.sum_step, counts[0], self.r)),
+                         self.s.eq(total)]
+            with m.If(self.take):
+                m.d.sync += [n.eq(v) for n, v in
+                             zip(counts, lanes(self.counts_in, self.count_bits, self.entries))]
+            with m.Elif(self.sum_step & ~self.sum_last):
+                m.d.sync += [*(counts[k].eq(counts[k + 1]) for k in range(self.entries - 1)),
+                             *(table[k].eq(table[(k + 1) % self.entries])
+                               for k in range(self.entries))]
+            with m.If(self.sum_step):
+                m.d.sync += total.eq(Mux(self.sum_first, 0,
+                                         total + normaliser.product[:self.sum_bits]))
+        else:
+            m.d.comb += normaliser.r.eq(self.r)
+        with m.If(~self.take & self.step):
             m.d.sync += [*(table[k].eq(table[k + 1]) for k in range(self.entries - 1)),
                          table[-1].eq(normaliser.y)]
         return m
@@ -185,11 +200,16 @@ class ExaqSoftmax(SoftmaxRow):
     model computes it from C, which needs LUT[0] > 2^(F-1), true of LUT[0] = 2^F; with
     ``top = zero`` the last entry is not read: it is 0).
 
-    Phases: exp = :class:`ExaqCoder` (codes, stored in the symbol buffer: b bits an element);
-    accumulate = :class:`CodeCounter` (``sum_cycles = 2^b``, or ``2^b - 1`` with top zero);
-    normalise = the shared reciprocal, then :class:`NormTable` (``prep_cycles`` = the same)
-    and a table lookup per lane. Cycles: :meth:`cycles_per_row`, :meth:`row_latency`.
+    Phases: exp = :class:`ExaqCoder` (codes, stored in the symbol buffer: b bits an element;
+    its thresholds from the clip of the ``cfg`` word, read when the row enters stage B);
+    accumulate = :class:`CodeCounter` in stage B; stage R = :class:`NormTable`, which takes
+    the counts and the ``cfg`` word's table and with one multiplier forms S
+    (``sum_cycles = 2^b + 1``, ``2^b`` with top zero), then after the shared reciprocal the
+    y table (``prep_cycles`` = the same); stage C copies the y table and looks each lane's
+    code up in it. Cycles: :meth:`cycles_per_row`, :meth:`row_latency`.
     """
+
+    COUNT_FROM_EPC = 4
 
     def __init__(self, *, in_bits=8, in_frac=4, bits=3, lut_frac=10, out_frac=10,
                  max_len=128, top="exp", epc=1):
@@ -199,6 +219,10 @@ class ExaqSoftmax(SoftmaxRow):
         check_int("lut_frac", lut_frac, 4, 16)
         check_int("max_len", max_len, 1, 4096)
         entries = (1 << bits) - (top == "zero")
+        # How S is formed: from COUNT_FROM_EPC lanes up, 2^b code counters (each beat adds a
+        # population count to each) and 2^b multiply-adds per row in stage R; below, one
+        # table lookup per lane and an adder, which at one or two lanes is the smaller.
+        self.counting = epc >= self.COUNT_FROM_EPC
         cfg = data.StructLayout({
             "clip": unsigned(in_bits + 1),
             "lut": data.ArrayLayout(unsigned(lut_frac + 1), 1 << bits),
@@ -207,8 +231,10 @@ class ExaqSoftmax(SoftmaxRow):
                          out_frac=out_frac, max_len=max_len, epc=epc,
                          symbol_bits=bits,
                          sum_bits=(max_len * ((1 << (lut_frac + 1)) - 1)).bit_length(),
-                         sum_cycles=entries, prep_cycles=entries + Normaliser.latency,
+                         sum_cycles=entries + Normaliser.latency if self.counting else 0,
+                         prep_cycles=entries + Normaliser.latency,
                          cfg_layout=cfg)
+        self.acc_stages = 0 if self.counting else 1     # ExpSum's register
 
     def exp_phase(self, m, nd, take):
         m.submodules.coder = coder = ExaqCoder(in_bits=self.in_bits, bits=self.bits,
@@ -217,26 +243,53 @@ class ExaqSoftmax(SoftmaxRow):
                      coder.nd.eq(Cat(*nd))]
         return lanes(coder.code, self.bits, self.epc)
 
-    def accumulate_phase(self, m, *, take, symbols, lane_valid, en, first, sum_step,
-                         sum_first):
+    def accumulate_phase(self, m, *, take, symbols, lane_valid, en, first):
+        if not self.counting:
+            # One or two lanes: the table entries of the codes, added (the cfg word, which
+            # stage R takes, is stable while B reads it). With top = zero the top code adds 0.
+            lut = lanes(self.cfg.payload.lut.as_value(), self.lut_frac + 1, 1 << self.bits)
+            if self.top == "zero":
+                lut[-1] = Const(0, self.lut_frac + 1)
+            table = Array(lut)
+            m.submodules.table_sum = acc = ExpSum(epc=self.epc, lut_frac=self.lut_frac,
+                                                  max_len=self.max_len, sum_bits=self.sum_bits)
+            m.d.comb += [acc.e.eq(Cat(*(table[code] for code in symbols))),
+                         acc.valid.eq(lane_valid), acc.en.eq(en), acc.first.eq(first)]
+            self._sum_b = acc.s
+            return
         m.submodules.counter = counter = CodeCounter(
-            bits=self.bits, epc=self.epc, lut_frac=self.lut_frac, max_len=self.max_len,
-            top=self.top)
-        m.d.comb += [counter.lut_in.eq(self.cfg.payload.lut), counter.load.eq(take),
-                     counter.first.eq(first), counter.step_first.eq(sum_first),
-                     counter.code.eq(Cat(*symbols)),
-                     counter.valid.eq(lane_valid), counter.en.eq(en),
-                     counter.step.eq(sum_step)]
-        self._lut_b = counter.lut
-        return counter.s
+            bits=self.bits, epc=self.epc, max_len=self.max_len, top=self.top)
+        m.d.comb += [counter.first.eq(first), counter.code.eq(Cat(*symbols)),
+                     counter.valid.eq(lane_valid), counter.en.eq(en)]
+        self._counts_b = counter.counts
 
-    def normalise_phase(self, m, *, r, take, prep_step, symbols, stage, enable):
+    def row_phase(self, m, *, take, sum_step, sum_first, sum_last, r, prep_step):
         m.submodules.norm_table = table = NormTable(
             bits=self.bits, lut_frac=self.lut_frac, r_bits=self.r_bits,
-            shift=self.q - self.out_frac, y_bits=self.y_bits, top=self.top)
-        # The row's table comes from stage B's copy (rotated back in place by the sum).
-        m.d.comb += [table.lut_in.eq(self._lut_b), table.r.eq(r), table.take.eq(take),
-                     table.step.eq(prep_step)]
+            shift=self.q - self.out_frac, y_bits=self.y_bits, top=self.top,
+            **({"count_bits": self.max_len.bit_length(), "sum_bits": self.sum_bits}
+               if self.counting else {}))
+        # The table comes from the cfg word, which stage R takes (stage B only read it).
+        m.d.comb += [table.lut_in.eq(self.cfg.payload.lut), table.take.eq(take),
+                     table.r.eq(r), table.step.eq(prep_step)]
         self._norm_table = table
-        ys = Array(lanes(table.y, self.y_bits, 1 << self.bits))
-        return [ys[code] for code in symbols]
+        if not self.counting:
+            total = Signal(self.sum_bits, name="row_sum", reset_less=True)
+            with m.If(take):
+                m.d.sync += total.eq(self._sum_b)
+            return total
+        m.d.comb += [table.counts_in.eq(self._counts_b), table.sum_step.eq(sum_step),
+                     table.sum_first.eq(sum_first), table.sum_last.eq(sum_last)]
+        return table.s
+
+    def normalise_phase(self, m, *, r, take, symbols, stage, enable):
+        # Stage C's copy of the y table, taken from stage R when the row enters C (R then
+        # prepares the next row's in its own register).
+        entries = self._norm_table.entries
+        ys = [Signal(self.y_bits, name=f"y_table{k}", reset_less=True) for k in range(entries)]
+        with m.If(take):
+            m.d.sync += [y.eq(v) for y, v in
+                         zip(ys, lanes(self._norm_table.y, self.y_bits, entries))]
+        ys += [Const(0, self.y_bits)] * ((1 << self.bits) - entries)   # top = zero
+        table = Array(ys)
+        return [table[code] for code in symbols]

@@ -71,12 +71,13 @@ class ExpSum(wiring.Component):
     Each ``en`` cycle the adder tree of the beat's ``epc`` masked terms is registered (with
     ``first``, the row's first beat, which starts the sum afresh); the next cycle adds it to
     the accumulator. So S is complete one cycle after the last beat's ``en``: the unit's
-    ``sum_cycles = 1``.
+    ``acc_stages = 1``. ``sum_bits`` defaults to what ``max_len`` terms of at most ``2^F``
+    need. (EXAQ uses it too, on its table entries, at one or two lanes.)
     """
 
-    def __init__(self, *, epc, lut_frac, max_len):
+    def __init__(self, *, epc, lut_frac, max_len, sum_bits=None):
         self.epc, self.lut_frac = epc, lut_frac
-        self.sum_bits = (max_len << lut_frac).bit_length()
+        self.sum_bits = (max_len << lut_frac).bit_length() if sum_bits is None else sum_bits
         super().__init__({
             "e": In(unsigned((lut_frac + 1) * epc)),      # epc lanes, packed
             "valid": In(epc),
@@ -108,10 +109,10 @@ class SoftmaxFixed(SoftmaxRow):
 
     Interface: :class:`~lowbit.hdl.softmax_row.SoftmaxRow`, without ``cfg``. Phases: exp =
     :class:`ExpRom` (the ``e`` values are stored in the symbol buffer: F + 1 bits an element);
-    accumulate = :class:`ExpSum` during the read-back (``sum_cycles = 1``: its pipeline
-    register); normalise = the
-    shared reciprocal, then one :class:`~lowbit.hdl.softmax_row.Normaliser` (a multiplier) per
-    lane (``prep_cycles = 0``).
+    accumulate = :class:`ExpSum` during the read-back (``acc_stages = 1``: its pipeline
+    register), S handed to stage R (``sum_cycles = 0``); normalise = the shared reciprocal in
+    stage R, then one :class:`~lowbit.hdl.softmax_row.Normaliser` (a multiplier) per lane in
+    stage C (``prep_cycles = 0``).
     """
 
     def __init__(self, *, in_bits=8, in_frac=4, lut_frac=10, out_frac=10, max_len=128,
@@ -129,7 +130,8 @@ class SoftmaxFixed(SoftmaxRow):
                          out_frac=out_frac, max_len=max_len, epc=epc,
                          symbol_bits=lut_frac + 1,
                          sum_bits=(max_len << lut_frac).bit_length(),
-                         sum_cycles=1, prep_cycles=0)
+                         sum_cycles=0, prep_cycles=0)
+        self.acc_stages = 1          # ExpSum's register between the adder tree and S
         self.out_stages = 1 + Normaliser.latency
         self.normalise_registers = Normaliser.latency
 
@@ -140,15 +142,21 @@ class SoftmaxFixed(SoftmaxRow):
         m.d.comb += rom.nd.eq(Cat(*nd))
         return lanes(rom.e, self.lut_frac + 1, self.epc)
 
-    def accumulate_phase(self, m, *, take, symbols, lane_valid, en, first, sum_step,
-                         sum_first):
+    def accumulate_phase(self, m, *, take, symbols, lane_valid, en, first):
         m.submodules.exp_sum = acc = ExpSum(epc=self.epc, lut_frac=self.lut_frac,
                                             max_len=self.max_len)
         m.d.comb += [acc.e.eq(Cat(*symbols)), acc.valid.eq(lane_valid), acc.en.eq(en),
                      acc.first.eq(first)]
-        return acc.s
+        self._sum_b = acc.s
 
-    def normalise_phase(self, m, *, r, take, prep_step, symbols, stage, enable):
+    def row_phase(self, m, *, take, sum_step, sum_first, sum_last, r, prep_step):
+        # Stage R's copy of S, held for the reciprocal while B sums the next row.
+        total = Signal(self.sum_bits, name="row_sum", reset_less=True)
+        with m.If(take):
+            m.d.sync += total.eq(self._sum_b)
+        return total
+
+    def normalise_phase(self, m, *, r, take, symbols, stage, enable):
         # A register after the symbol buffer's (block RAM) read port, then the two-stage
         # normaliser: the multipliers start from flip-flops.
         symbols = stage(*symbols)

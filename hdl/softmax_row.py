@@ -28,7 +28,7 @@ from .stream_pipeline import StallingPipeline
 __all__ = ["EPC_CHOICES", "clog2", "count_shape", "beat_layout", "lanes", "MaxFinder",
            "Reciprocal", "Normaliser", "SoftmaxRow"]
 
-EPC_CHOICES = (1, 2, 4, 8)
+EPC_CHOICES = (1, 2, 4, 8, 16)
 
 
 def clog2(n):
@@ -162,7 +162,8 @@ class Normaliser(wiring.Component):
     The multiplier is the longest path of either unit, so it is split: ``e`` into a high and
     a low half, the two half-height products registered when ``en`` is high, then added
     (with the rounding constant) and shifted in the next cycle. ``y`` follows ``e`` and ``r``
-    by one ``en`` cycle (``latency = 1``).
+    by one ``en`` cycle (``latency = 1``); so does ``product``, the plain ``e * r`` (for a
+    unit that uses the same multiplier for other per-row products).
     """
 
     latency = 1
@@ -175,6 +176,7 @@ class Normaliser(wiring.Component):
             "r": In(unsigned(r_bits)),
             "en": In(1, init=1),
             "y": Out(unsigned(y_bits)),
+            "product": Out(unsigned(e_bits + r_bits)),
         })
 
     def elaborate(self, platform):
@@ -185,16 +187,18 @@ class Normaliser(wiring.Component):
         with m.If(self.en):
             m.d.sync += [low_product.eq(low * self.r), high_product.eq(high * self.r)]
         total = (high_product << self.low_bits) + low_product + (1 << (self.shift - 1))
-        m.d.comb += self.y.eq(total >> self.shift)
+        m.d.comb += [self.y.eq(total >> self.shift),
+                     self.product.eq((high_product << self.low_bits) + low_product)]
         return m
 
 
 class SoftmaxRow(wiring.Component):
-    """Streaming softmax of rows of fixed-point logits, as a three-stage row pipeline.
+    """Streaming softmax of rows of fixed-point logits, as a four-stage row pipeline.
 
-    Subclasses provide the exp phase (:meth:`exp_phase`), the accumulate phase
-    (:meth:`accumulate_phase`) and the output side of the normalise phase
-    (:meth:`normalise_phase`); this class holds the rest, once for both units.
+    Subclasses provide the exp phase (:meth:`exp_phase`), the per-element accumulation
+    (:meth:`accumulate_phase`), the per-row work after it (:meth:`row_phase`) and the output
+    side of the normalise phase (:meth:`normalise_phase`); this class holds the rest, once for
+    both units.
 
     Attributes
     ----------
@@ -203,7 +207,10 @@ class SoftmaxRow(wiring.Component):
         row is full but its last), ``last`` (the row's last beat). A row has 1..max_len
         elements.
     cfg : In(stream.Signature(cfg_layout)), only if the unit has a per-row configuration
-        Taken once per row, when the row enters stage B; so consecutive rows may differ.
+        One word per row, in row order: it must be valid when the row enters stage B (which
+        reads it there, e.g. the clip) and is taken when the row enters stage R (which reads
+        it again, e.g. the table); the stream rule keeps it stable in between. So
+        consecutive rows may differ.
     o : Out(stream.Signature(beat_layout(unsigned(out_frac + 1), epc)))
         The row's outputs in order, beat for beat as they came in (same ``count`` and
         ``last``); lanes at and above ``count`` are 0.
@@ -213,26 +220,31 @@ class SoftmaxRow(wiring.Component):
     A. load: the beats go into the row buffer while :class:`MaxFinder` tracks the maximum.
     B. exp and accumulate: the row buffer is read back one beat per cycle; each lane's
        ``nd = max - x`` is registered and goes through the exp phase (``exp_stages`` register
-       stages) to a symbol that is stored in the symbol buffer (two banks) and accumulated;
-       then ``sum_cycles`` cycles to finish the sum ``S``; then :class:`Reciprocal`
-       (``r_bits`` cycles).
-    C. normalise and output: ``prep_cycles`` cycles of per-row preparation, then the symbol
-       buffer is read back through a :class:`StallingPipeline` to ``o`` (the buffer's read
-       register, the normalise phase's ``out_stages``, the output register).
+       stages) to a symbol that is stored in the symbol buffer (three banks) and
+       accumulated (``acc_stages`` more cycles until the accumulation is complete).
+    R. per row: the accumulation's result is handed over from B; ``sum_cycles`` cycles to
+       finish the sum ``S``, :class:`Reciprocal` (``r_bits`` cycles), ``prep_cycles`` of
+       per-row preparation (EXAQ's y table).
+    C. normalise and output: the symbol buffer is read back through a
+       :class:`StallingPipeline` to ``o`` (the buffer's read register, the normalise phase's
+       ``out_stages``, the output register).
 
     A takes the next row as soon as B has started reading the row buffer (B's reads stay
-    ahead of A's writes), and B takes the next row as soon as C has taken the last, so with
-    rows arriving back to back and ``o`` never stalled a row of ``L`` elements takes
-    :meth:`cycles_per_row` cycles (stage B's time) and goes from its first input beat to
-    its last output beat in :meth:`row_latency` cycles. ``latency`` is ``None``: it depends on
-    the row length.
+    ahead of A's writes), B the next row as soon as R has taken the last (one cycle later
+    with ``cfg``, whose word R takes), R as soon as C has taken its row, so with rows arriving
+    back to back and ``o`` never stalled a row of ``L`` elements takes :meth:`cycles_per_row`
+    cycles (the slowest stage's time: ceil(L/epc) plus a few for long rows, the fixed per-row
+    work of R for short ones) and goes from its first input beat to its last output beat in
+    :meth:`row_latency` cycles. ``latency`` is ``None``: it depends on the row length.
     """
 
     latency = None
     ND_STAGES = 1      # the register of nd = max - x
     exp_stages = 1     # register stages of the exp phase, from nd to the stored symbol
+    acc_stages = 0     # cycles after the last symbol until the accumulation is complete
     out_stages = 0           # register stages of the normalise phase in the output pipeline
     normalise_registers = 0  # those of them inside the phase (not made with `stage`)
+    BANKS = 3          # symbol buffer banks: rows in stages B, R and C
 
     def __init__(self, *, in_bits, in_frac, lut_frac, out_frac, max_len, epc, symbol_bits,
                  sum_bits, sum_cycles, prep_cycles, cfg_layout=None):
@@ -266,48 +278,71 @@ class SoftmaxRow(wiring.Component):
         check_int("length", length, 1, self.max_len)
         return -(-length // self.epc)
 
+    def stage_cycles(self, length):
+        """Each stage's time per row, in steady state: ``{"A", "B", "R", "C"}`` -> cycles from
+        taking a row to being able to take the next.
+
+        A: ``beats`` and the cycle B takes the row in. B: the read-back (``beats``), the nd
+        and exp registers, ``acc_stages``, the hand-over to R (and one more with ``cfg``:
+        the word R takes is B's until then). R: ``sum_cycles``, the reciprocal's start and
+        ``r_bits`` quotient bits, then (if any) ``prep_cycles`` and one cycle in which the
+        prepared state is complete; the hand-over to C is the start of the next. C: the hand-over cycle, ``beats`` issued, and the beat's passage through the
+        stages that read the row's state (the symbol buffer's read register and the
+        normalise stages made with ``stage``).
+        """
+        beats = self.beats(length)
+        return {
+            "A": beats + 1,
+            "B": beats + self.ND_STAGES + self.exp_stages + self.acc_stages + 1 + self.has_cfg,
+            "R": (self.sum_cycles + 1 + self.r_bits
+                  + (self.prep_cycles + 1 if self.prep_cycles else 0)),
+            "C": beats + 2 + self.out_stages - self.normalise_registers,
+        }
+
     def cycles_per_row(self, length):
         """Cycles per row in steady state (rows of ``length`` back to back, ``o`` never
-        stalled): stage B, the slowest stage, takes ``beats + 1 + exp_stages`` cycles to
-        read the row, form nd and code it, ``sum_cycles`` to finish S, ``r_bits`` for the
-        reciprocal and one to hand the row to stage C."""
-        return (self.beats(length) + self.ND_STAGES + self.exp_stages + self.sum_cycles
-                + self.r_bits + 1)
+        stalled): the slowest stage's time (:meth:`stage_cycles`)."""
+        return max(self.stage_cycles(length).values())
 
     def row_latency(self, length):
         """Cycles from taking the first input beat of a row to taking its last output beat,
-        for a row that finds the unit idle and is never stalled: the last input beat comes
-        ``beats - 1`` cycles after the first; the row enters stage B one cycle later and
-        stage C :meth:`cycles_per_row` cycles after that; C prepares for ``prep_cycles``,
-        issues the first beat a cycle later, which leaves the output pipeline
-        ``2 + out_stages`` cycles later, and the last beat ``beats - 1`` cycles after it.
-        ``= 2 beats + cycles_per_row + prep_cycles + out_stages + 2``."""
-        beats = self.beats(length)
-        return (2 * beats + self.cycles_per_row(length) + self.prep_cycles + self.out_stages
-                + 2)
+        for a row that finds the unit idle and is never stalled: B takes the row ``beats``
+        cycles after its first beat, R ``B - has_cfg`` cycles later (the extra cycle of
+        ``cfg`` is after the hand-over), C ``R`` cycles after that (with ``prep_cycles`` = 0
+        R hands over in the cycle its reciprocal is done); C issues the first beat a cycle
+        later, which leaves the output pipeline ``2 + out_stages`` cycles later, and the last
+        beat ``beats - 1`` cycles after it."""
+        beats, stages = self.beats(length), self.stage_cycles(length)
+        return (2 * beats + stages["B"] - self.has_cfg + stages["R"] + self.out_stages + 2)
 
     # The unit's phases.
 
     def exp_phase(self, m, nd, take):
         """The symbols of ``nd`` (``epc`` lanes, unsigned ``in_bits``), ``exp_stages`` cycles
-        later. ``take`` is high in the cycle a row (and its ``cfg``) enters stage B."""
+        later. ``take`` is high in the cycle a row enters stage B (with its ``cfg`` word
+        valid)."""
         raise NotImplementedError
 
-    def accumulate_phase(self, m, *, take, symbols, lane_valid, en, first, sum_step,
-                         sum_first):
+    def accumulate_phase(self, m, *, take, symbols, lane_valid, en, first):
         """Accumulate the symbols of a beat (``en``; ``lane_valid`` masks the lanes; ``first``
-        marks the row's first beat, which starts the sums afresh), then finish in
-        ``sum_cycles`` cycles of ``sum_step`` (``sum_first`` in the first). ``take`` is high
-        in the cycle the row (and its ``cfg``) enters stage B. Returns the value of ``S``,
+        marks the row's first beat, which starts afresh); complete ``acc_stages`` cycles after
+        the last beat's ``en``. ``take`` is high in the cycle the row enters stage B."""
+        raise NotImplementedError
+
+    def row_phase(self, m, *, take, sum_step, sum_first, sum_last, r, prep_step):
+        """Stage R: ``take`` (the row enters R: copy the accumulation's result; the ``cfg``
+        word is taken at its clock edge), then ``sum_cycles`` cycles of ``sum_step``
+        (``sum_first``, ``sum_last`` in the first and last), then the reciprocal, then
+        ``prep_cycles`` cycles of ``prep_step`` with the row's ``r``. Returns the value of ``S``,
         read while the reciprocal runs."""
         raise NotImplementedError
 
-    def normalise_phase(self, m, *, r, take, prep_step, symbols, stage, enable):
+    def normalise_phase(self, m, *, r, take, symbols, stage, enable):
         """``y`` for each lane's symbol, given the row's ``r``, ``out_stages`` register
         stages later: stages made with ``stage(*values)`` (which returns the registered
         values) plus ``normalise_registers`` inside the phase, enabled by ``enable`` (the
-        output pipeline's). ``take`` is high in the cycle a row enters stage C, then
-        ``prep_step`` for ``prep_cycles`` cycles, then the symbols of the row come past."""
+        output pipeline's). ``take`` is high in the cycle a row enters stage C (copy the
+        row's state from stage R), then the symbols of the row come past."""
         raise NotImplementedError
 
     def elaborate(self, platform):
@@ -317,11 +352,13 @@ class SoftmaxRow(wiring.Component):
         m.submodules.row_buffer = row_buffer = Memory(
             shape=unsigned(self.in_bits * epc), depth=depth, init=[])
         row_write, row_read = row_buffer.write_port(), row_buffer.read_port()
-        # Two banks, interleaved: address = Cat(bank, beat).
+        # Three banks, one after another: address = bank x depth + beat. Each stage keeps
+        # its bank's base address, so the addresses need one adder and no multiplier.
         symbol_bits = self.symbol_bits
         m.submodules.symbol_buffer = symbol_buffer = Memory(
-            shape=unsigned(symbol_bits * epc), depth=2 * depth, init=[])
+            shape=unsigned(symbol_bits * epc), depth=self.BANKS * depth, init=[])
         symbol_write, symbol_read = symbol_buffer.write_port(), symbol_buffer.read_port()
+        bank_base = range(self.BANKS * depth)
 
         # --- Stage A: load the row and find its maximum. ---
         # Rows are tracked by the index of their last beat, so that no control path holds
@@ -349,22 +386,23 @@ class SoftmaxRow(wiring.Component):
                 m.d.sync += [a_full.eq(1), a_last_beat.eq(a_beat),
                              a_last_count.eq(self.i.payload.count)]
 
-        # --- Stage B: exp, accumulate, reciprocal. ---
+        # --- Stage B: exp and accumulate. ---
         b_max = Signal(signed(self.in_bits), reset_less=True)
         b_last_beat = Signal(range(depth), reset_less=True)
         b_last_count = Signal(count_shape(epc), reset_less=True)
-        b_bank = Signal()
+        b_base = Signal(bank_base)
         b_beat = Signal(range(depth))           # the beat on the row buffer's read port
         b_reading = Signal()                    # b_beat is a beat of the row
-        b_free, take_b, take_c, c_free = Signal(), Signal(), Signal(), Signal()
+        b_free, take_b, take_r, take_c, r_free, c_free = (Signal() for _ in range(6))
         cfg_valid = self.cfg.valid if self.has_cfg else Const(1)
         m.d.comb += take_b.eq(a_full & b_free & cfg_valid)
         if self.has_cfg:
-            m.d.comb += self.cfg.ready.eq(a_full & b_free)
+            m.d.comb += self.cfg.ready.eq(take_r)
         with m.If(take_b):
             m.d.sync += [a_full.eq(0), a_beat.eq(0),
                          b_max.eq(max_finder.max), b_last_beat.eq(a_last_beat),
-                         b_last_count.eq(a_last_count), b_bank.eq(~b_bank), b_beat.eq(0)]
+                         b_last_count.eq(a_last_count), b_beat.eq(0),
+                         b_base.eq(Mux(b_base == (self.BANKS - 1) * depth, 0, b_base + depth))]
 
         in_code = Signal()
         beat_valid, beat_last = Signal(), Signal()
@@ -393,19 +431,10 @@ class SoftmaxRow(wiring.Component):
             valid_s, beat_s, last_s = valid_r, beat_r, last_r
         lane_valid = Cat(~last_s | _lane_valid(k, b_last_count) for k in range(epc))
         m.d.comb += [symbol_write.en.eq(valid_s),
-                     symbol_write.addr.eq(Cat(b_bank, beat_s)),
+                     symbol_write.addr.eq(b_base + beat_s),
                      symbol_write.data.eq(Cat(*symbols))]
-
-        sum_step = Signal()
-        sum_k = Signal(range(max(self.sum_cycles, 2)))
-        total = self.accumulate_phase(m, take=take_b, symbols=symbols, lane_valid=lane_valid,
-                                      en=valid_s, first=beat_s == 0, sum_step=sum_step,
-                                      sum_first=sum_k == 0)
-
-        m.submodules.reciprocal = reciprocal = Reciprocal(s_bits=self.sum_bits, q=self.q,
-                                                          r_bits=self.r_bits)
-        div_start = Signal()
-        m.d.comb += reciprocal.s.eq(total)
+        self.accumulate_phase(m, take=take_b, symbols=symbols, lane_valid=lane_valid,
+                              en=valid_s, first=beat_s == 0)
 
         # The state machines are one-hot flags written out (no m.FSM, whose `case`
         # statements Verilator's -Wall calls incomplete; flags keep the hand-over logic
@@ -414,39 +443,86 @@ class SoftmaxRow(wiring.Component):
         # Icarus (-g2012) never runs while its inputs keep their initial values, leaving
         # the output X.
         b_idle = Signal(init=1)
-        b_code, b_sum, b_div = Signal(), Signal(), Signal()
-        code_done, sum_done = Signal(), Signal()
+        b_code, b_done = Signal(), Signal()
+        code_done = Signal()
+        acc_wait = Signal(range(max(self.acc_stages, 1) + 1))
         m.d.comb += [
             in_code.eq(b_code),
             code_done.eq(b_code & valid_s & last_s),
-            sum_done.eq(b_sum & (sum_k == self.sum_cycles - 1)),
-            sum_step.eq(b_sum),
-            reciprocal.start.eq(div_start),    # high in the first cycle of DIV only
-            take_c.eq(b_div & ~div_start & reciprocal.done & c_free),
-            b_free.eq(b_idle | take_c),
+            take_r.eq(b_done & (acc_wait == 0) & r_free),
+            # With cfg, R takes B's word at the hand-over, so B takes the next row (and
+            # reads the next word) one cycle later.
+            b_free.eq(b_idle | (take_r if not self.has_cfg else 0)),
         ]
-        m.d.sync += div_start.eq(code_done & (self.sum_cycles == 0) | sum_done)
-        with m.If(take_c):
-            m.d.sync += [b_div.eq(0), b_idle.eq(1)]
+        with m.If(take_r):
+            m.d.sync += [b_done.eq(0), b_idle.eq(1)]
         with m.If(code_done):
-            m.d.sync += [b_code.eq(0), (b_sum if self.sum_cycles else b_div).eq(1)]
-        with m.If(sum_done):
-            m.d.sync += [b_sum.eq(0), b_div.eq(1)]
+            m.d.sync += [b_code.eq(0), b_done.eq(1), acc_wait.eq(self.acc_stages)]
+        with m.Elif(acc_wait != 0):
+            m.d.sync += acc_wait.eq(acc_wait - 1)
         with m.If(take_b):
             m.d.sync += [b_idle.eq(0), b_code.eq(1)]
-        with m.If(b_sum):
+
+        # --- Stage R: the sum, the reciprocal and the per-row preparation. ---
+        r_last_beat = Signal(range(depth), reset_less=True)
+        r_last_count = Signal(count_shape(epc), reset_less=True)
+        r_base = Signal(bank_base, reset_less=True)
+        with m.If(take_r):
+            m.d.sync += [r_last_beat.eq(b_last_beat), r_last_count.eq(b_last_count),
+                         r_base.eq(b_base)]
+        m.submodules.reciprocal = reciprocal = Reciprocal(s_bits=self.sum_bits, q=self.q,
+                                                          r_bits=self.r_bits)
+        sum_step, prep_step, div_start = Signal(), Signal(), Signal()
+        sum_k = Signal(range(max(self.sum_cycles, 2)))
+        prep_k = Signal(range(max(self.prep_cycles, 2)))
+        total = self.row_phase(m, take=take_r, sum_step=sum_step, sum_first=sum_k == 0,
+                               sum_last=sum_k == self.sum_cycles - 1, r=reciprocal.r,
+                               prep_step=prep_step)
+        m.d.comb += reciprocal.s.eq(total)
+
+        r_idle = Signal(init=1)
+        r_sum, r_div, r_prep, r_done = Signal(), Signal(), Signal(), Signal()
+        sum_done, div_done, prep_done = Signal(), Signal(), Signal()
+        # R hands over when the row's state is complete: with a preparation, after it (R
+        # stays valid until the next start); without, as soon as the division is done.
+        r_ready = r_done if self.prep_cycles else r_div & ~div_start
+        m.d.comb += [
+            sum_done.eq(r_sum & (sum_k == self.sum_cycles - 1)),
+            div_done.eq(r_div & ~div_start & reciprocal.done),
+            prep_done.eq(r_prep & (prep_k == self.prep_cycles - 1)),
+            sum_step.eq(r_sum),
+            prep_step.eq(r_prep),
+            reciprocal.start.eq(div_start),    # high in the first cycle of DIV only
+            take_c.eq(r_ready & reciprocal.done & c_free),
+            r_free.eq(r_idle | take_c),
+        ]
+        m.d.sync += div_start.eq(take_r & (self.sum_cycles == 0) | sum_done)
+        with m.If(take_c):
+            m.d.sync += [(r_done if self.prep_cycles else r_div).eq(0), r_idle.eq(1)]
+        if self.prep_cycles:
+            with m.If(div_done):
+                m.d.sync += [r_div.eq(0), r_prep.eq(1)]
+            with m.If(prep_done):
+                m.d.sync += [r_prep.eq(0), r_done.eq(1)]
+        with m.If(sum_done):
+            m.d.sync += [r_sum.eq(0), r_div.eq(1)]
+        with m.If(take_r):
+            m.d.sync += [r_idle.eq(0), (r_sum if self.sum_cycles else r_div).eq(1)]
+        with m.If(r_sum):
             m.d.sync += sum_k.eq(Mux(sum_done, 0, sum_k + 1))
+        with m.If(r_prep):
+            m.d.sync += prep_k.eq(Mux(prep_done, 0, prep_k + 1))
 
         # --- Stage C: normalise and output. ---
         c_r = Signal(self.r_bits, reset_less=True)
         c_last_beat = Signal(range(depth), reset_less=True)
         c_last_count = Signal(count_shape(epc), reset_less=True)
-        c_bank = Signal(reset_less=True)
+        c_base = Signal(bank_base, reset_less=True)
         c_beat = Signal(range(depth))
         c_issuing = Signal()                    # beats of the row are left to issue
         with m.If(take_c):
-            m.d.sync += [c_r.eq(reciprocal.r), c_last_beat.eq(b_last_beat),
-                         c_last_count.eq(b_last_count), c_bank.eq(b_bank), c_beat.eq(0)]
+            m.d.sync += [c_r.eq(reciprocal.r), c_last_beat.eq(r_last_beat),
+                         c_last_count.eq(r_last_count), c_base.eq(r_base), c_beat.eq(0)]
 
         issue = SimpleNamespace(valid=Signal(name="issue_valid"), ready=Signal(name="issue_ready"))
         pipeline = StallingPipeline(m, issue, self.o)
@@ -461,11 +537,9 @@ class SoftmaxRow(wiring.Component):
             m.d.sync += c_issuing.eq(1)
         count = Mux(is_last, c_last_count, epc)
         m.d.comb += [symbol_read.en.eq(pipeline.enable),
-                     symbol_read.addr.eq(Cat(c_bank, c_beat))]
+                     symbol_read.addr.eq(c_base + c_beat)]
         # Stage 1: the symbol buffer's read register, with the beat's facts beside it.
         issued_s1, last_s1, count_s1 = pipeline.stage(issue.valid, is_last, count)
-        prep_step = Signal()
-        prep_k = Signal(range(max(self.prep_cycles, 2)))
         # The normalise phase's register stages: those it makes with `stage` and those
         # inside it (enabled with the pipeline), the beat's facts carried beside them.
         # Until a beat has left the stages made with `stage`, it still reads the row's
@@ -478,7 +552,7 @@ class SoftmaxRow(wiring.Component):
             reading.append(carried[0])
             return registered
 
-        outputs = self.normalise_phase(m, r=c_r, take=take_c, prep_step=prep_step,
+        outputs = self.normalise_phase(m, r=c_r, take=take_c,
                                        symbols=lanes(symbol_read.data, symbol_bits, epc),
                                        stage=stage, enable=pipeline.enable)
         in_flight = Cat(*reading).any()      # (registered copies of the stages' valid bits)
@@ -494,25 +568,16 @@ class SoftmaxRow(wiring.Component):
         pipeline.finish(Cat(y_o, count_o, last_o))
 
         c_idle = Signal(init=1)
-        c_prep, c_out = Signal(), Signal()
-        prep_done = Signal()
+        c_out = Signal()
         m.d.comb += [
             in_out.eq(c_out),
-            prep_done.eq(c_prep & (prep_k == self.prep_cycles - 1)),
-            prep_step.eq(c_prep),
             # Free once every beat has been issued and has left the stages that read the
             # row's bank and state. (From registers only, so that o.ready does not reach
-            # stage B's hand-over.)
+            # stage R's hand-over.)
             c_free.eq(c_idle | (c_out & ~c_issuing & ~in_flight)),
         ]
         with m.If(c_out & c_free):
             m.d.sync += [c_out.eq(0), c_idle.eq(1)]
-        with m.If(prep_done):
-            m.d.sync += [c_prep.eq(0), c_out.eq(1)]
         with m.If(take_c):
-            m.d.sync += [c_idle.eq(0), (c_prep if self.prep_cycles else c_out).eq(1)]
-            if self.prep_cycles:
-                m.d.sync += c_out.eq(0)
-        with m.If(c_prep):
-            m.d.sync += prep_k.eq(Mux(prep_done, 0, prep_k + 1))
+            m.d.sync += [c_idle.eq(0), c_out.eq(1)]
         return m

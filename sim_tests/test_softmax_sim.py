@@ -29,8 +29,14 @@ _NARROWEST_FIXED = {"in_bits": 4, "in_frac": 3, "lut_frac": 4, "out_frac": 4, "m
 CASES = [
     ("exaq_softmax", {}, BOTH),
     ("softmax_fixed", {}, BOTH),
-    ("exaq_softmax", {"bits": 2, "epc": 4, "top": "zero", "max_len": 61}, ICARUS),
+    # epc >= 4: S from code counters (stage B) and multiply-adds (stage R), on both.
+    ("exaq_softmax", {"bits": 2, "epc": 4, "top": "zero", "max_len": 61}, BOTH),
+    # epc 1, 2: S from table entries; top zero; rows not a multiple of epc.
+    ("exaq_softmax", {"bits": 2, "epc": 2, "top": "zero", "max_len": 37}, ICARUS),
     ("exaq_softmax", {"bits": 4, "max_len": 1024}, ICARUS),
+    # The widest beat and the longest rows.
+    ("exaq_softmax", {"epc": 16, "max_len": 4096}, ICARUS),
+    ("softmax_fixed", {"epc": 16, "max_len": 300}, ICARUS),
     ("exaq_softmax", _WIDEST_EXAQ, ICARUS),
     ("exaq_softmax", _NARROWEST_EXAQ, ICARUS),
     ("softmax_fixed", {"epc": 4, "max_len": 1024}, ICARUS),
@@ -95,7 +101,7 @@ def test_verilator_lint_at_the_extremes(unit, params, tmp_path):
 @pytest.mark.parametrize("make, message", [
     (lambda: ExaqSoftmax(bits=5), "bits=5 is out of range: bits must be an integer in 2..4"),
     (lambda: ExaqSoftmax(top="one"), "top='one' is not allowed: top must be one of exp, zero"),
-    (lambda: ExaqSoftmax(epc=3), "epc=3 is not allowed: epc must be one of 1, 2, 4, 8"),
+    (lambda: ExaqSoftmax(epc=3), "epc=3 is not allowed: epc must be one of 1, 2, 4, 8, 16"),
     (lambda: ExaqSoftmax(in_frac=8), "in_frac=8 is out of range: in_frac must be an integer "
                                      "in 0..7"),
     (lambda: ExaqSoftmax(max_len=4097), "max_len=4097 is out of range"),
@@ -128,17 +134,23 @@ def test_rom_is_the_golden_table(in_bits, in_frac, lut_frac, index_frac):
 
 
 def test_cycle_formulas():
-    """cycles_per_row = beats + 2 + sum_cycles + r_bits + 1 (stage B); row_latency adds the
-    load, the y table and the output pipeline (docs/exaq_hardware.md)."""
+    """cycles_per_row = the slowest of the four row stages: A (load) beats + 1; B (code and
+    count) beats + 3 + acc_stages + 1 with cfg; R (sum, reciprocal, y table) sum_cycles + 1 +
+    r_bits + prep_cycles + 1; C (output) beats + 2 + the stages that read the row's state;
+    row_latency adds the load, R and the output pipeline (docs/exaq_hardware.md)."""
     exaq, fixed = ExaqSoftmax(), SoftmaxFixed()
     assert (exaq.r_bits, fixed.r_bits) == (20, 20)          # O + ceil(log2 128) + 3
-    assert (exaq.sum_cycles, exaq.prep_cycles, exaq.out_stages) == (8, 9, 0)
-    assert (fixed.sum_cycles, fixed.prep_cycles, fixed.out_stages) == (1, 0, 2)
-    assert exaq.cycles_per_row(128) == 128 + 2 + 8 + 20 + 1 == 159
-    assert fixed.cycles_per_row(128) == 128 + 2 + 1 + 20 + 1 == 152
-    assert exaq.row_latency(128) == 2 * 128 + 159 + 9 + 0 + 2
-    assert fixed.row_latency(128) == 2 * 128 + 152 + 0 + 2 + 2
+    assert (exaq.sum_cycles, exaq.prep_cycles, exaq.out_stages) == (9, 9, 0)
+    assert (fixed.sum_cycles, fixed.prep_cycles, fixed.out_stages) == (0, 0, 2)
+    assert exaq.stage_cycles(128) == {"A": 129, "B": 128 + 4, "R": 9 + 1 + 20 + 10, "C": 130}
+    assert fixed.stage_cycles(128) == {"A": 129, "B": 128 + 4, "R": 21, "C": 131}
+    assert exaq.cycles_per_row(128) == fixed.cycles_per_row(128) == 132
+    assert exaq.row_latency(128) == 2 * 128 + 131 + 40 + 0 + 2
+    assert fixed.row_latency(128) == 2 * 128 + 132 + 21 + 2 + 2
+    # Short rows: the fixed per-row work of stage R is the slowest stage.
+    assert exaq.cycles_per_row(16) == 40 and fixed.cycles_per_row(16) == 21
     wide = ExaqSoftmax(epc=4, max_len=1024, top="zero")
-    assert wide.cycles_per_row(1000) == 250 + 2 + 7 + 23 + 1
+    assert wide.cycles_per_row(1000) == 250 + 4
+    assert ExaqSoftmax(epc=16, max_len=4096).cycles_per_row(4096) == 256 + 4
     with pytest.raises(ParameterError):
         wide.cycles_per_row(1025)
