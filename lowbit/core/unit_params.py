@@ -49,7 +49,7 @@ IN_FRAC = Param("in_frac", 4, "fractional bits of the logits (< in_bits)", lo=0,
 LUT_FRAC = Param("lut_frac", 10, "F: fractional bits of the exponential table", lo=4, hi=16)
 OUT_FRAC = Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=16)
 MAX_LEN = Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096)
-EPC = Param("epc", 1, "elements per cycle (lanes per beat)", choices=(1, 2, 4, 8),
+EPC = Param("epc", 1, "elements per cycle (lanes per beat)", choices=(1, 2, 4, 8, 16),
             golden=False)
 EXAQ_BITS = Param("bits", 3, "code width b: 2^b table entries", lo=2, hi=4)
 EXAQ_TOP = Param("top", ExaqTop.EXP, "what the top code means: exp(-C) from the table, or 0",
