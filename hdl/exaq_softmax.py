@@ -235,6 +235,7 @@ class ExaqSoftmax(SoftmaxRow):
                          prep_cycles=entries + Normaliser.latency,
                          cfg_layout=cfg)
         self.acc_stages = 0 if self.counting else 1     # ExpSum's register
+        self.out_stages = 1                             # the symbol register before the lookup
 
     def exp_phase(self, m, nd, take):
         m.submodules.coder = coder = ExaqCoder(in_bits=self.in_bits, bits=self.bits,
@@ -292,4 +293,7 @@ class ExaqSoftmax(SoftmaxRow):
                          zip(ys, lanes(self._norm_table.y, self.y_bits, entries))]
         ys += [Const(0, self.y_bits)] * ((1 << self.bits) - entries)   # top = zero
         table = Array(ys)
+        # A register after the symbol buffer's read port (block RAM on FPGAs, whose
+        # clock-to-output is most of a cycle), as in the baseline, then the lookup.
+        symbols = stage(*symbols)
         return [table[code] for code in symbols]

@@ -140,15 +140,20 @@ def test_cycle_formulas():
     row_latency adds the load, R and the output pipeline (docs/exaq_hardware.md)."""
     exaq, fixed = ExaqSoftmax(), SoftmaxFixed()
     assert (exaq.r_bits, fixed.r_bits) == (20, 20)          # O + ceil(log2 128) + 3
-    assert (exaq.sum_cycles, exaq.prep_cycles, exaq.out_stages) == (9, 9, 0)
+    assert (exaq.sum_cycles, exaq.prep_cycles, exaq.out_stages) == (0, 9, 1)
     assert (fixed.sum_cycles, fixed.prep_cycles, fixed.out_stages) == (0, 0, 2)
-    assert exaq.stage_cycles(128) == {"A": 129, "B": 128 + 4, "R": 9 + 1 + 20 + 10, "C": 130}
+    # epc 1: S from table entries in B (ExpSum, acc_stages 1), no sum steps in R.
+    assert exaq.stage_cycles(128) == {"A": 129, "B": 128 + 5, "R": 0 + 1 + 20 + 10, "C": 131}
     assert fixed.stage_cycles(128) == {"A": 129, "B": 128 + 4, "R": 21, "C": 131}
-    assert exaq.cycles_per_row(128) == fixed.cycles_per_row(128) == 132
-    assert exaq.row_latency(128) == 2 * 128 + 131 + 40 + 0 + 2
+    assert (exaq.cycles_per_row(128), fixed.cycles_per_row(128)) == (133, 132)
+    assert exaq.row_latency(128) == 2 * 128 + 132 + 31 + 1 + 2
     assert fixed.row_latency(128) == 2 * 128 + 132 + 21 + 2 + 2
     # Short rows: the fixed per-row work of stage R is the slowest stage.
-    assert exaq.cycles_per_row(16) == 40 and fixed.cycles_per_row(16) == 21
+    assert exaq.cycles_per_row(16) == 31 and fixed.cycles_per_row(16) == 21
+    # epc >= 4: code counters in B, 2^b + 1 multiply-adds in R.
+    counting = ExaqSoftmax(epc=4)
+    assert counting.counting and not exaq.counting
+    assert counting.stage_cycles(128) == {"A": 33, "B": 32 + 4, "R": 9 + 1 + 20 + 10, "C": 35}
     wide = ExaqSoftmax(epc=4, max_len=1024, top="zero")
     assert wide.cycles_per_row(1000) == 250 + 4
     assert ExaqSoftmax(epc=16, max_len=4096).cycles_per_row(4096) == 256 + 4
