@@ -52,11 +52,8 @@ PENDING = {
         "H2: the waveform program reads the scenarios from the registry (a program, or "
         "takes the entry)",
     ("lowbit.synth.board", "lowbit.units"): "H2: build_board takes the Unit entry",
-    ("lowbit.synth.asic", "lowbit.units"): "H3b: take the Unit entry from the CLI",
-    ("lowbit.synth.power", "lowbit.units"): "H3b: take the Unit entry from the CLI",
 }
 PENDING_CYCLES = {
-    ("lowbit.synth.power", "lowbit.synth.workloads"): "H3b: one of the two imports the other",
 }
 
 

@@ -134,7 +134,7 @@ def _small(name="int_mac"):
 
 def test_zero_input_activity_leaves_leakage_and_the_clock(build, plain_liberty):
     unit, params = _small()
-    result = power.measure_power("int_mac", params, liberty=plain_liberty, cycles=64,
+    result = power.measure_power(UNITS["int_mac"], params, liberty=plain_liberty, cycles=64,
                                  build_dir=build, workload=idle_workload(unit, params, cycles=64))
     assert result.toggle_rate == 0.0
     detail = result.energy_detail_pj
@@ -156,7 +156,7 @@ def test_zero_input_activity_leaves_leakage_and_the_clock(build, plain_liberty):
 
 
 def test_same_seed_same_figure(build, plain_liberty):
-    runs = [power.measure_power("int_mac", SMALL_MAC, data="random", seed=seed, cycles=96,
+    runs = [power.measure_power(UNITS["int_mac"], SMALL_MAC, data="random", seed=seed, cycles=96,
                                 liberty=plain_liberty, build_dir=build / f"seed{i}")
             for i, seed in enumerate((3, 3, 4))]
     assert runs[0].energy_pj == runs[1].energy_pj
@@ -167,7 +167,7 @@ def test_same_seed_same_figure(build, plain_liberty):
 def test_netlist_agrees_with_the_golden_model_or_it_is_an_error(build, plain_liberty):
     unit, params = _small()
     work = make_workload(unit, params, data="random", seed=5, cycles=80)
-    result = power.measure_power("int_mac", params, liberty=plain_liberty, cycles=80,
+    result = power.measure_power(UNITS["int_mac"], params, liberty=plain_liberty, cycles=80,
                                  build_dir=build / "golden", workload=work)
     assert result.vectors_checked == result.ops == 79
     # The same check on vectors it was not made for (one weight changed) must fail.
@@ -176,7 +176,7 @@ def test_netlist_agrees_with_the_golden_model_or_it_is_an_error(build, plain_lib
     bad = Workload(vectors=wrong, ops=work.ops, op=work.op, check=work.check,
                    checked=work.checked)
     with pytest.raises(LowbitError, match="disagrees with the golden model"):
-        power.measure_power("int_mac", params, liberty=plain_liberty, cycles=80,
+        power.measure_power(UNITS["int_mac"], params, liberty=plain_liberty, cycles=80,
                             build_dir=build / "golden-bad", workload=bad)
 
 
@@ -215,3 +215,24 @@ def test_cli_power_bad_input_is_one_line(argv, what, capsys, tmp_path):
     assert main(["--build", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and what in err
+
+
+def test_dot_product_netlist_is_measured_per_mac(build, plain_liberty):
+    params = {"lanes": 4, "bits": 3, "act_bits": 4}
+    result = power.measure_power(UNITS["pot_dot"], params, data="random", cycles=40,
+                                 liberty=plain_liberty, build_dir=build / "dot")
+    component = UNITS["pot_dot"].build(UNITS["pot_dot"].resolve(params))
+    component._MustUse__silence = True   # only its latency is read
+    latency = component.latency
+    assert result.vectors_checked == 40 - latency and result.ops == 4 * (40 - latency)
+    assert result.energy_pj["total"] > 0 and result.toggle_rate > 0
+
+
+def test_breakdown_splits_the_mac_into_accumulator_and_multiplier(build, plain_liberty):
+    parts = power.mac_breakdown(UNITS["int_mac"], SMALL_MAC, data="random", cycles=64,
+                                liberty=plain_liberty, build_dir=build / "breakdown")
+    mac, acc = parts["mac"], parts["accumulator"]
+    assert acc.vectors_checked == mac.vectors_checked == mac.ops
+    assert 0 < acc.area_um2 < mac.area_um2
+    assert acc.sequential_area_um2 == mac.sequential_area_um2   # every flip-flop is in it
+    assert parts["multiplier"]["area_um2"] == pytest.approx(mac.area_um2 - acc.area_um2)

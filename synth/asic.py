@@ -215,3 +215,4 @@ def asic_synthesize(component_factory, *, unit, params, build_dir, liberty=None,
         sequential_area_um2=round(float(stat.get("sequential_area", 0.0)), 3),
         critical_path_ns=path["min_period_ns"], critical_path=path["path"],
         liberty=library_id(source), delay_target_ps=int(delay_ps))
+

@@ -23,8 +23,6 @@ before it settles) are not counted: the dynamic energy is that of the settled tr
 lower bound, for unit and baseline alike (docs/power.md).
 """
 
-import gzip
-import hashlib
 import json
 import os
 import re
@@ -43,10 +41,11 @@ from .asic import DELAY_TARGET_PS, map_design, resolve_liberty
 from .liberty import library_id
 from .sta import power_tcl, read_dump, read_power, run_sta, sta_version
 from .tools import tool_versions
+from .workloads import accumulator_workload, make_workload, port_widths
 
 __all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_CYCLES", "GLITCH_NOTE", "PowerResult", "cell_models",
-           "simulate_netlist", "read_vcd", "net_activities", "netlist_power", "measure_power",
-           "compare_power", "format_power_table"]
+           "simulate_netlist", "read_vcd", "net_activities", "netlist_power", "liberty_power",
+           "measure_power", "measure_component", "mac_breakdown", "format_power_table"]
 
 DEFAULT_CLOCK_MHZ = 100.0
 DEFAULT_CYCLES = 2048
@@ -70,7 +69,7 @@ def cell_models(liberty):
     written once beside it by Yosys' ``read_liberty`` (no ``-lib``) and ``write_verilog``."""
     from .tools import run_tool
     liberty = Path(liberty)
-    models = liberty.with_suffix(".cells.v")
+    models = liberty.with_suffix(".cells0.v")
     if models.is_file():
         return models
     folder = liberty.parent
@@ -80,6 +79,12 @@ def cell_models(liberty):
                       f"{liberty.name}\nwrite_verilog -noattr {part}\n")
     run_tool("yosys", ["-q", "-l", f"{script.stem}.log", "-s", script.name], cwd=folder,
              log=f"{script.stem}.stdout", error_log=f"{script.stem}.log")
+    # Flip-flops without reset power up at 0 rather than x: an x in a register that the logic
+    # later masks would otherwise spread through the cells' gate-level equations (x-pessimism)
+    # into outputs the RTL defines.
+    text = (folder / part).read_text()
+    (folder / part).write_text(re.sub(r"^(\s*reg\s+(?:\[[^\]]*\]\s*)?[\w$]+)\s*;", r"\1 = 0;",
+                                      text, flags=re.M))
     os.replace(folder / part, models)
     return models
 
@@ -93,7 +98,7 @@ def require_icarus():
 
 def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", reset_port="rst"):
     """A Verilog testbench: reset, then one vector of ``stim.hex`` per cycle, outputs to
-    ``out.hex`` every cycle (before that cycle's vector), a VCD of the unit's nets."""
+    ``out.hex`` every cycle (once that cycle's vector has settled), a VCD of the unit's nets."""
     in_bits = sum(w for _, w in inputs)
     out_bits = sum(w for _, w in outputs)
     lines = ["`timescale 1ns/1ps", "module power_tb;",
@@ -123,8 +128,8 @@ def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", 
               '    $dumpfile("activity.vcd");',
               "    $dumpvars(1, dut);",
               f"    for (k = 0; k < {n_vectors}; k = k + 1) begin",
-              '      $fwrite(f, "%h\\n", out);',
               "      vec = stim[k];",
+              '      #1 $fwrite(f, "%h\\n", out);',
               f"      @(posedge {clock_port}); #1;",
               "    end",
               '    $fwrite(f, "%h\\n", out);',
@@ -142,7 +147,9 @@ def simulate_netlist(run, netlist, top, models, inputs, outputs, vectors, *, cyc
     ``vectors``: ``{input name: int array}``, one value per cycle (two's complement allowed);
     ``cycles`` the number of cycles where ``vectors`` is empty.
     Returns ``({output name: int array of unsigned values}, vcd path, cycles)``; output entry
-    ``k`` is the value before vector ``k`` is applied (entry ``n`` after the last one).
+    ``k`` is the value while vector ``k`` is applied (registers: after ``k`` clock edges;
+    entry ``n`` after the last edge); None
+    where a bit is undefined (registers without reset before the first beat reaches them).
     """
     require_icarus()
     n = len(next(iter(vectors.values()))) if vectors else int(cycles)
@@ -163,13 +170,15 @@ def simulate_netlist(run, netlist, top, models, inputs, outputs, vectors, *, cyc
     _run(["vvp", "-n", "power_tb.vvp"], cwd=run, log="vvp.log", what="vvp")
     if not outputs:
         return {}, run / "activity.vcd", n
-    words = [int(line, 16) if "x" not in line.lower() and "z" not in line.lower() else None
-             for line in (run / "out.hex").read_text().split()]
-    if any(w is None for w in words):
-        raise LowbitError(f"the gate-level simulation gave undefined outputs; see {run / 'out.hex'}")
+    total = sum(width for _, width in outputs)
+    lines = (run / "out.hex").read_text().split()
+    bits = ["".join("xxxx" if d in "xXzZ" else format(int(d, 16), "04b") for d in line)
+            .rjust(total, "0")[-total:] for line in lines]
     result, lo = {}, 0
-    for name, width in outputs:
-        result[name] = np.array([(w >> lo) & ((1 << width) - 1) for w in words], dtype=object)
+    for name, width in outputs:   # LSB first; a field with an undefined bit is None
+        hi = total - lo
+        fields = [b[hi - width:hi] for b in bits]
+        result[name] = np.array([None if "x" in f else int(f, 2) for f in fields], dtype=object)
         lo += width
     return result, run / "activity.vcd", n
 
@@ -406,6 +415,7 @@ class PowerResult:
     opensta_report_power_pj: float
     power_mw: float
     area_um2: float
+    sequential_area_um2: float
     toggle_rate: float
     vectors_checked: int
     liberty: str
@@ -418,39 +428,40 @@ class PowerResult:
         return asdict(self)
 
 
-def _ports(component):
-    from amaranth.hdl import Value
-    from amaranth.lib.wiring import In
-    inputs, outputs = [], []
-    for path, member, value in component.signature.flatten(component):
-        name = "__".join(str(p) for p in path)
-        (inputs if member.flow == In else outputs).append((name, len(Value.cast(value))))
-    return inputs, outputs
-
-
-def measure_power(unit_name, params=None, *, data="random", clock_mhz=DEFAULT_CLOCK_MHZ,
+def measure_power(unit, params=None, *, data="random", clock_mhz=DEFAULT_CLOCK_MHZ,
                   liberty=None, seed=1, cycles=DEFAULT_CYCLES, build_dir=Path("build/power"),
                   workload=None):
-    """Measure one unit; returns a :class:`PowerResult`. Raises ``LowbitError`` on bad input,
-    a failing tool, or a netlist whose outputs differ from the golden model."""
-    from lowbit.units import UNITS
+    """Measure one unit (its registry entry, ``lowbit.registry.Unit``) with ``params``;
+    returns a :class:`PowerResult`. Raises ``LowbitError`` on bad input, a failing tool, or a
+    netlist whose outputs differ from the golden model."""
+    _check_clock(clock_mhz)
+    params = unit.resolve(params or {})
+    work = workload or make_workload(unit, params, data=data, seed=seed, cycles=cycles)
+    return measure_component(unit.build(params), work, name=unit.name, params=params, data=data,
+                             seed=seed, clock_mhz=clock_mhz, liberty=liberty,
+                             build_dir=build_dir)
 
-    from .workloads import make_workload
+
+def _check_clock(clock_mhz):
     if not (1.0 <= float(clock_mhz) <= 5000.0):
         raise LowbitError(f"--clock {clock_mhz}: the clock must be 1..5000 MHz")
-    unit = UNITS[unit_name]
-    params = unit.resolve(params or {})
+
+
+def measure_component(component, work, *, name, params, data, seed, clock_mhz, liberty,
+                      build_dir):
+    """Measure any ``wiring.Component`` (``name`` for its folder and record) on the
+    :class:`~lowbit.synth.workloads.Workload` ``work``; see :func:`measure_power`."""
+    _check_clock(clock_mhz)
     build_dir = Path(build_dir)
     lib, source = resolve_liberty(liberty, build_dir)
     versions = {**tool_versions(["yosys"]), "opensta": sta_version()}
     start = time.monotonic()
     from lowbit.core.params import params_tag
-    run = build_dir / f"{unit_name}-{params_tag(params)}" / f"{data}-seed{seed}-n{cycles}"
+    cycles = len(next(iter(work.vectors.values())))
+    run = build_dir / f"{name}-{params_tag(params)}" / f"{data}-seed{seed}-n{cycles}"
     run.mkdir(parents=True, exist_ok=True)
-    work = workload or make_workload(unit, params, data=data, seed=seed, cycles=cycles)
-    component = unit.build(params)
-    inputs, outputs = _ports(component)
-    top = re.sub(r"\W", "_", unit_name)
+    inputs, outputs = port_widths(component)
+    top = re.sub(r"\W", "_", name)
     (run / "unit.v").write_text(to_verilog(component, top))
     stat = map_design(run, "power", "unit.v", top, lib, DELAY_TARGET_PS, plain_names=True)
     netlist = run / "power_netlist.v"
@@ -458,7 +469,7 @@ def measure_power(unit_name, params=None, *, data="random", clock_mhz=DEFAULT_CL
                                    work.vectors)
     problem = work.check(got)
     if problem:
-        raise LowbitError(f"{unit_name}: the gate-level netlist disagrees with the golden model "
+        raise LowbitError(f"{name}: the gate-level netlist disagrees with the golden model "
                           f"({problem}); see {run}")
     stats, span = read_vcd(vcd)
     activities = net_activities(stats, span, n)
@@ -470,7 +481,7 @@ def measure_power(unit_name, params=None, *, data="random", clock_mhz=DEFAULT_CL
     total = power["total"]
     toggles = [a for a, _ in activities.values()]
     result = PowerResult(
-        unit=unit_name, params=params, data=data, seed=seed, clock_mhz=float(clock_mhz),
+        unit=name, params=params, data=data, seed=seed, clock_mhz=float(clock_mhz),
         cycles=n, ops=int(work.ops), op=work.op,
         energy_pj={k: total[k] * per_op for k in ("total", "internal", "switching", "leakage")},
         energy_by_group_pj={g: power[g]["total"] * per_op
@@ -479,6 +490,7 @@ def measure_power(unit_name, params=None, *, data="random", clock_mhz=DEFAULT_CL
                           for g, kinds in power.items()},
         opensta_report_power_pj=opensta["total"]["total"] * per_op,
         power_mw=total["total"] * 1e3, area_um2=round(float(stat["area"]), 3),
+        sequential_area_um2=round(float(stat.get("sequential_area", 0.0)), 3),
         toggle_rate=float(np.mean(toggles)) if toggles else 0.0,
         vectors_checked=int(work.checked), liberty=library_id(source), tool_versions=versions,
         seconds=round(time.monotonic() - start, 2))
@@ -486,20 +498,32 @@ def measure_power(unit_name, params=None, *, data="random", clock_mhz=DEFAULT_CL
     return result
 
 
-def compare_power(unit_name, params=None, **kwargs):
-    """The unit and its baseline (at matching parameters) on the same workload kind, clock and
-    seed; returns ``{"unit": PowerResult, "baseline": PowerResult | None, "ratio": float | None}``
-    (``ratio`` = baseline energy per operation / the unit's: above 1 the unit is better)."""
-    from lowbit.units import UNITS
-    unit = UNITS[unit_name]
+def mac_breakdown(unit, params=None, *, data="minilm", clock_mhz=DEFAULT_CLOCK_MHZ,
+                  liberty=None, seed=1, cycles=DEFAULT_CYCLES, build_dir=Path("build/power")):
+    """Where a MAC's area and energy go (``unit`` a registry entry of a MAC): the whole MAC, and its accumulator alone (the
+    pipeline registers, the adder and the sum's flip-flops: ``lowbit.hdl.accumulator``) fed
+    the very products the MAC forms on the same beats; the rest is the multiplier.
+
+    Returns ``{"mac": PowerResult, "accumulator": PowerResult, "multiplier": {"area_um2",
+    "energy_pj"}}`` (the multiplier as the difference).
+    """
+    from lowbit.hdl.accumulator import Accumulator
+    unit_name = unit.name
     params = unit.resolve(params or {})
-    mine = measure_power(unit_name, params, **kwargs)
-    baseline = unit.baseline_for(params)
-    if baseline is None:
-        return {"unit": mine, "baseline": None, "ratio": None}
-    theirs = measure_power(baseline[0], baseline[1], **kwargs)
-    ratio = theirs.energy_pj["total"] / mine.energy_pj["total"] if mine.energy_pj["total"] else None
-    return {"unit": mine, "baseline": theirs, "ratio": ratio}
+    work = make_workload(unit, params, data=data, seed=seed, cycles=cycles)
+    common = dict(data=data, seed=seed, clock_mhz=clock_mhz, liberty=liberty,
+                  build_dir=build_dir)
+    mac = measure_power(unit, params, workload=work, **common)
+    component = unit.build(params)
+    component._MustUse__silence = True   # only its widths are read
+    acc = Accumulator(product_bits=component.product_bits, acc_bits=component.acc_bits,
+                      overflow=component.overflow, stages=component.pipeline)
+    acc_work = accumulator_workload(unit, params, work)
+    part = measure_component(acc, acc_work, name=f"{unit_name}.accumulator", params=params,
+                             **common)
+    return {"mac": mac, "accumulator": part,
+            "multiplier": {"area_um2": mac.area_um2 - part.area_um2,
+                           "energy_pj": mac.energy_pj["total"] - part.energy_pj["total"]}}
 
 
 def format_power_table(results):
@@ -521,36 +545,3 @@ def format_power_table(results):
 
     return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, rows),
                       f"(pJ per operation; {GLITCH_NOTE})"])
-
-
-def power_command(unit_name, overrides, *, data="minilm", clock_mhz=DEFAULT_CLOCK_MHZ,
-                  liberty=None, seed=1, cycles=DEFAULT_CYCLES, build=Path("build"), out=None):
-    """``lowbit power``: the unit and its baseline; prints the table, writes the JSON record.
-
-    The record (``build/power/<unit>-<data>.json`` unless ``out``): ``{"command", "unit",
-    "baseline", "ratio", "note"}`` with the two :class:`PowerResult` dicts; ``ratio`` is the
-    baseline's energy per operation over the unit's.
-    """
-    from lowbit.units import UNITS
-    if int(cycles) < 16 or int(cycles) > 1_000_000:
-        raise LowbitError(f"--cycles {cycles}: allowed 16..1000000")
-    params = UNITS[unit_name].resolve(overrides)
-    found = compare_power(unit_name, params, data=data, clock_mhz=clock_mhz, liberty=liberty,
-                          seed=seed, cycles=int(cycles), build_dir=Path(build) / "power")
-    rows = [found["unit"]] + ([found["baseline"]] if found["baseline"] else [])
-    print(format_power_table(rows))
-    if found["ratio"] is not None:
-        print(f"{found['baseline'].unit} / {unit_name} energy per {found['unit'].op}: "
-              f"{found['ratio']:.3f}x")
-    command = " ".join(["lowbit", "power", unit_name,
-                        *[f"-p {k}={v}" for k, v in sorted((overrides or {}).items())],
-                        f"--data {data}", f"--clock {clock_mhz:g}", f"--seed {seed}",
-                        f"--cycles {cycles}"] + ([f"--liberty {liberty}"] if liberty else []))
-    record = {"command": command, "unit": found["unit"].as_dict(),
-              "baseline": found["baseline"].as_dict() if found["baseline"] else None,
-              "ratio": found["ratio"], "note": GLITCH_NOTE}
-    path = Path(out) if out else Path(build) / "power" / f"{unit_name}-{data}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path}")
-    return 0

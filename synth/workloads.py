@@ -23,7 +23,8 @@ import numpy as np
 from lowbit.core.errors import LowbitError
 from lowbit.core.widths import signed_range
 
-__all__ = ["DATA", "Workload", "make_workload", "minilm_layer", "MINILM_LAYER"]
+__all__ = ["DATA", "Workload", "make_workload", "minilm_layer", "MINILM_LAYER", "port_widths",
+           "mac_workload", "dot_workload", "accumulator_workload", "idle_workload"]
 
 DATA = ("minilm", "random")
 # The first layer's query projection (384 x 384): its input is the embedding LayerNorm output.
@@ -73,21 +74,6 @@ def _int8_per_token(x, bits):
     return np.clip(np.rint(x / scale), -top, top).astype(np.int64)
 
 
-def _mac_weight_codes(unit, params, w):
-    """MiniLM weights in the MAC's weight format: codes as the ``weight`` port takes them."""
-    from lowbit.golden_models.dint import DintFormat, quantize_dint, quantize_int
-    from lowbit.golden_models.pot import PotFormat, quantize_pot_rtn
-    if unit.name == "dint_mac":
-        codes, _ = quantize_dint(w, DintFormat(params["special"], params["frac_bits"]))
-        return codes.astype(np.int64)
-    if unit.name == "pot_mac":
-        codes, _ = quantize_pot_rtn(w, PotFormat(params["bits"], params["zero_code"]))
-        return codes.astype(np.int64)
-    if unit.name == "int_mac":
-        return quantize_int(w, params["weight_bits"])[0].astype(np.int64)
-    raise LowbitError(f"no MiniLM weight format for {unit.name}")
-
-
 def _mac_weight_domain(unit, params, model):
     if unit.name == "int_mac":
         lo, hi = signed_range(params["weight_bits"])
@@ -96,6 +82,8 @@ def _mac_weight_domain(unit, params, model):
 
 
 def _to_signed(values, bits):
+    if any(v is None for v in values):
+        raise LowbitError("the gate-level netlist gave undefined (x) outputs on measured beats")
     values = np.array([int(v) for v in values], dtype=np.int64)
     return np.where(values >= 1 << (bits - 1), values - (1 << bits), values)
 
@@ -115,7 +103,7 @@ def mac_workload(unit, params, *, data, seed, cycles):
         length = RANDOM_DOT_LENGTH
     else:
         w, x = minilm_layer()
-        codes = _mac_weight_codes(unit, params, w)
+        codes = _weight_codes(unit.name, params, w)
         xq = np.clip(_int8_per_token(x, params["act_bits"]), a_lo, a_hi)
         length = w.shape[1]
         pairs = -(-n // length)
@@ -142,18 +130,120 @@ def mac_workload(unit, params, *, data, seed, cycles):
     return Workload(vectors=vectors, ops=n, op="MAC", check=check, checked=n)
 
 
+def _weight_codes(unit_name, params, w, weight_bits=None):
+    """MiniLM weights as codes of the unit's format (the ``weight``/``weights`` port values)."""
+    from lowbit.golden_models.dint import DintFormat, quantize_dint, quantize_int
+    from lowbit.golden_models.pot import PotFormat, quantize_pot_rtn
+    if unit_name in ("dint_mac", "dint_dot"):
+        return quantize_dint(w, DintFormat(params["special"], params["frac_bits"]))[0].astype(np.int64)
+    if unit_name in ("pot_mac", "pot_dot"):
+        return quantize_pot_rtn(w, PotFormat(params["bits"], params["zero_code"]))[0].astype(np.int64)
+    return quantize_int(w, weight_bits or params["weight_bits"])[0].astype(np.int64)
+
+
+def dot_workload(unit, params, *, data, seed, cycles):
+    """Beats for an N-lane dot product (``lowbit.hdl.dot_product.LaneDotProduct``): one beat
+    of ``lanes`` weights and activations per cycle, the output stream always ready."""
+    rng = np.random.default_rng(seed)
+    model = unit.golden_model(params)
+    component = unit.build(params)
+    component._MustUse__silence = True   # only its latency is read
+    latency, lanes = component.latency, params["lanes"]
+    n = cycles - latency
+    if n < 1:
+        raise LowbitError(f"cycles={cycles} is too short for a pipeline of latency {latency}")
+    a_lo, a_hi = signed_range(params["act_bits"])
+    signed_weights = unit.name == "int_dot"
+    if signed_weights:
+        w_bits = params["weight_bits"]
+        w_lo, w_hi = signed_range(w_bits)
+    else:
+        w_bits = params["bits"]
+    if data == "random":
+        weights = (rng.integers(w_lo, w_hi + 1, (n, lanes)) if signed_weights
+                   else rng.integers(0, len(model.format.scaled_values), (n, lanes)))
+        acts = rng.integers(a_lo, a_hi + 1, (n, lanes))
+    else:
+        w, x = minilm_layer()
+        codes = _weight_codes(unit.name, params, w)
+        xq = np.clip(_int8_per_token(x, params["act_bits"]), a_lo, a_hi)
+        per_row = w.shape[1] // lanes
+        rows = rng.integers(0, codes.shape[0], -(-n // per_row))
+        tokens = rng.integers(0, xq.shape[0], len(rows))
+        weights = np.concatenate([codes[r, :per_row * lanes].reshape(per_row, lanes)
+                                  for r in rows])[:n]
+        acts = np.concatenate([xq[t, :per_row * lanes].reshape(per_row, lanes)
+                               for t in tokens])[:n]
+    expected = model.dot(weights, acts)
+    payload = np.zeros(n, dtype=object)
+    for lane in range(lanes):
+        payload = payload + ((weights[:, lane].astype(object) & ((1 << w_bits) - 1))
+                             << (lane * w_bits))
+        payload = payload + ((acts[:, lane].astype(object) & ((1 << params["act_bits"]) - 1))
+                             << (lanes * w_bits + lane * params["act_bits"]))
+    idle = np.zeros(latency, dtype=object)
+    ones = np.ones(n + latency, dtype=np.int64)
+    vectors = {"i__payload": np.concatenate([payload, idle]),
+               "i__valid": np.concatenate([np.ones(n, dtype=np.int64), np.zeros(latency, np.int64)]),
+               "o__ready": ones}
+    sum_bits = len(component.o.payload)
+
+    def check(outputs):
+        if not all(v == 1 for v in outputs["i__ready"][:n]):
+            return "the unit stalled its input with the output always ready"
+        valid = np.array([v == 1 for v in outputs["o__valid"][latency:latency + n]])
+        if not valid.all():
+            return f"o.valid low at beat {int(np.flatnonzero(~valid)[0])}"
+        got = _to_signed(outputs["o__payload"][latency:latency + n], sum_bits)
+        bad = np.flatnonzero(got != expected)
+        if len(bad):
+            i = bad[0]
+            return f"beat {i}: got {got[i]}, expected {expected[i]} ({len(bad)} of {n} differ)"
+        return None
+
+    return Workload(vectors=vectors, ops=n * lanes, op="MAC", check=check, checked=n)
+
+
+def accumulator_workload(unit, params, mac_work):
+    """The beats of ``mac_work`` as the MAC's accumulator sees them: ``product`` (the magnitude
+    of ``value(code) x 2^f x a`` for a codebook weight, the signed product for ``int_mac``)
+    and ``negate`` (the weight's sign), with the same ``valid``, ``clear`` and check."""
+    model = unit.golden_model(params)
+    w, a = mac_work.vectors["weight"], mac_work.vectors["act"]
+    if unit.name == "int_mac":
+        product, negate = w * a, np.zeros_like(w)
+    else:
+        value = model.format.decode_scaled(w)
+        product, negate = np.abs(value) * a, (value < 0).astype(np.int64)
+    vectors = {"product": product, "negate": negate, "valid": mac_work.vectors["valid"],
+               "clear": mac_work.vectors["clear"]}
+    return Workload(vectors=vectors, ops=mac_work.ops, op=mac_work.op, check=mac_work.check,
+                    checked=mac_work.checked)
+
+
+def port_widths(component):
+    """The component's ports as Verilog names them: ``([(name, width)] in, [...] out)``."""
+    from amaranth.hdl import Value
+    from amaranth.lib.wiring import In
+    inputs, outputs = [], []
+    for path, member, value in component.signature.flatten(component):
+        name = "__".join(str(p) for p in path)
+        (inputs if member.flow == In else outputs).append((name, len(Value.cast(value))))
+    return inputs, outputs
+
+
 def idle_workload(unit, params, *, cycles):
     """Every input held at 0 after reset: only the clock and leakage draw power."""
-    from .power import _ports
     component = unit.build(params)
     component._MustUse__silence = True   # only its ports are read
-    inputs, _ = _ports(component)
+    inputs, _ = port_widths(component)
     vectors = {name: np.zeros(cycles, dtype=np.int64) for name, _ in inputs}
     return Workload(vectors=vectors, ops=cycles, op="cycle", check=lambda outputs: None,
                     checked=0)
 
 
-_FAMILIES = {"dint_mac": mac_workload, "pot_mac": mac_workload, "int_mac": mac_workload}
+_FAMILIES = {"dint_mac": mac_workload, "pot_mac": mac_workload, "int_mac": mac_workload,
+             "pot_dot": dot_workload, "int_dot": dot_workload}
 
 
 def make_workload(unit, params, *, data, seed, cycles):

@@ -1,0 +1,97 @@
+"""``lowbit power``: the energy per operation of a unit beside its baseline's.
+
+The measurement itself is ``lowbit.synth.power`` (gate-level simulation of the standard-cell
+netlist, power from the Liberty tables); this module picks the baseline from the registry,
+prints the table and writes the JSON record. See docs/power.md.
+"""
+
+import json
+from pathlib import Path
+
+from .core.errors import LowbitError
+from .synth.power import (DEFAULT_CLOCK_MHZ, DEFAULT_CYCLES, GLITCH_NOTE, format_power_table,
+                          mac_breakdown, measure_power)
+from .units import UNITS
+
+__all__ = ["compare_power", "power_command"]
+
+
+def compare_power(unit_name, params=None, **kwargs):
+    """The unit and its baseline (at matching parameters) on the same workload kind, clock and
+    seed; returns ``{"unit": PowerResult, "baseline": PowerResult | None, "ratio": float | None}``
+    (``ratio`` = baseline energy per operation / the unit's: above 1 the unit is better)."""
+    unit = UNITS[unit_name]
+    params = unit.resolve(params or {})
+    mine = measure_power(unit, params, **kwargs)
+    baseline = unit.baseline_for(params)
+    if baseline is None:
+        return {"unit": mine, "baseline": None, "ratio": None}
+    theirs = measure_power(UNITS[baseline[0]], baseline[1], **kwargs)
+    ratio = theirs.energy_pj["total"] / mine.energy_pj["total"] if mine.energy_pj["total"] else None
+    return {"unit": mine, "baseline": theirs, "ratio": ratio}
+
+
+
+def _breakdowns(unit_name, params, **kwargs):
+    """:func:`mac_breakdown` of the unit and its baseline, printed and as JSON-ready dicts."""
+    if UNITS[unit_name].testbench != "lowbit.sim_tests.tb_mac":
+        raise LowbitError(f"--breakdown is for the MAC units (weight, act -> acc); "
+                          f"{unit_name} is not one")
+    sides = [(unit_name, params)]
+    baseline = UNITS[unit_name].baseline_for(params)
+    if baseline:
+        sides.append((baseline[0], UNITS[baseline[0]].resolve(baseline[1])))
+    print(f"\n{'unit':<10} {'part':<12} {'area/um^2':>10} {'(flip-flops)':>12} {'pJ/MAC':>8} "
+          f"{'(seq)':>7}")
+    found = {}
+    for name, p in sides:
+        parts = mac_breakdown(UNITS[name], p, **kwargs)
+        for part in ("mac", "accumulator"):
+            r = parts[part]
+            ff_area = r.sequential_area_um2
+            print(f"{name:<10} {part:<12} {r.area_um2:>10.0f} {ff_area:>12.0f} "
+                  f"{r.energy_pj['total']:>8.3f} {r.energy_by_group_pj['sequential']:>7.3f}")
+        m = parts["multiplier"]
+        print(f"{name:<10} {'multiplier':<12} {m['area_um2']:>10.0f} {'':>12} "
+              f"{m['energy_pj']:>8.3f}   (the MAC minus its accumulator)")
+        found[name] = {"mac": parts["mac"].as_dict(), "accumulator": parts["accumulator"].as_dict(),
+                       "multiplier": m}
+    return found
+
+
+def power_command(unit_name, overrides, *, data="minilm", clock_mhz=DEFAULT_CLOCK_MHZ,
+                  liberty=None, seed=1, cycles=DEFAULT_CYCLES, build=Path("build"), out=None,
+                  breakdown=False):
+    """``lowbit power``: the unit and its baseline; prints the table, writes the JSON record.
+
+    The record (``build/power/<unit>-<data>.json`` unless ``out``): ``{"command", "unit",
+    "baseline", "ratio", "note"}`` with the two :class:`PowerResult` dicts; ``ratio`` is the
+    baseline's energy per operation over the unit's.
+    """
+    if int(cycles) < 16 or int(cycles) > 1_000_000:
+        raise LowbitError(f"--cycles {cycles}: allowed 16..1000000")
+    params = UNITS[unit_name].resolve(overrides)
+    found = compare_power(unit_name, params, data=data, clock_mhz=clock_mhz, liberty=liberty,
+                          seed=seed, cycles=int(cycles), build_dir=Path(build) / "power")
+    rows = [found["unit"]] + ([found["baseline"]] if found["baseline"] else [])
+    print(format_power_table(rows))
+    if found["ratio"] is not None:
+        print(f"{found['baseline'].unit} / {unit_name} energy per {found['unit'].op}: "
+              f"{found['ratio']:.3f}x")
+    command = " ".join(["lowbit", "power", unit_name,
+                        *[f"-p {k}={v}" for k, v in sorted((overrides or {}).items())],
+                        f"--data {data}", f"--clock {clock_mhz:g}", f"--seed {seed}",
+                        f"--cycles {cycles}"] + ([f"--liberty {liberty}"] if liberty else []))
+    record = {"command": command, "unit": found["unit"].as_dict(),
+              "baseline": found["baseline"].as_dict() if found["baseline"] else None,
+              "ratio": found["ratio"], "note": GLITCH_NOTE}
+    if breakdown:
+        record["command"] += " --breakdown"
+        record["breakdown"] = _breakdowns(unit_name, params, data=data, clock_mhz=clock_mhz,
+                                          liberty=liberty, seed=seed, cycles=int(cycles),
+                                          build_dir=Path(build) / "power")
+    path = Path(out) if out else Path(build) / "power" / f"{unit_name}-{data}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {path}")
+    return 0
