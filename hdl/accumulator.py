@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from lowbit.core.params import check_choice, check_int
 from lowbit.core.widths import signed_range
 
-__all__ = ["OVERFLOW_MODES", "check_accumulator", "Accumulator"]
+__all__ = ["OVERFLOW_MODES", "check_accumulator", "register_sum", "Accumulator"]
 
 OVERFLOW_MODES = ("wrap", "saturate")
 
@@ -19,6 +19,22 @@ def check_accumulator(*, product_bits, acc_bits, overflow, stages):
     check_choice("overflow", overflow, OVERFLOW_MODES)
     check_int("stages", stages, 0, 4)
     return dict(product_bits=product_bits, acc_bits=acc_bits, overflow=overflow, stages=stages)
+
+
+def register_sum(m, acc, total, overflow):
+    """``acc <= total`` at the clock, wrapped or saturated to ``acc``'s signed width.
+
+    ``total`` is the resolved sum, one bit wider than ``acc``: its top two bits differ exactly
+    on overflow, which is all saturation needs to know."""
+    if overflow == "wrap":
+        m.d.sync += acc.eq(total)  # truncation is the wrap-around
+    else:
+        lo, hi = signed_range(len(acc))
+        overflowed = total[-1] != total[-2]
+        with m.If(overflowed):
+            m.d.sync += acc.eq(Mux(total[-1], lo, hi))
+        with m.Else():
+            m.d.sync += acc.eq(total)
 
 
 class Accumulator(wiring.Component):
@@ -86,14 +102,5 @@ class Accumulator(wiring.Component):
         # One bit wider than the accumulator: its top two bits differ exactly on overflow.
         total = Signal(signed(self.acc_bits + 1))
         m.d.comb += total.eq(base + addend + carry_in)
-
-        if self.overflow == "wrap":
-            m.d.sync += self.acc.eq(total)  # truncation is the wrap-around
-        else:
-            lo, hi = signed_range(self.acc_bits)
-            overflowed = total[-1] != total[-2]
-            with m.If(overflowed):
-                m.d.sync += self.acc.eq(Mux(total[-1], lo, hi))
-            with m.Else():
-                m.d.sync += self.acc.eq(total)
+        register_sum(m, self.acc, total, self.overflow)
         return m

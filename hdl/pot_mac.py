@@ -25,25 +25,35 @@ class PotMac(MacUnit):
         PoT code width, 2..5 (sign + ``bits - 1`` exponent bits).
     zero_code : bool
         Whether the largest exponent index means 0.
-    act_bits, acc_bits, overflow, pipeline
-        As in :class:`~lowbit.hdl.dint_mac.DintMac`.
+    act_bits, acc_bits, overflow, pipeline, fused
+        As in :class:`~lowbit.hdl.dint_mac.DintMac`; fused, the shifted activation's ones'
+        complement and the +1 of a negative weight go into the accumulator's carry-save tree.
 
     Ports, latency and throughput: :class:`~lowbit.hdl.mac.MacUnit` with ``weight`` the
     ``bits``-bit PoT code and ``acc`` in units of 2^-f.
     """
 
     def __init__(self, *, bits=4, zero_code=True, act_bits=8, acc_bits=32, overflow="wrap",
-                 pipeline=1):
+                 pipeline=1, fused=False):
         self.code = PotCode(bits=bits, zero_code=zero_code)
         self.act_bits = check_int("act_bits", act_bits, 2, 16)
         a_lo, _ = signed_range(act_bits)
         largest = -a_lo << self.code.frac_bits
         super().__init__(weight_shape=unsigned(bits), act_bits=act_bits,
                          product_bits=signed_bits_for(-largest, largest), acc_bits=acc_bits,
-                         overflow=overflow, pipeline=pipeline)
+                         overflow=overflow, pipeline=pipeline, fused=fused)
 
     def product(self, m):
         negative, shift, is_zero = self.code.decode(m, self.weight)
         magnitude = Signal(signed(self.product_bits))
         m.d.comb += magnitude.eq(Mux(is_zero, 0, self.act << shift))
         return magnitude, negative
+
+    def add_product(self, m, heap, weight, act, enable):
+        negative, shift, is_zero = self.code.decode(m, weight)
+        take, flip = Signal(), Signal()
+        m.d.comb += [take.eq(enable & ~is_zero), flip.eq(take & negative)]
+        term = Signal(signed(self.product_bits))
+        m.d.comb += term.eq(Mux(take, act << shift, 0) ^ flip.replicate(self.product_bits))
+        heap.add_signed(term)
+        heap.add_bit(flip)   # -x = ~x + 1

@@ -19,6 +19,15 @@ CASES = [
     ("int_mac", {}, BOTH),
     ("int_mac", {"acc_bits": 17, "overflow": "saturate", "pipeline": 0}, ICARUS),
     ("int_mac", {"weight_bits": 4, "acc_bits": 13, "overflow": "wrap", "pipeline": 2}, ICARUS),
+    # The fused forms (one carry-save tree and one carry-propagate adder; sim_tests/test_fused.py)
+    ("dint_mac", {"fused": True}, ICARUS),
+    ("dint_mac", {"special": "pm_half", "frac_bits": 2, "acc_bits": 14, "overflow": "saturate",
+                  "pipeline": 0, "fused": True}, BOTH),
+    ("dint_mac", {"frac_bits": 2, "acc_bits": 13, "pipeline": 2, "fused": True}, ICARUS),
+    ("int_mac", {"fused": True}, BOTH),
+    ("int_mac", {"acc_bits": 17, "overflow": "saturate", "pipeline": 0, "fused": True}, ICARUS),
+    ("int_mac", {"weight_bits": 5, "act_bits": 7, "acc_bits": 13, "pipeline": 2, "fused": True},
+     ICARUS),
 ]
 
 

@@ -12,6 +12,9 @@ MAC_CASES = [
                  "pipeline": 0}, ICARUS),
     ("pot_mac", {"bits": 5, "acc_bits": 26, "overflow": "wrap", "pipeline": 2}, ICARUS),
     ("pot_mac", {"bits": 2, "zero_code": True, "act_bits": 4, "acc_bits": 6}, ICARUS),
+    ("pot_mac", {"fused": True}, ICARUS),
+    ("pot_mac", {"bits": 3, "zero_code": False, "acc_bits": 14, "overflow": "saturate",
+                 "pipeline": 0, "fused": True}, BOTH),
 ]
 DOT_CASES = [
     ("pot_dot", {}, BOTH),
@@ -19,6 +22,8 @@ DOT_CASES = [
     ("pot_dot", {"lanes": 32, "bits": 5, "act_bits": 16}, BOTH),
     ("int_dot", {}, BOTH),
     ("int_dot", {"lanes": 32, "weight_bits": 8}, ICARUS),
+    ("int_dot", {"weight_bits": 8, "fused": True}, BOTH),
+    ("int_dot", {"lanes": 5, "weight_bits": 3, "act_bits": 5, "fused": True}, ICARUS),
 ]
 
 
