@@ -86,10 +86,12 @@ def cmd_sim(args):
     for simulator in simulators:
         result = simulate(unit, params, simulator, build_root=args.build / "sim",
                           waves=args.waves, seed=args.seed)
-        verdict = "PASS" if result.ok else "FAIL"
-        print(f"{verdict} {unit.name} on {simulator}: {result.tests - result.failed}/"
-              f"{result.tests} tests passed, {result.vectors} vectors checked against the "
-              f"golden model ({result.seconds:.1f} s; log {result.log})")
+        from .flow import sim_counts
+        counts = sim_counts(result)
+        verdict = "PASS" if result.ok and counts["passed"] else "FAIL"
+        print(f"{verdict} {unit.name} on {simulator}: {counts['passed']} passed, "
+              f"{counts['skipped']} skipped, {counts['failed']} failed; {result.vectors} vectors "
+              f"checked against the golden model ({result.seconds:.1f} s; log {result.log})")
         if result.waves:
             print(f"waves: {result.waves}")
         failed |= not result.ok
@@ -121,16 +123,16 @@ def cmd_board(args):
 
 
 def cmd_power(args):
-    from .power import power_command
+    from .synth.power import power_command
     return power_command(args.unit, _overrides(args.param), data=args.data, clock_mhz=args.clock,
                          liberty=args.liberty, seed=args.seed, cycles=args.cycles,
-                         build=args.build, out=args.json, breakdown=args.breakdown)
+                         build=args.build, out=args.json)
 
 
 def cmd_flow(args):
     from .flow import run_flow
     return run_flow(targets=args.target, simulator=args.simulator, build=args.build,
-                    jobs=args.jobs)
+                    jobs=args.jobs, units=args.unit)
 
 
 def cmd_sweep(args):
@@ -222,15 +224,16 @@ def build_parser():
     p.add_argument("--cycles", type=int, default=DEFAULT_CYCLES,
                    help=f"simulated cycles per unit (default {DEFAULT_CYCLES})")
     p.add_argument("--json", type=Path, help="JSON output (default build/power/UNIT-DATA.json)")
-    p.add_argument("--breakdown", action="store_true",
-                   help="MAC units: also the accumulator alone, so the multiplier's share shows")
 
     p = sub.add_parser("flow", help="the main job: every unit at its defaults beside its "
                                     "baseline: generate, simulate, synthesize, report")
     p.add_argument("--target", choices=TARGETS, action="append",
                    help="repeatable (default: ice40, ecp5, generic)")
     p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
-    p.add_argument("--jobs", type=int, default=2, help="parallel synthesis jobs (default 2)")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="parallel simulation and synthesis jobs (default 2)")
+    p.add_argument("--unit", action="append", metavar="NAME",
+                   help="only this unit and its baseline (repeatable; default: every unit)")
 
     p = sub.add_parser("sweep", help="synthesize a grid of units x parameters x targets "
                                      "(cached, parallel) into one table")

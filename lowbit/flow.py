@@ -1,55 +1,80 @@
 """The main job: every registered unit at its defaults, beside its baseline.
 
-For each unit and the baseline it names: generate Verilog, run the cocotb testbench against
-the golden model, synthesize on each target, then write ``build/report.md`` and
-``build/report.json`` with the unit's area, Fmax and area x delay relative to its baseline.
-``build/report.md`` is written by ``lowbit.report``, which adds figures, and the tables and
-figures of any sweeps under ``build/sweep/``.
+For each unit and the baseline it names (each distinct resolved parameter set once): generate
+Verilog, run the cocotb testbench against the golden model, synthesize on each target as the
+smallest of its honest implementations (``lowbit.jobs``: the same candidates for units and
+baselines), then write ``build/report.json`` and ``build/report.md`` (``lowbit.report``) with
+each unit's area, Fmax and area x delay, raw and per unit of work, against its baseline.
+
+Simulations and syntheses are independent jobs: they run ``jobs`` at a time, each printing a
+line when it starts and when it ends. Every finished job is cached under ``build/cache/`` (a
+synthesis by its candidates' Verilog, target, script revision and tool versions; a simulation
+by its Verilog, simulator, seed and the testbench and golden-model sources), so a rerun, or a
+run after Ctrl-C, does only what is new or was not finished.
 """
 
+import hashlib
 import json
+import os
+import re
+import signal
+import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
+from xml.etree import ElementTree
 
 from .core.errors import LowbitError
+from .jobs import best_synth, cached_row, job_key, verilog_of, write_atomic
+from .metrics import area_of, compare, work_figures, work_per_cycle
 from .units import UNITS
-from .verilog import to_verilog
 
-__all__ = ["DEFAULT_TARGETS", "run_flow", "compare", "area_of"]
+__all__ = ["DEFAULT_TARGETS", "DSP_BASELINES", "data_tests", "run_flow", "compare", "area_of", "flow_jobs",
+           "sim_counts"]
 
 DEFAULT_TARGETS = ("ice40", "ecp5", "generic")
 
+# A testbench test that needs a file of real operands (MiniLM attention rows, weight and
+# activation tiles) is declared ``@cocotb.test(skip="LOWBIT_<DATA>" not in os.environ)``: the
+# pytest suite feeds it (sim_tests/test_softmax_sim.py, test_matrix_sim.py, ...); the main job
+# has no such files, so it leaves these tests out of its counts and names them in its report.
+_DATA_TEST = re.compile(r'@cocotb\.test\(skip="(LOWBIT_\w+)" not in os\.environ\)\s*\n'
+                        r'async def (\w+)\(')
+_SIM_SEED = 1
 
-def area_of(synth):
-    """The area figure a target is compared on: LUTs on FPGAs, NAND2 equivalents otherwise."""
-    return synth["gate_equivalents"] if synth["target"] == "generic" else synth["luts"]
-
-
-def compare(unit_synth, baseline_synth):
-    """Ratios of a unit to its baseline on one target (> 1 means the unit is better)."""
-    area_u, area_b = area_of(unit_synth), area_of(baseline_synth)
-    ratios = {"area_ratio": area_b / area_u if area_u else None}
-    fmax_u, fmax_b = unit_synth["fmax_mhz"], baseline_synth["fmax_mhz"]
-    if fmax_u and fmax_b:
-        ratios["fmax_ratio"] = fmax_u / fmax_b
-        ratios["area_delay_ratio"] = (area_b / fmax_b) / (area_u / fmax_u)
-    depth_u, depth_b = unit_synth["logic_depth"], baseline_synth["logic_depth"]
-    if depth_u and depth_b:  # generic: logic depth stands in for delay
-        ratios["depth_ratio"] = depth_b / depth_u
-        ratios["area_delay_ratio"] = (area_b * depth_b) / (area_u * depth_u)
-    return ratios
+# The energy figures of the standard-cell target: the power flow's MiniLM workload (quantized
+# MiniLM weights with captured activations) at the power flow's default clock.
+ENERGY_DATA = "minilm"
+ENERGY_CLOCK_MHZ = 100.0
 
 
-def _jobs_for_defaults():
-    """``[(unit, params)]``: every unit at its defaults and each baseline at matching params."""
+# The integer baselines that a multiplier dominates: the flow also maps them onto the DSP
+# blocks (the FPGA user's real alternative), beside their LUT-only mapping, on each FPGA family
+# it runs (``ice40`` adds ``ice40-dsp``, ``ecp5`` adds ``ecp5-dsp``).
+DSP_BASELINES = ("int_mac", "int_dot", "int_array")
+
+
+def _targets_of(name, targets):
+    """The targets of unit ``name`` in a flow on ``targets``: the DSP targets added for the
+    integer baselines."""
+    extra = [f"{t}-dsp" for t in targets if name in DSP_BASELINES and t in ("ice40", "ecp5")
+             and f"{t}-dsp" not in targets]
+    return (*targets, *extra)
+_SIM_SEED = 1
+
+
+def flow_jobs(units=None):
+    """``[(unit, resolved params)]``: every unit (or those named in ``units``) at its defaults
+    and each baseline at the parameters its unit asks for, each distinct resolved parameter set
+    once (so a baseline asked for with its defaults spelled out or not is one job)."""
     jobs, seen = [], set()
-    for unit in UNITS:
-        params = unit.defaults()
+    for unit in (UNITS[name] for name in units) if units else UNITS:
+        params = unit.resolve({})
         wanted = [(unit.name, params)]
         baseline = unit.baseline_for(params)
         if baseline:
-            wanted.append(baseline)
+            wanted.append((baseline[0], UNITS[baseline[0]].resolve(baseline[1])))
         for name, p in wanted:
             key = (name, json.dumps(p, sort_keys=True))
             if key not in seen:
@@ -58,130 +83,346 @@ def _jobs_for_defaults():
     return jobs
 
 
-def run_flow(*, targets=None, simulator="icarus", build=Path("build"), jobs=2):
-    """Run the main job and write the reports; returns the process exit status."""
-    from lowbit.sim_tests.runner import simulate
-    from lowbit.synth import format_table, synthesize
+def _skipped_in(results_xml):
+    """The names of the skipped tests in a cocotb results file."""
+    try:
+        root = ElementTree.parse(results_xml).getroot()
+    except (OSError, ElementTree.ParseError):
+        return []
+    return [case.get("name") for case in root.iter("testcase")
+            if case.find("skipped") is not None]
 
-    targets = tuple(targets or DEFAULT_TARGETS)
+
+def data_tests(unit_name):
+    """``{test: environment variable}``: the tests of the unit's testbench that need a file of
+    real operands, named by that variable (read from the testbench source, not imported)."""
+    module = UNITS[unit_name].testbench.rsplit(".", 1)[-1]
+    path = Path(__file__).resolve().parent.parent / "sim_tests" / f"{module}.py"
+    try:
+        return {test: var for var, test in _DATA_TEST.findall(path.read_text())}
+    except OSError:
+        return {}
+
+
+def sim_counts(result, left_out=()):
+    """``{"passed", "skipped", "failed", "left_out"}`` of a ``SimResult``: cocotb counts a
+    skipped test as a test that did not fail; skipped tests named in ``left_out`` (tests that
+    need real data) are listed under ``left_out`` and not counted as skipped."""
+    skipped = list(getattr(result, "skipped_tests", None) or
+                   _skipped_in(Path(result.log).parent / "results.xml"))
+    out = [name for name in skipped if name in left_out]
+    return {"passed": result.tests - result.failed - len(skipped),
+            "skipped": len(skipped) - len(out), "failed": result.failed, "left_out": out}
+
+
+def _source_digest():
+    """A hash of the testbenches, their runner and the golden models: a change to any of them
+    invalidates the cached simulation results."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder in ("sim_tests", "golden_models", "hdl", "lowbit/core"):
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+class _Progress:
+    """One line per job start and end: ``[done/total] what``, thread-safe, to stderr."""
+
+    def __init__(self, total, enabled=True):
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+
+    def say(self, text, finished=False):
+        if not self.enabled:
+            return
+        with self.lock:
+            self.done += finished
+            elapsed = time.monotonic() - self.started
+            print(f"[{self.done:>3}/{self.total}] {elapsed:5.0f} s  {text}", file=sys.stderr,
+                  flush=True)
+
+
+def _synth_text(row):
+    from .metrics import area_unit
+    fmax = f", {row['fmax_mhz']:.1f} MHz" if row.get("fmax_mhz") else ""
+    dsps = f", {row['dsps']} DSPs" if row.get("dsps") else ""
+    options = "+".join(row.get("options") or []) or "plain"
+    implementation = ",".join(f"{k}={v}" for k, v in (row.get("implementation") or {}).items())
+    won = options + (f", {implementation}" if implementation else "")
+    return f"{area_of(row):g} {area_unit(row['target'], row)}{dsps}{fmax} ({won})"
+
+
+def run_flow(*, targets=None, simulator="icarus", build=Path("build"), jobs=2, progress=True,
+             units=None):
+    """Run the main job (every unit, or those named in ``units``, with their baselines) and
+    write the reports; returns the process exit status (0, 1 if a simulation failed, 130 if
+    interrupted).
+
+    One flow at a time works on a build folder: a second ``lowbit flow`` on the same folder
+    waits for the first (saying so), then finds the first one's results in the cache."""
+    import fcntl
+    build = Path(build)
+    build.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(build / ".flow.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for the other lowbit flow working in {build}", file=sys.stderr,
+                      flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            return _run_flow(targets=targets, simulator=simulator, build=build, jobs=jobs,
+                             progress=progress, units=units)
+    except KeyboardInterrupt:
+        _stop_children()
+        print(f"\ninterrupted; finished jobs are cached in {build / 'cache'}: run the same "
+              "command again to resume", file=sys.stderr)
+        return 130
+
+
+def _run_flow(*, targets, simulator, build, jobs, progress, units):
+    from lowbit.sim_tests.runner import require_simulator, simulate
+    from lowbit.synth.flow import TARGETS
+    from lowbit.synth.tools import tool_versions
+
+    if not targets:
+        from lowbit.synth.liberty import LIBERTY_HINT, find_liberty
+        targets = DEFAULT_TARGETS
+        if find_liberty() is not None:   # the standard-cell target whenever a library is found
+            targets = (*targets, "asic")
+        elif progress:
+            print(f"asic target skipped: {LIBERTY_HINT}", file=sys.stderr)
+    targets = tuple(targets)
+    for target in targets:
+        if target not in TARGETS:
+            raise LowbitError(f"unknown target {target!r}; allowed: {', '.join(TARGETS)}")
+    if jobs < 1:
+        raise LowbitError(f"--jobs {jobs} is out of range: at least 1")
+    require_simulator(simulator)
     build = Path(build)
     started = time.monotonic()
+    versions = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
+    sim_cache, synth_cache = build / "cache" / "sim", build / "cache" / "synth"
+    sources = _source_digest()
+
     entries = []
-    for name, params in _jobs_for_defaults():
+    planned = flow_jobs(units)
+    for n, (name, params) in enumerate(planned):
         unit = UNITS[name]
-        params = unit.resolve(params)
-        verilog = build / "verilog" / f"{name}.v"
-        verilog.parent.mkdir(parents=True, exist_ok=True)
-        verilog.write_text(to_verilog(unit.build(params), name))
+        if progress:
+            print(f"[{n + 1:>3}/{len(planned)}] Verilog of {name} {_short(name, params)} and its "
+                  "synthesis candidates", file=sys.stderr, flush=True)
+        text = verilog_of(name, params)
+        verilog = build / "verilog" / f"{name}-{_tag(params)}.v"
+        write_atomic(verilog, text)
+        sim_key = hashlib.sha256(json.dumps([text, simulator, _SIM_SEED,
+                                             sources]).encode()).hexdigest()[:20]
         entries.append({"unit": name, "params": params, "baseline": unit.baseline,
-                        "verilog": str(verilog)})
-    print(f"generated {len(entries)} units into {build / 'verilog'}")
+                        "work": work_per_cycle(unit, params), "verilog": str(verilog),
+                        "sim_key": sim_key,
+                        "synth_keys": {t: _synth_key(name, params, t, versions)
+                                       for t in _targets_of(name, targets)},
+                        "synth": {}, "synth_errors": {}})
 
-    def sim_job(entry):
-        return simulate(entry["unit"], entry["params"], simulator, build_root=build / "sim")
+    # Every job not in the cache, simulations first (they are what a failing flow is about).
+    todo = []
+    for n, entry in enumerate(entries):
+        cached = cached_row(sim_cache, entry["sim_key"])
+        if cached is not None:
+            entry["sim"] = dict(cached, cached=True)
+        else:
+            todo.append(("sim", n, None))
+    for n, entry in enumerate(entries):
+        for target in entry["synth_keys"]:
+            cached = cached_row(synth_cache, entry["synth_keys"][target])
+            if cached is not None:
+                entry["synth"][target] = dict(cached, cached=True)
+            else:
+                todo.append(("synth", n, target))
+    total = sum(1 + len(entry["synth_keys"]) for entry in entries)
+    bar = _Progress(total, progress)
+    bar.done = total - len(todo)
+    bar.say(f"{len(entries)} units: {len(todo)} jobs to run ({bar.done} cached in "
+            f"{build / 'cache'}) on {jobs} worker{'s' if jobs > 1 else ''}")
 
-    def synth_job(entry, target):
-        unit = UNITS[entry["unit"]]
+    def run_job(kind, n, target):
+        entry = entries[n]
+        what = f"{kind} {entry['unit']} {_short(entry['unit'], entry['params'])}" + \
+               (f" on {target}" if target else f" on {simulator}")
+        bar.say(f"start {what}")
+        if kind == "sim":
+            needs = data_tests(entry["unit"])
+            result = simulate(UNITS[entry["unit"]], entry["params"], simulator,
+                              build_root=build / "sim", seed=_SIM_SEED)
+            sim = {"simulator": simulator, "tests": result.tests,
+                   **sim_counts(result, left_out=needs), "vectors": result.vectors,
+                   "seconds": round(result.seconds, 1), "log": str(result.log)}
+            sim["left_out"] = {test: needs[test] for test in sim["left_out"]}
+            if sim["failed"] == 0 and sim["passed"] > 0:
+                write_atomic(sim_cache / f"{entry['sim_key']}.json", json.dumps(sim) + "\n")
+            entry["sim"] = dict(sim, cached=False)
+            verdict = "PASS" if sim["failed"] == 0 and sim["passed"] > 0 else "FAIL"
+            bar.say(f"{verdict} {what}: {_counts_text(sim)}, {sim['vectors']} vectors",
+                    finished=True)
+            return
         try:
-            return synthesize(lambda: unit.build(entry["params"]), unit=entry["unit"],
-                              params=entry["params"], target=target, build_dir=build / "synth")
+            row = best_synth(entry["unit"], entry["params"], target, build_dir=build / "synth",
+                             cache_dir=synth_cache, key=None)
+            if target == "asic":
+                bar.say(f"energy {what}: gate-level simulation on {ENERGY_DATA} operands")
+                row["energy"] = _energy(entry["unit"], row, build / "power")
+            write_atomic(synth_cache / f"{entry['synth_keys'][target]}.json",
+                         json.dumps(row) + "\n")
         except LowbitError as error:  # e.g. the unit does not fit the device: report it
-            return error
+            entry["synth_errors"][target] = str(error)
+            bar.say(f"FAILED {what}: {error}", finished=True)
+            return
+        entry["synth"][target] = dict(row, cached=False)
+        bar.say(f"done {what}: {_synth_text(row)}", finished=True)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        sims = {id(e): pool.submit(sim_job, e) for e in entries}
-        synths = {(id(e), t): pool.submit(synth_job, e, t) for e in entries for t in targets}
-        failed = False
-        for entry in entries:
-            result = sims[id(entry)].result()
-            entry["sim"] = {"simulator": simulator, "tests": result.tests,
-                            "failed": result.failed, "vectors": result.vectors,
-                            "log": str(result.log)}
-            verdict = "PASS" if result.ok else "FAIL"
-            failed |= not result.ok
-            print(f"{verdict} {entry['unit']} on {simulator}: {result.tests - result.failed}/"
-                  f"{result.tests} tests, {result.vectors} vectors")
-        synth_results = []
-        for entry in entries:
-            entry["synth"], entry["synth_errors"] = {}, {}
-            for target in targets:
-                result = synths[(id(entry), target)].result()
-                if isinstance(result, LowbitError):
-                    entry["synth_errors"][target] = str(result)
-                    print(f"synthesis of {entry['unit']} for {target} failed: {result}")
-                    continue
-                synth_results.append(result)
-                entry["synth"][target] = result.as_dict()
-    print(format_table(synth_results))
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        pending = {pool.submit(run_job, *job) for job in todo}
+        while pending:
+            finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in finished:
+                future.result()
+    except KeyboardInterrupt:
+        bar.enabled = False   # the jobs being stopped print nothing more
+        pool.shutdown(wait=False, cancel_futures=True)
+        _stop_children()
+        print(f"\ninterrupted: {bar.done} of {total} jobs done, their results cached in "
+              f"{build / 'cache'}; run the same command again to resume", file=sys.stderr)
+        return 130
+    pool.shutdown()
 
+    for entry in entries:
+        entry.pop("sim_key"), entry.pop("synth_keys")
+        for row in entry["synth"].values():
+            if entry["work"]:
+                row["work"], row["per_work"] = entry["work"], work_figures(row, entry["work"])
+    comparisons = _comparisons(entries, targets)
+    seconds = time.monotonic() - started
+    report = {"simulator": simulator, "targets": list(targets), "seconds": round(seconds, 1),
+              "units": entries,
+              "comparisons": comparisons}
+    write_atomic(build / "report.json", json.dumps(report, indent=2) + "\n")
+    from .report import write_report  # the tables above, figures, and any sweeps of build
+    write_report(build)
+    print(_summary_table(entries, simulator))
+    print(_comparison_table(comparisons))
+    print(f"wrote {build / 'report.md'} and {build / 'report.json'} ({seconds:.0f} s)")
+    failed = any(e["sim"]["failed"] or not e["sim"]["passed"] for e in entries)
+    return 1 if failed else 0
+
+
+def _synth_key(name, params, target, versions):
+    key = job_key(name, params, target, versions)
+    if target == "asic":   # the asic job measures energy too
+        key = hashlib.sha256(json.dumps([key, ENERGY_DATA, ENERGY_CLOCK_MHZ]).encode())
+        key = key.hexdigest()[:20]
+    return key
+
+
+def _energy(unit_name, row, build_dir):
+    """Energy per operation of the winning implementation on the standard-cell target
+    (``lowbit.synth.power``, MiniLM operands at ``ENERGY_CLOCK_MHZ``), or None where the power
+    flow has no workload for the unit."""
+    from lowbit.synth.power import measure_power
+    params = dict(row["params"], **(row.get("implementation") or {}))
+    try:
+        result = measure_power(unit_name, params, data=ENERGY_DATA,
+                               clock_mhz=ENERGY_CLOCK_MHZ, build_dir=build_dir)
+    except LowbitError as error:
+        if "no workload" in str(error):
+            return None
+        raise
+    return {"pj_per_op": result.energy_pj["total"], "op": result.op, "data": ENERGY_DATA,
+            "clock_mhz": ENERGY_CLOCK_MHZ, "ops": result.ops, "cycles": result.cycles,
+            "leakage_pj_per_op": result.energy_pj["leakage"],
+            "vectors_checked": result.vectors_checked, "note": result.note}
+
+
+def _stop_children():
+    """Terminate every process this one started (simulators, Yosys, nextpnr; read from
+    /proc), so that the interrupted jobs end now and their threads return."""
+    children, ppids = set(), {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppids[int(stat.parent.name)] = int(fields[1])
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, ppid in ppids.items() if ppid in frontier} - children
+        children |= frontier
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+
+def _tag(params):
+    from .core.params import params_tag
+    return params_tag(params)
+
+
+def _short(unit_name, params):
+    """The parameters that differ from the unit's defaults, or ``defaults``."""
+    defaults = UNITS[unit_name].defaults()
+    changed = [f"{k}={v}" for k, v in params.items() if defaults.get(k, object()) != v]
+    return f"({', '.join(changed) or 'defaults'})"
+
+
+def _counts_text(sim):
+    text = f"{sim['passed']} passed, {sim['skipped']} skipped, {sim['failed']} failed"
+    if sim.get("left_out"):
+        text += f" (left out, needing real data: {', '.join(sim['left_out'])})"
+    return text
+
+
+def _summary_table(entries, simulator):
+    lines = [f"simulation on {simulator}:"]
+    for e in entries:
+        s = e["sim"]
+        verdict = "PASS" if s["failed"] == 0 and s["passed"] > 0 else "FAIL"
+        lines.append(f"  {verdict} {e['unit']} {_short(e['unit'], e['params'])}: "
+                     f"{_counts_text(s)}, {s['vectors']} vectors")
+    return "\n".join(lines)
+
+
+def _comparison_table(comparisons):
+    lines = ["each unit against its baseline (baseline / unit; above 1 the unit is better):"]
+    for c in comparisons:
+        for mode, r in (c.get("per_work") or {"raw": {"area_ratio": c.get("area_ratio")}}).items():
+            ratio = r.get("area_ratio")
+            delay = r.get("area_delay_ratio")
+            lines.append(f"  {c['unit']:<13} vs {c['baseline']:<13} {c['target']:<9} {mode:<7} "
+                         f"area per unit of work {ratio:6.2f}x" if ratio else
+                         f"  {c['unit']} vs {c['baseline']} {c['target']} {mode}: -")
+            if ratio and delay:
+                lines[-1] += f", area x delay {delay:6.2f}x"
+    return "\n".join(lines)
+
+
+def _comparisons(entries, targets):
+    by_point = {(e["unit"], json.dumps(e["params"], sort_keys=True)): e for e in entries}
     comparisons = []
     for entry in entries:
         baseline = UNITS[entry["unit"]].baseline_for(entry["params"])
         if not baseline:
             continue
-        base_entry = next(e for e in entries if e["unit"] == baseline[0]
-                          and e["params"] == UNITS[baseline[0]].resolve(baseline[1]))
-        for target in targets:
-            if target in entry["synth"] and target in base_entry["synth"]:
-                comparisons.append({"unit": entry["unit"], "baseline": base_entry["unit"],
-                                    "target": target, **compare(entry["synth"][target],
-                                                                base_entry["synth"][target])})
-
-    seconds = time.monotonic() - started
-    report = {"simulator": simulator, "targets": list(targets), "seconds": round(seconds, 1),
-              "units": entries, "comparisons": comparisons}
-    (build / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    from .report import write_report  # the tables above, figures, and any sweeps of build
-    write_report(build)
-    print(f"wrote {build / 'report.md'} and {build / 'report.json'} ({seconds:.0f} s)")
-    return 1 if failed else 0
-
-
-def _fmt(value, digits=2):
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def render_markdown(report):
-    """The report as Markdown: simulation results, then each unit beside its baseline."""
-    lines = ["# lowbit report", "",
-             f"Every unit at its default parameters, beside its baseline. Simulator: "
-             f"{report['simulator']}; targets: {', '.join(report['targets'])}; "
-             f"wall time {report['seconds']:.0f} s.", "",
-             "## Simulation against the golden models", "",
-             "| unit | parameters | tests passed | vectors checked |", "|---|---|---|---|"]
-    for e in report["units"]:
-        s = e["sim"]
-        params = ", ".join(f"{k}={v}" for k, v in e["params"].items())
-        lines.append(f"| {e['unit']} | {params} | {s['tests'] - s['failed']}/{s['tests']} | "
-                     f"{s['vectors']} |")
-    lines += ["", "## Synthesis", "",
-              "Area is LUT4s on iCE40/ECP5 (bare unit, no I/O) and NAND2 gate equivalents on "
-              "the generic target; Fmax is from nextpnr on the unit wrapped with registered "
-              "ports (docs/synthesis.md).", "",
-              "| unit | target | LUTs | FFs | carry | DSPs | GE | transistors | depth | Fmax MHz |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for e in report["units"]:
-        for target, s in e["synth"].items():
-            lines.append(f"| {e['unit']} | {target} | {_fmt(s['luts'])} | {_fmt(s['ffs'])} | "
-                         f"{_fmt(s['carry'])} | {_fmt(s['dsps'])} | "
-                         f"{_fmt(s['gate_equivalents'], 0)} | {_fmt(s['transistors'])} | "
-                         f"{_fmt(s['logic_depth'])} | {_fmt(s['fmax_mhz'], 1)} |")
-    failures = [(e["unit"], target, error) for e in report["units"]
-                for target, error in e.get("synth_errors", {}).items()]
-    if failures:
-        lines += ["", "Synthesis that failed (for example a unit too large for the device):", ""]
-        lines += [f"- {unit} on {target}: {error}" for unit, target, error in failures]
-    lines += ["", "## Each unit against its baseline", "",
-              "Ratios are baseline / unit for area, logic depth and area x delay, unit / "
-              "baseline for Fmax: above 1 the unit is better. Delay is 1/Fmax on the FPGAs and "
-              "the logic depth on the generic target.", "",
-              "| unit | baseline | target | area ratio | Fmax ratio | depth ratio | "
-              "area x delay ratio |",
-              "|---|---|---|---|---|---|---|"]
-    for c in report["comparisons"]:
-        lines.append(f"| {c['unit']} | {c['baseline']} | {c['target']} | "
-                     f"{_fmt(c.get('area_ratio'))} | {_fmt(c.get('fmax_ratio'))} | "
-                     f"{_fmt(c.get('depth_ratio'))} | {_fmt(c.get('area_delay_ratio'))} |")
-    return "\n".join(lines) + "\n"
+        name, params = baseline[0], UNITS[baseline[0]].resolve(baseline[1])
+        base_entry = by_point[(name, json.dumps(params, sort_keys=True))]
+        for target in entry["synth"]:
+            if target in base_entry["synth"]:
+                comparisons.append({"unit": entry["unit"], "baseline": name,
+                                    "target": target,
+                                    **compare(entry["synth"][target], base_entry["synth"][target],
+                                              entry["work"], base_entry["work"])})
+    return comparisons

@@ -11,10 +11,13 @@ Cartesian product is swept::
     params = { bits = [3, 4], lanes = [8, 32] }
     pnr = true                  # false: area only, no place-and-route (large points)
 
-Each point is cached under ``<out>/cache/`` by a hash of its Verilog, target, device, seed and
-tool versions, so a rerun only synthesizes new or changed points. A point that fails is
-recorded with its error and the sweep goes on. Results go to ``<out>/results.csv`` and
-``<out>/results.json``: one row per (unit, parameters, target), plus the ratios to the
+Each point is built as the smallest of its honest implementations (``lowbit.jobs``: the same
+flow options and implementations for units and baselines as ``lowbit flow``) and cached under
+``<out>/cache/`` by a hash of its candidates' Verilog, target, seed, script revision and tool
+versions, so a rerun only synthesizes new or changed points. A point that fails is recorded
+with its error and the sweep goes on. Results go to ``<out>/results.csv`` and
+``<out>/results.json``: one row per (unit, parameters, target), with the work the unit does
+per cycle and the figures per unit of work (``lowbit.metrics``), plus the ratios to the
 baseline where there is one.
 
 Points run in a local process pool, or, given a scheduler address, on a Dask distributed
@@ -22,7 +25,6 @@ cluster: the same point function, cache and tables, only the executor differs.
 """
 
 import csv
-import hashlib
 import itertools
 import json
 import sys
@@ -32,9 +34,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from .core.errors import LowbitError
-from .flow import compare
+from .jobs import best_synth, cached_row, job_key
+from .metrics import compare, work_figures, work_per_cycle
 from .units import UNITS
-from .verilog import to_verilog
 
 __all__ = ["load_sweep", "expand", "run_sweep", "dask_client", "SCHEDULER_TIMEOUT_S"]
 
@@ -43,6 +45,8 @@ SCHEDULER_TIMEOUT_S = 5
 
 _RESULT_FIELDS = ("luts", "ffs", "carry", "dsps", "gate_equivalents", "transistors",
                   "logic_depth", "fmax_mhz")
+_WORK_FIELDS = ("area_per_work", "work_per_area", "work_per_second_per_area",
+                "area_delay_per_work")
 
 
 def load_sweep(path):
@@ -124,26 +128,15 @@ def expand(grids, baselines):
     return points
 
 
-def _cache_key(verilog, target, device, versions, pnr):
-    text = json.dumps([verilog, target, device, versions] + ([] if pnr else ["area only"]),
-                      sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _run_point(unit_name, params, target, build_dir, pnr=True):
+def _run_point(unit_name, params, target, build_dir, pnr=True, cache_dir=None, key=None,
+               fixed=()):
     """One synthesis job (runs in a worker process). Returns a result row."""
-    from .synth import synthesize
-    unit = UNITS[unit_name]
-    row = {"unit": unit_name, "params": params, "target": target, "error": None}
     try:
-        result = synthesize(lambda: unit.build(params), unit=unit_name, params=params,
-                            target=target, build_dir=build_dir, pnr=pnr)
-        row.update({field: getattr(result, field) for field in _RESULT_FIELDS},
-                   device=result.device, tool_versions=result.tool_versions,
-                   seconds=round(result.seconds, 2))
+        return best_synth(unit_name, params, target, build_dir=build_dir, cache_dir=cache_dir,
+                          key=key, pnr=pnr, fixed=fixed)
     except Exception as error:  # a failed point is recorded, not fatal
-        row["error"] = f"{type(error).__name__}: {error}"
-    return row
+        return {"unit": unit_name, "params": params, "target": target,
+                "error": f"{type(error).__name__}: {error}"}
 
 
 def dask_client(address, timeout=SCHEDULER_TIMEOUT_S):
@@ -196,12 +189,11 @@ def _sweep(points, targets, baselines, out, executor, jobs, progress):
 
     rows, todo = [], []
     for name, params, pnr in points:  # every point is built (so fully checked) before any job
-        verilog = to_verilog(UNITS[name].build(params), name)
         for target in targets:
-            key = _cache_key(verilog, target, None, versions, pnr)
-            cached = cache / f"{key}.json"
-            if cached.exists():
-                rows.append(dict(json.loads(cached.read_text()), cached=True))
+            key = job_key(name, params, target, versions, pnr)
+            cached = cached_row(cache, key)
+            if cached is not None:
+                rows.append(dict(cached, cached=True))
             else:
                 todo.append((key, name, params, target, pnr))
     started = time.monotonic()
@@ -210,7 +202,8 @@ def _sweep(points, targets, baselines, out, executor, jobs, progress):
     own_pool = executor is None
     executor = executor or ProcessPoolExecutor(max_workers=max(1, jobs))
     try:
-        futures = {executor.submit(_run_point, name, params, target, out / "synth", pnr):
+        futures = {executor.submit(_run_point, name, params, target, out / "synth", pnr,
+                                   cache, key):
                    (key, name, params, target) for key, name, params, target, pnr in todo}
         for future in as_completed(futures):
             key, name, params, target = futures[future]
@@ -219,8 +212,6 @@ def _sweep(points, targets, baselines, out, executor, jobs, progress):
             except Exception as error:  # the worker itself died (killed, out of memory, ...)
                 row = {"unit": name, "params": params, "target": target,
                        "error": f"{type(error).__name__}: {error}"}
-            if row["error"] is None:
-                (cache / f"{key}.json").write_text(json.dumps(row) + "\n")
             rows.append(dict(row, cached=False))
             _progress(progress, len(rows), total, f"{row['unit']} {row['target']}"
                       + (" FAILED" if row["error"] else ""))
@@ -252,7 +243,8 @@ def _ordered(rows, points, targets):
 
 
 def _with_ratios(rows, baselines):
-    """Add the ratios to each row's baseline row (same target), where both succeeded."""
+    """Add the ratios to each row's baseline row (same target), where both succeeded: raw
+    (``area_ratio``, ``fmax_ratio``, ...) and per unit of work (``per_work_ratio``)."""
     index = {(r["unit"], json.dumps(r["params"], sort_keys=True), r["target"]): r for r in rows}
     for row in rows:
         baseline = UNITS[row["unit"]].baseline_for(row["params"]) if baselines else None
@@ -262,36 +254,48 @@ def _with_ratios(rows, baselines):
         base = index.get((name, json.dumps(params, sort_keys=True), row["target"]))
         if base and not base["error"]:
             row["baseline"] = name
-            row.update(compare(row, base))
+            ratios = compare(row, base, work_per_cycle(UNITS[row["unit"]], row["params"]),
+                             work_per_cycle(UNITS[name], params))
+            row["per_work_ratio"] = ratios.pop("per_work", {})
+            row.update(ratios)
     return rows
 
 
 def _with_throughput(rows):
-    """Add ``macs_per_cycle`` ({mode: MACs/cycle}) and, on LUT targets, MACs/cycle per LUT,
-    for units that declare a throughput."""
+    """Add ``work`` ({mode: units of work per cycle}, from the registry entry) and
+    ``per_work`` ({mode: area per unit of work, work per area, ...}) to every row whose unit
+    declares its work."""
     for row in rows:
-        throughput = UNITS[row["unit"]].throughput
-        if throughput is None or row["error"]:
+        work = work_per_cycle(UNITS[row["unit"]], row["params"])
+        if not work or row["error"]:
             continue
-        row["macs_per_cycle"] = throughput(row["params"])
-        if row.get("luts"):
-            row["macs_per_cycle_per_lut"] = {mode: value / row["luts"]
-                                             for mode, value in row["macs_per_cycle"].items()}
+        row["work"] = work
+        row["per_work"] = work_figures(row, work)
     return rows
 
 
 def _write_tables(rows, out):
     (out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     param_names = sorted({k for r in rows for k in r["params"]})
-    modes = sorted({m for r in rows for m in r.get("macs_per_cycle", {})})
-    columns = (["unit", *param_names, "target", "device", *_RESULT_FIELDS, "baseline",
-                "area_ratio", "fmax_ratio", "depth_ratio", "area_delay_ratio",
-                *(f"macs_per_cycle_{m}" for m in modes),
-                *(f"macs_per_cycle_per_lut_{m}" for m in modes), "seconds", "cached", "error"])
+    modes = []
+    for r in rows:
+        modes += [m for m in r.get("work", {}) if m not in modes]
+    per_mode = [f"{field}_{m}" for m in modes for field in ("work", *_WORK_FIELDS,
+                                                             "area_ratio_per_work")]
+    columns = (["unit", *param_names, "target", "device", "options", "implementation",
+                *_RESULT_FIELDS, "baseline", "area_ratio", "fmax_ratio", "depth_ratio",
+                "area_delay_ratio", *per_mode, "seconds", "cached", "error"])
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            flat = {f"{key}_{mode}": value for key in ("macs_per_cycle", "macs_per_cycle_per_lut")
-                    for mode, value in row.get(key, {}).items()}
-            writer.writerow({**row, **row["params"], **flat})
+            flat = {}
+            for mode, figures in row.get("per_work", {}).items():
+                flat[f"work_{mode}"] = figures["work"]
+                flat.update({f"{field}_{mode}": figures.get(field) for field in _WORK_FIELDS})
+            for mode, ratios in row.get("per_work_ratio", {}).items():
+                flat[f"area_ratio_per_work_{mode}"] = ratios.get("area_ratio")
+            writer.writerow({**row, **row["params"], **flat,
+                             "options": "+".join(row.get("options") or []),
+                             "implementation": ",".join(
+                                 f"{k}={v}" for k, v in (row.get("implementation") or {}).items())})

@@ -14,10 +14,6 @@ from .registry import Format, Registry, SlowCorner, Unit
 
 __all__ = ["UNITS"]
 
-_FUSED = Param("fused", False, "the partial products and the accumulator in one carry-save "
-                              "tree with one carry-propagate adder (same latency)",
-               choices=(False, True), golden=False)
-
 
 
 def _int8_mac_like(params):
@@ -39,6 +35,32 @@ def _int4_mac_like(params):
     return dict(_int8_mac_like(params), weight_bits=4)
 
 
+# Work per cycle (``Unit.throughput``), declared once here and read by the flow, the sweeps and
+# the report (lowbit.metrics): a MAC does one multiply-accumulate per cycle, a dot product one
+# per lane (one beat per cycle), a dequantizer one element per cycle.
+def _one_mac(params):
+    return {"MAC": 1}
+
+
+def _lane_macs(params):
+    return {"MAC": params["lanes"]}
+
+
+def _one_element(params):
+    return {"element": 1}
+
+
+def _row_rate(component):
+    """Elements per cycle of a row softmax unit in steady state, rows of ``max_len`` back to
+    back: ``max_len / cycles_per_row(max_len)`` (its slowest stage sets the row spacing)."""
+    def rate(params):
+        from .registry import resolve_ref
+        unit = resolve_ref(component)(**params)
+        unit._MustUse__silence = True  # built for its cycle formula only, never elaborated
+        return {"element": params["max_len"] / unit.cycles_per_row(params["max_len"])}
+    return rate
+
+
 UNITS = Registry([
     Unit(
         name="dint_mac",
@@ -48,12 +70,12 @@ UNITS = Registry([
         params=(
             DINT_SPECIAL,
             DINT_FRAC_BITS,
-            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, _FUSED,
+            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE,
         ),
         component="lowbit.hdl.dint_mac:DintMac",
         golden="lowbit.golden_models.dint_mac:DintMac",
         testbench="lowbit.sim_tests.tb_mac",
-        implementations=("fused",),
+        throughput=_one_mac,
         baseline="int_mac",
         baseline_params=_int8_mac_like,
         mutants="lowbit.sim_tests.mutants:DINT_MAC",
@@ -68,11 +90,11 @@ UNITS = Registry([
         name="pot_mac",
         summary="power-of-two weight x INT8 activation MAC: a shift and a conditional negate",
         source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
-        params=(POT_BITS, ZERO_CODE, ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, _FUSED),
+        params=(POT_BITS, ZERO_CODE, ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE),
         component="lowbit.hdl.pot_mac:PotMac",
         golden="lowbit.golden_models.pot_mac:PotMac",
         testbench="lowbit.sim_tests.tb_mac",
-        implementations=("fused",),
+        throughput=_one_mac,
         baseline="int_mac",
         baseline_params=_int4_mac_like,
         mutants="lowbit.sim_tests.mutants:POT_MAC",
@@ -89,31 +111,12 @@ UNITS = Registry([
         component="lowbit.hdl.pot_dot:PotDot",
         golden="lowbit.golden_models.pot_dot:PotDot",
         testbench="lowbit.sim_tests.tb_dot",
+        throughput=_lane_macs,
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=4, act_bits=p["act_bits"]),
         mutants="lowbit.sim_tests.mutants:POT_DOT",
         code_bits="bits",
         docs="docs/pot.md",
-    ),
-    Unit(
-        name="dint_dot",
-        summary="N-lane dINT4 x INT8 dot product: decoded codes, shifted partial products in "
-                "one carry-save tree per lane, a pipelined adder tree, streams in and out",
-        source="dINT: Enhancing Computation Efficiency in LLMs through Weight and Activation "
-               "Quantization (EMNLP 2023)",
-        params=(
-            LANES,
-            DINT_SPECIAL,
-            DINT_FRAC_BITS,
-            ACT_BITS,
-        ),
-        component="lowbit.hdl.dint_dot:DintDot",
-        golden="lowbit.golden_models.dint_dot:DintDot",
-        testbench="lowbit.sim_tests.tb_dot",
-        baseline="int_dot",
-        baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=8, act_bits=p["act_bits"]),
-        code_bits=4,   # dINT4: the format fixes the code at 4 bits
-        docs="docs/dint_dot.md",
     ),
     Unit(
         name="pot_dequant",
@@ -124,6 +127,7 @@ UNITS = Registry([
         component="lowbit.hdl.pot_dequant:PotDequant",
         golden="lowbit.golden_models.pot_dequant:PotDequant",
         testbench="lowbit.sim_tests.tb_dequant",
+        throughput=_one_element, work="element",
         baseline="int4_dequant",
         baseline_params=lambda p: {},
         mutants="lowbit.sim_tests.mutants:POT_DEQUANT",
@@ -175,6 +179,7 @@ UNITS = Registry([
         component="lowbit.hdl.exaq_softmax:ExaqSoftmax",
         golden="lowbit.golden_models.exaq_softmax:ExaqSoftmax",
         testbench="lowbit.sim_tests.tb_softmax",
+        throughput=_row_rate("lowbit.hdl.exaq_softmax:ExaqSoftmax"), work="element",
         baseline="softmax_fixed",
         baseline_params=lambda p: {k: p[k] for k in ("in_bits", "in_frac", "lut_frac",
                                                      "out_frac", "max_len", "epc")},
@@ -202,6 +207,7 @@ UNITS = Registry([
         component="lowbit.hdl.softmax_fixed:SoftmaxFixed",
         golden="lowbit.golden_models.softmax_fixed:SoftmaxFixed",
         testbench="lowbit.sim_tests.tb_softmax",
+        throughput=_row_rate("lowbit.hdl.softmax_fixed:SoftmaxFixed"), work="element",
         variant="fixed",
         testbench_meta=_row_formulas,
         mutants="lowbit.sim_tests.mutants:SOFTMAX_FIXED",
@@ -212,12 +218,12 @@ UNITS = Registry([
         summary="baseline: signed INT x INT MAC (INT8 x INT8 by default), the `*` operator",
         params=(
             WEIGHT_BITS,
-            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, _FUSED,
+            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE,
         ),
         component="lowbit.hdl.int_mac:IntMac",
         golden="lowbit.golden_models.int_mac:IntMac",
         testbench="lowbit.sim_tests.tb_mac",
-        implementations=("fused",),
+        throughput=_one_mac,
         mutants="lowbit.sim_tests.mutants:INT_MAC",
         code_bits="weight_bits",
         formats=(Format("int8", {"weight_bits": 8}), Format("int4-", {"weight_bits": 4})),
@@ -226,14 +232,11 @@ UNITS = Registry([
     Unit(
         name="int_dot",
         summary="baseline: N-lane signed INT x INT dot product (INT4 x INT8 lanes by default)",
-        params=(LANES, WEIGHT_BITS.with_default(4), ACT_BITS,
-                Param("fused", False, "lanes as radix-4 Booth partial products in a carry-save "
-                                      "tree with one carry-propagate adder, not `*`",
-                      choices=(False, True), golden=False)),
+        params=(LANES, WEIGHT_BITS.with_default(4), ACT_BITS),
         component="lowbit.hdl.int_dot:IntDot",
         golden="lowbit.golden_models.int_dot:IntDot",
         testbench="lowbit.sim_tests.tb_dot",
-        implementations=("fused",),
+        throughput=_lane_macs,
         mutants="lowbit.sim_tests.mutants:INT_DOT",
         code_bits="weight_bits",
         docs="docs/pot.md",
@@ -261,6 +264,7 @@ UNITS = Registry([
         component="lowbit.hdl.int4_dequant:Int4Dequant",
         golden="lowbit.golden_models.int4_dequant:Int4Dequant",
         testbench="lowbit.sim_tests.tb_dequant",
+        throughput=_one_element, work="element",
         mutants="lowbit.sim_tests.mutants:INT4_DEQUANT",
         docs="docs/pot.md",
     ),

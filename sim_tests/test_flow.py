@@ -1,10 +1,18 @@
-"""The main job: every unit at its defaults beside its baseline, and the report it writes."""
+"""The main job: every unit at its defaults beside its baseline, and the report it writes; its
+counts of passed, skipped and failed tests; one job per distinct parameter set; the cache that
+lets a rerun or an interrupted run resume; two runs on one build folder at once."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from lowbit.flow import compare, run_flow
+from lowbit.flow import compare, data_tests, flow_jobs, run_flow
+from lowbit.jobs import candidates
 from lowbit.units import UNITS
 
 
@@ -23,15 +31,65 @@ def test_compare_ratios_favour_the_smaller_faster_unit():
         {"area_ratio": 2.0, "depth_ratio": 1.5, "area_delay_ratio": 3.0})
 
 
+def test_compare_per_unit_of_work():
+    # A many-mode unit (an array doing 64 MACs per cycle at W2A8, 16 at W8A8) on 4x the area
+    # of a single-mode baseline doing 16 MACs per cycle at every precision.
+    unit = {"target": "ecp5", "luts": 4000, "fmax_mhz": 100.0}
+    base = {"target": "ecp5", "luts": 1000, "fmax_mhz": 100.0}
+    ratios = compare(unit, base, {"W2A8": 64, "W8A8": 16}, {"INT8": 16})
+    assert ratios["area_ratio"] == pytest.approx(0.25)               # raw: 4x the area
+    assert ratios["per_work"]["W2A8"]["area_ratio"] == pytest.approx(1.0)  # 4x the work too
+    assert ratios["per_work"]["W8A8"]["area_ratio"] == pytest.approx(0.25)
+    assert ratios["per_work"]["W2A8"]["area_delay_ratio"] == pytest.approx(1.0)
+    # the same modes on both sides meet mode by mode
+    same = compare(unit, base, {"MAC": 2}, {"MAC": 1})
+    assert same["per_work"]["MAC"]["area_ratio"] == pytest.approx(0.5)
+
+
+def test_flow_runs_each_distinct_parameter_set_once():
+    jobs = flow_jobs()
+    keys = [(name, json.dumps(params, sort_keys=True)) for name, params in jobs]
+    assert len(keys) == len(set(keys))
+    # softmax_fixed is a unit and exaq_softmax's baseline: the two differ only in whether
+    # exp_index_frac=None is spelled out, so they are one job.
+    assert [name for name, _ in jobs].count("softmax_fixed") == 1
+    for name, params in jobs:
+        assert params == UNITS[name].resolve(params)   # resolved: every default spelled out
+
+
+def test_units_and_baselines_get_the_same_candidates():
+    for target in ("ice40", "ecp5", "generic", "ecp5-dsp"):
+        unit = candidates("dint_mac", UNITS["dint_mac"].resolve({}), target)
+        base = candidates("int_mac", UNITS["int_mac"].resolve({}), target)
+        assert [o for _, o in unit] == [o for _, o in base]   # the same flow options
+    ecp5 = candidates("int_mac", UNITS["int_mac"].resolve({}), "ecp5")
+    assert {o for _, o in ecp5} == {("nowidelut",), ("booth", "nowidelut")}
+    if "fused" in UNITS["int_mac"].defaults():  # each implementation of the MAC, too
+        assert {p["fused"] for p, _ in ecp5} == {False, True}
+
+
+def test_data_tests_are_read_from_the_testbenches():
+    assert data_tests("softmax_fixed") == {"real_rows": "LOWBIT_ROWS"}
+    assert data_tests("btc_array") == {"real_data_jobs": "LOWBIT_JOBS"}
+    assert data_tests("int4_dequant") == {}
+
+
 def test_flow_reports_every_unit_beside_its_baseline(tmp_path):
     assert run_flow(targets=["generic"], simulator="icarus", build=tmp_path, jobs=2) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     names = {entry["unit"] for entry in report["units"]}
     assert names == {unit.name for unit in UNITS}
+    points = [(e["unit"], json.dumps(e["params"], sort_keys=True)) for e in report["units"]]
+    assert len(points) == len(set(points))            # each unit and parameter set once
     for entry in report["units"]:
-        assert entry["sim"]["failed"] == 0 and entry["sim"]["vectors"] > 0
-        assert (tmp_path / "verilog" / f"{entry['unit']}.v").exists()
+        sim = entry["sim"]
+        assert sim["failed"] == 0 and sim["skipped"] == 0 and sim["passed"] > 0
+        assert sim["vectors"] > 0
+        # the tests needing real data files are left out, by name, and not counted
+        assert set(sim["left_out"]) == set(data_tests(entry["unit"]))
+        assert sim["passed"] + len(sim["left_out"]) == sim["tests"]
         assert entry["synth"]["generic"]["gate_equivalents"] > 0
+        assert entry["synth"]["generic"]["per_work"]       # every unit declares its work
     with_baseline = [u.name for u in UNITS if u.baseline]
     assert sorted(c["unit"] for c in report["comparisons"]) == sorted(with_baseline)
     # A baseline can appear at several parameter sets (int_mac: INT8 for dint_mac, INT4 for
@@ -44,9 +102,57 @@ def test_flow_reports_every_unit_beside_its_baseline(tmp_path):
             continue
         name, params = baseline[0], UNITS[baseline[0]].resolve(baseline[1])
         base = by_point[(name, json.dumps(params, sort_keys=True))]
-        ratio, = [c["area_ratio"] for c in report["comparisons"] if c["unit"] == entry["unit"]]
-        assert ratio == pytest.approx(base["gate_equivalents"] /
-                                      entry["synth"]["generic"]["gate_equivalents"])
+        ratio, = [c for c in report["comparisons"] if c["unit"] == entry["unit"]]
+        assert ratio["area_ratio"] == pytest.approx(base["gate_equivalents"] /
+                                                    entry["synth"]["generic"]["gate_equivalents"])
+        assert ratio["per_work"]
     markdown = (tmp_path / "report.md").read_text()
+    assert "| passed | skipped | failed |" in markdown and "needs `LOWBIT_ROWS`" in markdown
     for name in names:
         assert f"| {name} |" in markdown
+    # Everything is cached now: a second run simulates and synthesizes nothing.
+    started = time.monotonic()
+    assert run_flow(targets=["generic"], simulator="icarus", build=tmp_path, jobs=2,
+                    progress=False) == 0
+    assert time.monotonic() - started < 60
+    again = json.loads((tmp_path / "report.json").read_text())
+    assert all(e["sim"]["cached"] and e["synth"]["generic"]["cached"] for e in again["units"])
+
+
+def _flow(build, *extra):
+    return [sys.executable, "-m", "lowbit", "--build", str(build), "flow", "--target", "generic",
+            "--unit", "pot_mac", *extra]
+
+
+def test_two_flows_on_one_build_folder_at_once(tmp_path):
+    first, second = (subprocess.Popen(_flow(tmp_path), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True) for _ in range(2))
+    outputs = [process.communicate(timeout=900) for process in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    summaries = [[line for line in out.splitlines() if line.startswith("  PASS")]
+                 for out, _ in outputs]
+    # pot_mac and its baseline, each run once, with the same counts in both summaries
+    assert len(summaries[0]) == 2 and summaries[0] == summaries[1]
+    assert any("waiting for the other lowbit flow" in err for _, err in outputs)
+    standalone = subprocess.run([sys.executable, "-m", "lowbit", "--build", str(tmp_path / "alone"),
+                                 "sim", "pot_mac"], capture_output=True, text=True)
+    vectors = standalone.stdout.split("; ")[1].split()[0]
+    assert f"{vectors} vectors" in summaries[0][0]
+
+
+def test_interrupted_flow_says_so_and_resumes(tmp_path):
+    process = subprocess.Popen(_flow(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    for line in process.stderr:   # wait until the first job has finished
+        if "PASS sim" in line or "done synth" in line:
+            break
+    os.killpg(process.pid, signal.SIGINT)     # Ctrl-C: the whole process group
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    interrupted = [line for line in err.splitlines() if line.startswith("interrupted")]
+    assert len(interrupted) == 1 and "run the same command again" in interrupted[0]
+    assert "Traceback" not in err
+    done = subprocess.run(_flow(tmp_path), capture_output=True, text=True)
+    assert done.returncode == 0
+    first, = [line for line in done.stderr.splitlines() if "jobs to run" in line]
+    assert "cached" in first and "(0 cached" not in first      # it resumed

@@ -96,24 +96,37 @@ def test_report_draws_every_figure_and_its_links_resolve(build):
             "sweep/demo/results.csv", "accuracy.md"} <= set(links)
     for link in links:
         assert (build / link).exists(), link
-    assert "| dint_mac | defaults | ecp5 | 140 |" in text   # the sweep table, one row a point
+    assert "| dint_mac | defaults | ecp5 | plain | 140 |" in text   # the sweep table, one row a point
+    # ... and per unit of work: the array at W2A8 (2 x 2 x 16 / 16 = 4 MACs per cycle) against
+    # the INT8 array (4 MACs per cycle at every precision), and dint_mac at one MAC per cycle
+    assert "| btc_array | rows=2, cols=2, k_slice=16 | ecp5 | W2A8 | 4.00 | 480.0 LUT4 |" in text
+    assert "| dint_mac | defaults | ecp5 | MAC | 1 | 140.0 LUT4 |" in text
     assert "LowbitError: yosys failed" in text            # a failed point stays visible
 
 
 def test_report_embeds_the_main_job_with_its_figures(build):
     flow = {"simulator": "icarus", "targets": ["ecp5"], "seconds": 1.0, "comparisons": [
-        {"unit": "dint_mac", "baseline": "int_mac", "target": "ecp5", "area_ratio": 2.7}],
-        "units": []}
+        {"unit": "dint_mac", "baseline": "int_mac", "target": "ecp5", "area_ratio": 2.7,
+         "per_work": {"MAC": {"area_ratio": 2.7}}}], "units": []}
     for unit, overrides, luts, fmax in SYNTHETIC[:2]:
+        synth = {"target": "ecp5", "luts": luts, "ffs": 1, "carry": 0, "dsps": 0,
+                 "gate_equivalents": None, "transistors": None, "logic_depth": None,
+                 "fmax_mhz": fmax, "options": ["nowidelut"]}
         flow["units"].append({"unit": unit, "params": UNITS[unit].resolve(overrides),
-                              "sim": {"tests": 4, "failed": 0, "vectors": 100},
-                              "synth": {"ecp5": {"target": "ecp5", "luts": luts, "ffs": 1,
-                                                 "carry": 0, "dsps": 0, "gate_equivalents": None,
-                                                 "transistors": None, "logic_depth": None,
-                                                 "fmax_mhz": fmax}}})
+                              "sim": {"tests": 5, "passed": 4, "skipped": 1, "failed": 0,
+                                      "vectors": 100, "left_out": []},
+                              "synth": {"ecp5": dict(synth, per_work={"MAC": {
+                                  "work": 1, "area_per_work": float(luts),
+                                  "work_per_area": 1 / luts,
+                                  "work_per_second_per_area": fmax / luts,
+                                  "area_delay_per_work": luts * 1000 / fmax}})}})
     (build / "report.json").write_text(json.dumps(flow))
     text = write_report(build, sweeps=[]).read_text()
-    assert text.startswith("# lowbit report") and "| dint_mac | int_mac | ecp5 | 2.70 |" in text
+    assert text.startswith("# lowbit report")
+    assert "| dint_mac | int_mac | ecp5 | MAC | 2.70 |" in text
+    assert "| dint_mac | defaults | 4 | 1 | 0 | 100 |" in text     # passed, skipped, failed
+    assert "| dint_mac | defaults | ecp5 | nowidelut | 140 |" in text
+    assert "| int_mac | defaults | ecp5 | MAC | 1 | 383.0 LUT4 |" in text
     assert set(_links(text)) == {"figures/area_ratio.png", "figures/fmax_vs_size.png",
                                  "accuracy.md"}
     for link in _links(text):

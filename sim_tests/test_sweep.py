@@ -45,7 +45,7 @@ def test_sweep_writes_tables_and_reuses_its_cache(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("targets = [\"asic\"]\n[[grid]]\nunit = \"int_mac\"\n", "targets must be a non-empty list"),
+    ("targets = [\"fpga9\"]\n[[grid]]\nunit = \"int_mac\"\n", "targets must be a non-empty list"),
     ("targets = [\"generic\"]\n", "needs at least one [[grid]]"),
     ("[[grid]]\nunit = \"int_mac\"\ncolour = 1\n", "unknown key(s) colour"),
     ("[[grid]]\nunit = \"int_mac\"\nparams = { acc_bits = [3] }\n", "acc_bits=3 is out of range"),

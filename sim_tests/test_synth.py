@@ -96,7 +96,7 @@ def dataclass_numbers(result):
     return {key: value for key, value in result.as_dict().items() if key != "seconds"}
 
 
-@pytest.mark.parametrize("target, device", [("asic", None), ("ecp5", "45k"), ("generic", "25k")])
+@pytest.mark.parametrize("target, device", [("fpga9", None), ("ecp5", "45k"), ("generic", "25k")])
 def test_unknown_target_or_device_is_a_one_line_error(build_dir, target, device):
     with pytest.raises(LowbitError, match="allowed") as error:
         run(target, build_dir, device=device)

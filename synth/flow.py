@@ -35,9 +35,11 @@ Every file of a run goes to ``run_dir(...)``; tools run with that folder as work
 relative paths, so no script or log names the machine's folders.
 """
 
+import fcntl
 import json
 import re
 import time
+from contextlib import contextmanager
 
 from lowbit.core.errors import LowbitError
 from lowbit.core.params import params_tag
@@ -47,15 +49,39 @@ from .result import SynthResult
 from .tools import run_tool, tool_versions
 from .wrapper import Harness
 
-__all__ = ["TARGETS", "DEVICES", "NEXTPNR_FREQ_MHZ", "run_dir", "synthesize"]
+__all__ = ["TARGETS", "DEVICES", "NEXTPNR_FREQ_MHZ", "FLOW_OPTIONS", "OPTIONS", "SCRIPT_REVISION",
+           "run_dir", "synthesize"]
 
-TARGETS = ("ice40", "ice40-dsp", "ecp5", "ecp5-dsp", "generic")
+TARGETS = ("ice40", "ice40-dsp", "ecp5", "ecp5-dsp", "generic", "asic")
 DEVICES = {"ice40": ("up5k",), "ice40-dsp": ("up5k",), "ecp5": ("25k", "85k"),
-           "ecp5-dsp": ("25k", "85k"), "generic": (None,)}
+           "ecp5-dsp": ("25k", "85k"), "generic": (None,), "asic": (None,)}
 
 # The target only steers timing-driven placement; we read the achieved frequency, which on our
 # test MAC was the same for targets from 50 to 400 MHz.
 NEXTPNR_FREQ_MHZ = 200
+
+# Flow options, each a Yosys step that any design may use (docs/synthesis.md, "Flow options"):
+# ``booth`` runs Yosys' radix-4 Booth pass on every `$mul` before the target's synthesis
+# script; ``nowidelut`` maps ECP5 logic to LUT4s only (no PFU-mux LUT5-LUT7).
+OPTIONS = ("booth", "nowidelut")
+
+# The option sets each target tries, on every unit and every baseline alike: the flow keeps
+# the smallest (``lowbit.flow``), and the record names the set that won. An empty set is the
+# target's plain script. ``generic`` has Booth recoding built in (``synth -booth``); the DSP
+# targets keep `$mul` for the DSP blocks, so Booth (which turns it into adders) is not tried
+# there.
+FLOW_OPTIONS = {
+    "ice40": ((), ("booth",)),
+    "ice40-dsp": ((),),
+    "ecp5": (("nowidelut",), ("booth", "nowidelut")),
+    "ecp5-dsp": (("nowidelut",),),
+    "generic": ((),),
+    "asic": ((),),  # the standard-cell flow (synth/asic.py): ABC maps to the library's cells
+}
+
+# Bumped whenever a synthesis script changes, so that cached results (``lowbit.cache``) of an
+# older script are not reused.
+SCRIPT_REVISION = 2
 
 _PACKAGE = {"ice40": "sg48", "ecp5": "CABGA381"}
 _ALLOW_UNCONSTRAINED = {"ice40": "--pcf-allow-unconstrained", "ecp5": "--lpf-allow-unconstrained"}
@@ -79,10 +105,12 @@ def _check_target(target, device):
     return device
 
 
-def run_dir(build_dir, unit, params, target, device):
-    """The folder of one run: ``build_dir/<unit>-<params hash>/<target>[-<device>]``."""
+def run_dir(build_dir, unit, params, target, device, options=None):
+    """The folder of one run: ``build_dir/<unit>-<params hash>/<target>[-<device>][+<option>...]``
+    (``options`` None: the target's first set in ``FLOW_OPTIONS``)."""
+    options = FLOW_OPTIONS[target][0] if options is None else options
     leaf = target if device is None else f"{target}-{device}"
-    return build_dir / f"{unit}-{params_tag(params)}" / leaf
+    return build_dir / f"{unit}-{params_tag(params)}" / "+".join((leaf, *options))
 
 
 def _module_name(unit):
@@ -90,9 +118,24 @@ def _module_name(unit):
     return re.sub(r"\W", "_", unit)
 
 
-def _synth_commands(target, top):
-    """Yosys commands that map the design ``top`` for ``target``."""
+def _check_options(target, options):
+    options = tuple(options)
+    unknown = [name for name in options if name not in OPTIONS]
+    if unknown:
+        raise LowbitError(f"unknown flow option(s) {', '.join(unknown)}; allowed: "
+                          f"{', '.join(OPTIONS)}")
+    if "nowidelut" in options and _family(target) != "ecp5":
+        raise LowbitError(f"flow option nowidelut is for ecp5 targets only, not {target}")
+    return options
+
+
+def _synth_commands(target, top, options=()):
+    """Yosys commands that map the design ``top`` for ``target`` with flow ``options``."""
     dsp = target.endswith("-dsp")
+    # Booth before the target script: the coarse `$mul` cells (widths reduced first, as the
+    # scripts do) become Booth partial products that the script then maps like any adder.
+    pre = ([f"hierarchy -top {top}", "proc", "flatten", "opt_expr", "opt_clean", "wreduce",
+            "booth"] if "booth" in options else [])
     if target == "generic":
         commands = [f"synth -flatten -booth -top {top}",
                     "dfflegalize -cell $_DFF_P_ 01",
@@ -101,10 +144,11 @@ def _synth_commands(target, top):
     elif _family(target) == "ice40":
         commands = [f"synth_ice40 -device u -top {top}" + (" -dsp" if dsp else "")]
     else:
-        commands = [f"synth_ecp5 -top {top}" + ("" if dsp else " -nodsp")]
+        commands = [f"synth_ecp5 -top {top}" + ("" if dsp else " -nodsp")
+                    + (" -nowidelut" if "nowidelut" in options else "")]
     # Flattening leaves $scopeinfo cells that only name the former submodules; `stat -tech cmos`
     # would count them as gates of unknown size.
-    return [*commands, "delete t:$scopeinfo"]
+    return [*pre, *commands, "delete t:$scopeinfo"]
 
 
 def _yosys(run, name, verilog, commands, stat="stat -json"):
@@ -153,17 +197,17 @@ def _logic_depth(run):
     return int(match.group(1))
 
 
-def _area(run, top, target):
+def _area(run, top, target, options):
     """Synthesise the bare unit in ``run/unit.v``; returns ``(cells, SynthResult counts)``."""
     if target == "generic":
-        commands = [*_synth_commands(target, top), "tee -q -o area_depth.txt ltp -noff"]
+        commands = [*_synth_commands(target, top, options), "tee -q -o area_depth.txt ltp -noff"]
         stat = _yosys(run, "area", "unit.v", commands, stat="stat -json -tech cmos")
         transistors = _transistors(stat, run / "area.log")
         cells = _cells(stat)
         return cells, dict(luts=None, ffs=cells.get("$_DFF_P_", 0), carry=None, dsps=None,
                            gate_equivalents=transistors / _TRANSISTORS_PER_GE,
                            transistors=transistors, logic_depth=_logic_depth(run))
-    cells = _cells(_yosys(run, "area", "unit.v", _synth_commands(target, top)))
+    cells = _cells(_yosys(run, "area", "unit.v", _synth_commands(target, top, options)))
     luts, ffs, carry, dsps = _fpga_counts(cells, _family(target))
     return cells, dict(luts=luts, ffs=ffs, carry=carry, dsps=dsps, gate_equivalents=None,
                        transistors=None, logic_depth=None)
@@ -176,14 +220,15 @@ def _nextpnr_args(family, device, seed):
             "--seed", str(seed), "--freq", str(NEXTPNR_FREQ_MHZ), "--timing-allow-fail"]
 
 
-def _fmax(run, top, target, device, seed):
+def _fmax(run, top, target, device, seed, options):
     """Place and route the harness in ``run/harness.v``; the achieved Fmax in MHz or None.
 
     The harness has one clock; should nextpnr report several clock nets, the slowest counts.
     None means nextpnr found no register-to-register path to time.
     """
     family = _family(target)
-    _yosys(run, "harness", "harness.v", [*_synth_commands(target, top), "write_json harness.json"])
+    _yosys(run, "harness", "harness.v",
+           [*_synth_commands(target, top, options), "write_json harness.json"])
     run_tool(f"nextpnr-{family}", _nextpnr_args(family, device, seed), cwd=run,
              log="nextpnr.log")
     clocks = json.loads((run / "nextpnr_report.json").read_text()).get("fmax", {})
@@ -191,8 +236,21 @@ def _fmax(run, top, target, device, seed):
     return round(min(achieved), 2) if achieved else None
 
 
+@contextmanager
+def _locked(run):
+    """Hold the run folder ``run`` for this process: another run of the same unit, parameters,
+    target and options (another `lowbit` command on the same build folder) waits."""
+    run.parent.mkdir(parents=True, exist_ok=True)
+    with open(run.parent / f"{run.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def synthesize(component_factory, *, unit, params, target, device=None, build_dir, seed=1,
-               pnr=True):
+               pnr=True, options=None, liberty=None):
     """Synthesise a unit for ``target``; returns a ``SynthResult``.
 
     ``component_factory()`` returns a fresh ``wiring.Component`` (called once for the area run
@@ -200,24 +258,34 @@ def synthesize(component_factory, *, unit, params, target, device=None, build_di
     (``run_dir``) under ``build_dir``; ``params`` must be JSON-serialisable for ``as_dict`` to
     be. ``device`` defaults to the target's first entry of ``DEVICES``. ``pnr=False`` skips
     place-and-route (``fmax_mhz`` is None; always so for ``generic``). ``seed`` is nextpnr's.
-    Raises ``LowbitError`` for an unknown target or device and for a failing tool.
+    ``options`` is a set of flow options (``OPTIONS``) for both runs; None means the target's
+    first set in ``FLOW_OPTIONS``. Runs with other options go to their own folder. ``asic``
+    maps to the standard-cell library ``liberty`` (None: found as ``lowbit.synth.liberty``
+    says) and times with OpenSTA (``lowbit.synth.asic``); its result has ``area_um2``.
+    Raises ``LowbitError`` for an unknown target, device or option and for a failing tool.
     """
     device = _check_target(target, device)
+    options = _check_options(target, FLOW_OPTIONS[target][0] if options is None else options)
+    if target == "asic":
+        from .asic import asic_synthesize
+        return asic_synthesize(component_factory, unit=unit, params=params, build_dir=build_dir,
+                               liberty=liberty, timing=pnr)
     timed = pnr and target != "generic"
     tools = ["yosys", *([f"nextpnr-{_family(target)}"] if timed else [])]
     versions = tool_versions(tools)  # queried once per process, so kept out of `seconds`
     start = time.monotonic()
-    run = run_dir(build_dir, unit, params, target, device)
-    run.mkdir(parents=True, exist_ok=True)
+    run = run_dir(build_dir, unit, params, target, device, options)
     top = _module_name(unit)
-
-    (run / "unit.v").write_text(to_verilog(component_factory(), top))
-    cells, counts = _area(run, top, target)
-    fmax = None
-    if timed:
-        (run / "harness.v").write_text(to_verilog(Harness(component_factory()), f"{top}_harness"))
-        fmax = _fmax(run, f"{top}_harness", target, device, seed)
+    with _locked(run):
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "unit.v").write_text(to_verilog(component_factory(), top))
+        cells, counts = _area(run, top, target, options)
+        fmax = None
+        if timed:
+            (run / "harness.v").write_text(to_verilog(Harness(component_factory()),
+                                                      f"{top}_harness"))
+            fmax = _fmax(run, f"{top}_harness", target, device, seed, options)
 
     return SynthResult(unit=unit, params=params, target=target, device=device, **counts,
                        fmax_mhz=fmax, cells=cells, tool_versions=versions,
-                       seconds=round(time.monotonic() - start, 2))
+                       seconds=round(time.monotonic() - start, 2), options=list(options))

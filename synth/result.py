@@ -1,7 +1,7 @@
 """The result record of one synthesis run and its terminal table."""
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["SynthResult", "format_table"]
 
@@ -27,6 +27,10 @@ class SynthResult:
     * ``cells``: cell type -> count of the bare unit as Yosys reports it.
     * ``tool_versions``: ``{"amaranth": ..., "yosys": ..., "nextpnr-<family>": ...}``.
     * ``seconds``: wall-clock time of the whole run.
+    * ``options``: the flow options both runs used (``lowbit.synth.flow.OPTIONS``), e.g.
+      ``["booth", "nowidelut"]``; empty for the target's plain script.
+    * ``area_um2``, ``liberty``: standard-cell targets only (``asic``): cell area of the bare
+      unit (Yosys ``stat -liberty``) and the library (file name and sha256 prefix).
     """
 
     unit: str
@@ -44,6 +48,9 @@ class SynthResult:
     cells: dict
     tool_versions: dict
     seconds: float
+    options: list = field(default_factory=list)
+    area_um2: float | None = None
+    liberty: str | None = None
 
     def as_dict(self):
         """The fields as a plain ``dict`` (JSON-ready if ``params`` is)."""
@@ -64,15 +71,16 @@ def _cell(value, spec=""):
 
 def format_table(results):
     """An aligned plain-text table of ``results`` (a list of ``SynthResult``), one row each."""
-    header = ("unit", "params", "target", "LUTs", "FFs", "carry", "DSPs", "GE", "transistors",
+    header = ("unit", "params", "target", "options", "LUTs", "FFs", "carry", "DSPs", "GE", "transistors",
               "depth", "Fmax/MHz")
     rows = [(r.unit, _short_params(r.params),
              r.target if r.device is None else f"{r.target}:{r.device}",
+             "+".join(r.options) or "-",
              _cell(r.luts), _cell(r.ffs), _cell(r.carry), _cell(r.dsps),
              _cell(r.gate_equivalents, ".1f"), _cell(r.transistors), _cell(r.logic_depth), _cell(r.fmax_mhz, ".1f"))
             for r in results]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    text_columns = 3  # unit, params, target read left to right; numbers align right
+    text_columns = 4  # unit, params, target, options read left to right; numbers align right
 
     def line(row):
         return "  ".join(cell.ljust(width) if i < text_columns else cell.rjust(width)

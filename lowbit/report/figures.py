@@ -1,0 +1,351 @@
+"""The report's figures, as PNG files (matplotlib's Agg canvas through the object-oriented API:
+no display, no global pyplot state).
+
+Sweep figures, written next to the sweep's ``results.csv``:
+
+* ``area_vs_bits.png``: area against the weight (or code) width, one panel per unit that has a
+  baseline and a width, per target, with the baseline beside it (a series when the baseline
+  has a width too, else a dashed line);
+* ``fmax_vs_size.png``: Fmax against area in LUTs, every placed-and-routed point, per FPGA
+  target;
+* ``throughput_per_lut.png``: units of work per cycle per LUT (per gate equivalent on
+  ``generic``) against the precision mode, for the units that declare several modes (the
+  binary tensor-core array, one line per configuration) against single-mode units (the INT8
+  MAC array, which runs every precision at its INT8 rate);
+* ``accuracy_vs_area.png`` (when an accuracy table from ``lowbit eval`` is given): each format
+  as the unit that computes it, its MiniLM embedding cosine to FP32 against its area per MAC
+  per cycle, with the Pareto front.
+
+Main-job figures (``build/figures/``): ``area_ratio.png`` (each unit's area per unit of work
+against its baseline's) and ``fmax_vs_size.png``.
+"""
+
+import json
+from pathlib import Path
+
+from ..core.errors import LowbitError
+from ..metrics import area_of
+from ..units import UNITS
+from .accuracy import accuracy_points, pareto_front
+from .rows import area_label as _area_label
+from .rows import baseline_point as _baseline_point
+from .rows import bits_param as _bits_param
+from .rows import code_bits, flow_rows
+from .rows import key as _key
+from .rows import label as _label
+from .rows import ok as _ok
+from .rows import targets as _targets
+from .rows import unit_order as _unit_order
+from .rows import varying as _varying
+
+__all__ = ["CAPTIONS", "plot_area_vs_bits", "plot_fmax_vs_size", "plot_throughput_per_lut",
+           "plot_accuracy_vs_area", "plot_area_ratio", "sweep_figures", "flow_figures",
+           "load_json"]
+
+_DPI = 110
+
+
+def _plain_log(axis):
+    """Plain numbers (1000, 2000) rather than powers of ten on a log axis."""
+    from matplotlib.ticker import FuncFormatter
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    # minor ticks: label only 2x and 5x, or they collide
+    axis.set_minor_formatter(FuncFormatter(
+        lambda value, _: f"{value:g}" if f"{value:g}"[0] in "25" else ""))
+
+
+def _figure(n_rows, n_cols, width=4.2, height=3.0):
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=(width * n_cols, height * n_rows), dpi=_DPI, layout="constrained")
+    axes = figure.subplots(n_rows, n_cols, squeeze=False)
+    return figure, axes
+
+
+def _legend(ax, **style):
+    """The axes' legend, if anything in them has a label."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**style)
+
+
+def _save(figure, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, metadata={"Software": None})
+    return path
+
+
+def plot_area_vs_bits(rows, path):
+    """Area against weight/code bits: a panel per (unit with a baseline and a width, target).
+    Returns ``path``, or None when no unit qualifies."""
+    rows = _ok(rows)
+    index = {(*_key(r["unit"], r["params"]), r["target"]): r for r in rows}
+    subjects = sorted({r["unit"] for r in rows if UNITS[r["unit"]].baseline
+                       and code_bits(r["unit"], r["params"]) is not None}, key=_unit_order)
+    targets = _targets(rows)
+    if not subjects:
+        return None
+    figure, axes = _figure(len(subjects), len(targets))
+    for i, unit in enumerate(subjects):
+        for j, target in enumerate(targets):
+            ax = axes[i][j]
+            mine = [r for r in rows if r["unit"] == unit and r["target"] == target]
+            bits_name = _bits_param(unit, mine[0]["params"]) if mine else None
+            widths = _bits_series(ax, mine, bits_name, dict(marker="o"), "")
+            # The baselines of these points: other widths of the same baseline as a series,
+            # a baseline without a width as a horizontal line.
+            bases = {}
+            for row in mine:
+                point = _baseline_point(row)
+                if point and (*_key(*point), target) in index:
+                    bases[_key(*point)] = point
+            series = {}  # baseline unit -> its rows at the baselines' other parameters
+            for name, params in bases.values():
+                base_bits = _bits_param(name, params)
+                if code_bits(name, params) is None:
+                    area = area_of(index[(*_key(name, params), target)])
+                    ax.axhline(area, linestyle="--", color="grey",
+                               label=f"{_label(name, params, [])} (baseline, no width axis)")
+                    continue
+                fixed = {k: v for k, v in params.items() if k != base_bits}
+                found = series.setdefault(name, {})
+                for r in rows:
+                    if r["unit"] == name and r["target"] == target and \
+                            {k: v for k, v in r["params"].items() if k != base_bits} == fixed:
+                        found[_key(name, r["params"])] = r
+            for name, found in series.items():
+                base_rows = list(found.values())
+                widths |= _bits_series(ax, base_rows, _bits_param(name, base_rows[0]["params"]),
+                                       dict(marker="s", linestyle="--"), " (baseline)")
+            ax.set_xticks(sorted(widths))
+            ax.set_ylim(bottom=0)
+            ax.set_title(f"{unit} and its baseline, {target}", fontsize=9)
+            ax.set_xlabel("weight / code width (bits)")
+            ax.set_ylabel(_area_label(target))
+            ax.grid(True, alpha=0.3)
+            _legend(ax, fontsize=6)
+    return _save(figure, path)
+
+
+def _bits_series(ax, rows, bits_name, style, suffix):
+    """One line per group of ``rows`` that differ only in the width parameter; returns the
+    set of widths plotted."""
+    widths = set()
+    if not rows:
+        return widths
+    unit = rows[0]["unit"]
+    varying = _varying(rows, exclude=(bits_name,) if bits_name else ())
+    groups = {}
+    for row in rows:
+        fixed = json.dumps({k: row["params"].get(k) for k in varying}, sort_keys=True)
+        groups.setdefault(fixed, []).append(row)
+    for group in groups.values():
+        group.sort(key=lambda r: code_bits(r["unit"], r["params"]))
+        xs = [code_bits(r["unit"], r["params"]) for r in group]
+        ax.plot(xs, [area_of(r) for r in group], **style,
+                label=_label(unit, group[0]["params"], varying) + suffix)
+        widths.update(xs)
+    return widths
+
+
+def plot_fmax_vs_size(rows, path):
+    """Fmax against LUTs for every placed-and-routed row, a panel per FPGA target. Returns
+    ``path``, or None when no row has an Fmax."""
+    timed = [r for r in _ok(rows) if r.get("fmax_mhz") and r.get("luts")]
+    targets = _targets(timed)
+    if not timed:
+        return None
+    figure, axes = _figure(1, len(targets), width=5.0, height=3.6)
+    for ax, target in zip(axes[0], targets):
+        here = [r for r in timed if r["target"] == target]
+        for unit in sorted({r["unit"] for r in here}, key=_unit_order):
+            points = sorted((r for r in here if r["unit"] == unit), key=lambda r: r["luts"])
+            is_baseline = UNITS[unit].baseline is None
+            ax.plot([r["luts"] for r in points], [r["fmax_mhz"] for r in points],
+                    marker="s" if is_baseline else "o", linestyle="--" if is_baseline else "-",
+                    markerfacecolor="none" if is_baseline else None,
+                    label=unit + (" (baseline)" if is_baseline else ""))
+        ax.set_xscale("log")
+        _plain_log(ax.xaxis)
+        ax.tick_params(axis="x", which="minor", labelsize=6)
+        ax.set_title(f"Fmax against size, {target}", fontsize=9)
+        ax.set_xlabel(f"size (LUT4s, {target})")
+        ax.set_ylabel("Fmax (MHz)")
+        ax.grid(True, which="both", alpha=0.3)
+        _legend(ax, fontsize=6)
+    return _save(figure, path)
+
+
+def plot_throughput_per_lut(rows, path):
+    """MACs per cycle per LUT against precision for the units that declare a throughput.
+    Returns ``path``, or None when no row has one."""
+    rated = [dict(r, per_area={m: f["work_per_area"] for m, f in r["per_work"].items()})
+             for r in _ok(rows) if r.get("per_work")]
+    targets = _targets(rated)
+    if not rated:
+        return None
+    modes = []  # the precision axis: the modes of the units with more than one
+    for row in rated:
+        if len(row["per_area"]) > 1:
+            modes += [m for m in row["per_area"] if m not in modes]
+    if not modes:  # only single-mode units: nothing to draw against precision
+        return None
+    figure, axes = _figure(1, len(targets), width=5.2, height=3.6)
+    for ax, target in zip(axes[0], targets):
+        here = [r for r in rated if r["target"] == target]
+        for unit in sorted({r["unit"] for r in here}, key=_unit_order):
+            unit_rows = [r for r in here if r["unit"] == unit]
+            varying = _varying(unit_rows)
+            for row in unit_rows:
+                values = row["per_area"]
+                label = _label(unit, row["params"], varying)
+                if len(values) == 1:  # one rate for every precision it can run
+                    (mode, value), = values.items()
+                    ax.axhline(value, linestyle="--", color=f"C{len(ax.get_lines()) % 10}",
+                               label=f"{label}: {mode} at every precision")
+                else:
+                    ax.plot([modes.index(m) for m in values], list(values.values()),
+                            marker="o", label=label)
+        ax.set_xticks(range(len(modes)), modes)
+        ax.set_yscale("log")
+        ax.set_title(f"throughput per LUT against precision, {target}", fontsize=9)
+        ax.set_xlabel("precision mode (weight bits W x activation bits A)")
+        ax.set_ylabel(f"MACs per cycle per {'gate equivalent' if target == 'generic' else 'LUT4'}"
+                      f" ({target})")
+        ax.grid(True, which="both", alpha=0.3)
+        _legend(ax, fontsize=6)
+    return _save(figure, path)
+
+
+def plot_accuracy_vs_area(rows, accuracy, path):
+    """Embedding cosine to FP32 against area per MAC per cycle, one point per format + unit,
+    with the Pareto front; softmax formats in their own panel. Returns ``path``, or None when
+    no format maps to a unit of ``rows``."""
+    target, points = accuracy_points(rows, accuracy)
+    if not points:
+        return None
+    kinds = [k for k in ("matmul", "softmax") if any(p[0] == k for p in points)]
+    figure, axes = _figure(1, len(kinds), width=5.6, height=5.6)
+    unit_name = "NAND2 gate equivalents" if target == "generic" else f"LUT4s, {target}"
+    xlabels = {"matmul": f"area per MAC per cycle ({unit_name})",
+               "softmax": f"area ({unit_name}; one element per cycle)"}
+    titles = {"matmul": "weight x activation formats", "softmax": "softmax formats"}
+    for ax, kind in zip(axes[0], kinds):
+        mine = sorted((p for p in points if p[0] == kind), key=lambda p: p[3])
+        for _, label, unit, area, cosine in mine:
+            ax.plot([area], [cosine], marker="o", linestyle="none",
+                    label=f"{label} on {unit}")
+        front = pareto_front([(p[3], p[4]) for p in mine])
+        ax.plot([f[0] for f in front], [f[1] for f in front], color="black", linewidth=1,
+                marker="o", markersize=11, markerfacecolor="none", drawstyle="steps-post",
+                label="Pareto front (ringed)")
+        if kind == "softmax":
+            for base in sorted({r["unit"] for r in rows if r["unit"] == "softmax_fixed"
+                                and r["target"] == target and not r.get("error")}):
+                area = min(area_of(r) for r in rows if r["unit"] == base
+                           and r["target"] == target and not r.get("error"))
+                ax.axvline(area, linestyle="--", color="grey",
+                           label=f"{base} area (baseline; accuracy not in the table)")
+        areas = [p[3] for p in mine]
+        if max(areas) > 10 * min(areas):
+            ax.set_xscale("log")
+            _plain_log(ax.xaxis)
+            ax.tick_params(axis="x", which="minor", labelsize=6)
+        else:
+            ax.set_xlim(left=0, right=1.15 * max(areas + [ax.get_xlim()[1]]))
+        ax.set_title(f"MiniLM accuracy against area: {titles[kind]}", fontsize=9)
+        ax.set_xlabel(xlabels[kind])
+        ax.set_ylabel("embedding cosine to FP32 (mean; 1 = exact)")
+        ax.grid(True, which="both", alpha=0.3)
+        _legend(ax, fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.16))
+    return _save(figure, path)
+
+
+CAPTIONS = {
+    "area_vs_bits": "Area against weight / code width, each unit beside its baseline",
+    "fmax_vs_size": "Fmax against size (placed and routed points)",
+    "throughput_per_lut": "Multiply-accumulates per cycle per LUT against precision",
+    "accuracy_vs_area": "MiniLM accuracy against area per MAC per cycle, with the Pareto front",
+    "area_ratio": "Area per unit of work of each unit against its baseline's, per target",
+}
+
+
+def sweep_figures(sweep_dir, accuracy=None):
+    """Draw the figures of the sweep tables in ``sweep_dir`` next to them; returns
+    ``{name: path}`` for those drawn. ``accuracy``: a loaded ``lowbit eval`` JSON, or None."""
+    sweep_dir = Path(sweep_dir)
+    rows = load_json(sweep_dir / "results.json", "sweep results", "lowbit sweep")
+    drawn = {
+        "area_vs_bits": plot_area_vs_bits(rows, sweep_dir / "area_vs_bits.png"),
+        "fmax_vs_size": plot_fmax_vs_size(rows, sweep_dir / "fmax_vs_size.png"),
+        "throughput_per_lut": plot_throughput_per_lut(rows, sweep_dir / "throughput_per_lut.png"),
+    }
+    if accuracy is not None:
+        drawn["accuracy_vs_area"] = plot_accuracy_vs_area(rows, accuracy,
+                                                          sweep_dir / "accuracy_vs_area.png")
+    return {name: path for name, path in drawn.items() if path is not None}
+
+
+def _area_ratios(comparisons):
+    """``[(label, target, ratio)]``: each comparison's area ratio per unit of work (one bar per
+    mode of a many-mode unit), the raw area ratio where the units declare no work."""
+    bars = []
+    for c in comparisons:
+        per_work = {m: r["area_ratio"] for m, r in (c.get("per_work") or {}).items()
+                    if r.get("area_ratio")}
+        if per_work:
+            for mode, ratio in per_work.items():
+                suffix = f", {mode}" if len(per_work) > 1 else ""
+                bars.append((f"{c['unit']} vs {c['baseline']}{suffix}", c["target"], ratio))
+        elif c.get("area_ratio"):
+            bars.append((f"{c['unit']} vs {c['baseline']} (raw)", c["target"], c["area_ratio"]))
+    return bars
+
+
+def plot_area_ratio(comparisons, path):
+    """Horizontal bars: the baseline's area per unit of work over the unit's, per unit (and
+    precision) and target. None if no data."""
+    bars = _area_ratios(comparisons)
+    if not bars:
+        return None
+    labels = []
+    for label, _, _ in bars:
+        if label not in labels:
+            labels.append(label)
+    targets = _targets([{"target": t} for _, t, _ in bars])
+    figure, axes = _figure(1, 1, width=6.4,
+                           height=0.9 + 0.42 * len(labels) * len(targets) ** 0.5)
+    ax = axes[0][0]
+    height = 0.8 / len(targets)
+    for k, target in enumerate(targets):
+        ratios = {label: ratio for label, t, ratio in bars if t == target}
+        ys = [n + (k - (len(targets) - 1) / 2) * height for n, label in enumerate(labels)
+              if label in ratios]
+        ax.barh(ys, [ratios[label] for label in labels if label in ratios], height=height,
+                label=f"{target} ({'gate equivalents' if target == 'generic' else 'LUT4s'})")
+    ax.axvline(1, color="black", linewidth=1)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    _plain_log(ax.xaxis)
+    ax.set_xlabel("baseline area per unit of work / unit's (above 1: the unit is smaller)",
+                  fontsize=8)
+    ax.set_title("each unit at its defaults against its baseline, per unit of work", fontsize=9)
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    _legend(ax, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return _save(figure, path)
+
+
+def flow_figures(report, folder):
+    """Figures of the main job's results, into ``folder``; ``{name: path}``."""
+    folder = Path(folder)
+    drawn = {"area_ratio": plot_area_ratio(report["comparisons"], folder / "area_ratio.png"),
+             "fmax_vs_size": plot_fmax_vs_size(flow_rows(report), folder / "fmax_vs_size.png")}
+    return {name: path for name, path in drawn.items() if path is not None}
+
+
+def load_json(path, what, command):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise LowbitError(f"no {what} at {path} (`{command}` writes them)") from None
+    except json.JSONDecodeError as error:
+        raise LowbitError(f"{path} is not valid JSON: {error}") from None
