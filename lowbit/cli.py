@@ -123,10 +123,10 @@ def cmd_board(args):
 
 
 def cmd_power(args):
-    from .synth.power import power_command
+    from .power import power_command
     return power_command(args.unit, _overrides(args.param), data=args.data, clock_mhz=args.clock,
                          liberty=args.liberty, seed=args.seed, cycles=args.cycles,
-                         build=args.build, out=args.json)
+                         build=args.build, out=args.json, breakdown=args.breakdown)
 
 
 def cmd_flow(args):
@@ -224,6 +224,8 @@ def build_parser():
     p.add_argument("--cycles", type=int, default=DEFAULT_CYCLES,
                    help=f"simulated cycles per unit (default {DEFAULT_CYCLES})")
     p.add_argument("--json", type=Path, help="JSON output (default build/power/UNIT-DATA.json)")
+    p.add_argument("--breakdown", action="store_true",
+                   help="MAC units: also the accumulator alone, so the multiplier's share shows")
 
     p = sub.add_parser("flow", help="the main job: every unit at its defaults beside its "
                                     "baseline: generate, simulate, synthesize, report")

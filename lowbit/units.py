@@ -14,6 +14,10 @@ from .registry import Format, Registry, SlowCorner, Unit
 
 __all__ = ["UNITS"]
 
+_FUSED = Param("fused", False, "the partial products and the accumulator in one carry-save "
+                              "tree with one carry-propagate adder (same latency)",
+               choices=(False, True), golden=False)
+
 
 
 def _int8_mac_like(params):
@@ -70,12 +74,13 @@ UNITS = Registry([
         params=(
             DINT_SPECIAL,
             DINT_FRAC_BITS,
-            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE,
+            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, _FUSED,
         ),
         component="lowbit.hdl.dint_mac:DintMac",
         golden="lowbit.golden_models.dint_mac:DintMac",
         testbench="lowbit.sim_tests.tb_mac",
         throughput=_one_mac,
+        implementations=("fused",),
         baseline="int_mac",
         baseline_params=_int8_mac_like,
         mutants="lowbit.sim_tests.mutants:DINT_MAC",
@@ -90,11 +95,12 @@ UNITS = Registry([
         name="pot_mac",
         summary="power-of-two weight x INT8 activation MAC: a shift and a conditional negate",
         source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
-        params=(POT_BITS, ZERO_CODE, ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE),
+        params=(POT_BITS, ZERO_CODE, ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, _FUSED),
         component="lowbit.hdl.pot_mac:PotMac",
         golden="lowbit.golden_models.pot_mac:PotMac",
         testbench="lowbit.sim_tests.tb_mac",
         throughput=_one_mac,
+        implementations=("fused",),
         baseline="int_mac",
         baseline_params=_int4_mac_like,
         mutants="lowbit.sim_tests.mutants:POT_MAC",
@@ -117,6 +123,27 @@ UNITS = Registry([
         mutants="lowbit.sim_tests.mutants:POT_DOT",
         code_bits="bits",
         docs="docs/pot.md",
+    ),
+    Unit(
+        name="dint_dot",
+        summary="N-lane dINT4 x INT8 dot product: decoded codes, shifted partial products in "
+                "one carry-save tree per lane, a pipelined adder tree, streams in and out",
+        source="dINT: Enhancing Computation Efficiency in LLMs through Weight and Activation "
+               "Quantization (EMNLP 2023)",
+        params=(
+            LANES,
+            DINT_SPECIAL,
+            DINT_FRAC_BITS,
+            ACT_BITS,
+        ),
+        component="lowbit.hdl.dint_dot:DintDot",
+        golden="lowbit.golden_models.dint_dot:DintDot",
+        testbench="lowbit.sim_tests.tb_dot",
+        throughput=_lane_macs,
+        baseline="int_dot",
+        baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=8, act_bits=p["act_bits"]),
+        code_bits=4,   # dINT4: the format fixes the code at 4 bits
+        docs="docs/dint_dot.md",
     ),
     Unit(
         name="pot_dequant",
@@ -218,12 +245,13 @@ UNITS = Registry([
         summary="baseline: signed INT x INT MAC (INT8 x INT8 by default), the `*` operator",
         params=(
             WEIGHT_BITS,
-            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE,
+            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, _FUSED,
         ),
         component="lowbit.hdl.int_mac:IntMac",
         golden="lowbit.golden_models.int_mac:IntMac",
         testbench="lowbit.sim_tests.tb_mac",
         throughput=_one_mac,
+        implementations=("fused",),
         mutants="lowbit.sim_tests.mutants:INT_MAC",
         code_bits="weight_bits",
         formats=(Format("int8", {"weight_bits": 8}), Format("int4-", {"weight_bits": 4})),
@@ -232,11 +260,15 @@ UNITS = Registry([
     Unit(
         name="int_dot",
         summary="baseline: N-lane signed INT x INT dot product (INT4 x INT8 lanes by default)",
-        params=(LANES, WEIGHT_BITS.with_default(4), ACT_BITS),
+        params=(LANES, WEIGHT_BITS.with_default(4), ACT_BITS,
+                Param("fused", False, "lanes as radix-4 Booth partial products in a carry-save "
+                                      "tree with one carry-propagate adder, not `*`",
+                      choices=(False, True), golden=False)),
         component="lowbit.hdl.int_dot:IntDot",
         golden="lowbit.golden_models.int_dot:IntDot",
         testbench="lowbit.sim_tests.tb_dot",
         throughput=_lane_macs,
+        implementations=("fused",),
         mutants="lowbit.sim_tests.mutants:INT_DOT",
         code_bits="weight_bits",
         docs="docs/pot.md",
