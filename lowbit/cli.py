@@ -148,16 +148,21 @@ def cmd_report(args):
 
 
 def cmd_eval(args):
-    from lowbit.golden_models.evaluate import DEFAULT_N_GRID, evaluate, row_keys, write_report
-    extras = [name for name in ("athena", "dint_variants", "exaq_fixed") if getattr(args, name)]
+    from lowbit.golden_models.accuracy.evaluate import (DEFAULT_N_GRID, DEFAULT_RULE, EXTRAS, evaluate, row_keys,
+                                                        write_report)
+    from lowbit.golden_models.accuracy.sentences import SMALL_SET, STUDY_SET, load_sentences
+    extras = [name for name in EXTRAS if getattr(args, name)]
     try:
-        report = evaluate(args.rows or row_keys(extras), damp=args.damp, n_grid=args.n_grid, a8=args.a8,
-                          progress=True)
+        sentences = load_sentences(SMALL_SET if args.small_set else STUDY_SET)
+        report = evaluate(args.rows or row_keys(extras), sentences=sentences, damp=args.damp, n_grid=args.n_grid,
+                          a8=args.a8, progress=True, exaq_rule=args.exaq_rule)
     except ModuleNotFoundError as error:  # the model package, with its install command
         raise LowbitError(str(error)) from None
     command = " ".join(["lowbit"] + (["--build", str(args.build)] if args.build != DEFAULT_BUILD else [])
                        + ["eval", f"--damp {args.damp:g}"] + [f"--{n.replace('_', '-')}" for n in extras]
                        + ([f"--a8 {args.a8}"] if args.a8 != "sym" else [])
+                       + ([f"--exaq-rule {args.exaq_rule}"] if args.exaq_rule != DEFAULT_RULE else [])
+                       + (["--small-set"] if args.small_set else [])
                        + ([f"--n-grid {args.n_grid}"] if args.n_grid != DEFAULT_N_GRID else [])
                        + ([f"--rows {' '.join(args.rows)}"] if args.rows else [])
                        + ([f"--out {args.out}"] if args.out else []))
@@ -166,8 +171,23 @@ def cmd_eval(args):
     print(f"wrote {md} and {js} ({report['wall_seconds']:.0f} s)")
 
 
+def cmd_experiment(args):
+    from .experiments import cmd_experiment as run
+    return run(args)
+
+
 def cmd_mutate(args):
     from lowbit.sim_tests.mutation import run_command
+    return run_command(args)
+
+
+def cmd_prove(args):
+    from .prove import run_command
+    return run_command(args)
+
+
+def cmd_waves(args):
+    from .waves import run_command
     return run_command(args)
 
 
@@ -258,7 +278,16 @@ def build_parser():
                                       "each run against its unit's checks (docs/verification.md)")
     mutation_arguments(p)
 
-    from lowbit.golden_models.evaluate import DEFAULT_DAMP, DEFAULT_N_GRID, ROWS
+    from . import prove, waves
+    p = sub.add_parser("prove", help="SymbiYosys proofs: each unit's arithmetic equals SPEC.md, "
+                                     "its streams keep the stream rules (docs/formal.md)")
+    prove.add_arguments(p)
+    p = sub.add_parser("waves", help="one transaction of a unit, checked against the golden "
+                                     "model, drawn as an SVG waveform")
+    waves.add_arguments(p)
+
+    from lowbit.golden_models.accuracy.evaluate import DEFAULT_DAMP, DEFAULT_N_GRID, DEFAULT_RULE, ROWS
+    from lowbit.golden_models.accuracy.exaq import RULES as EXAQ_RULES
     p = sub.add_parser("eval", help="accuracy of the formats on the real MiniLM model "
                                     "(writes accuracy.md and accuracy.json)")
     p.add_argument("--out", type=Path, help="output folder (default: the --build folder)")
@@ -269,18 +298,33 @@ def build_parser():
                    help="add the other dINT4 codebooks (pm_half; f=2), RTN and GPTQ (slow)")
     p.add_argument("--exaq-fixed", action="store_true",
                    help="add rows through the bit-exact fixed-point EXAQ unit")
+    p.add_argument("--aqas", action="store_true",
+                   help="add W4A8 rows with AQAS scales (activation-aware, dINT paper), RTN and GPTQ (slow)")
+    p.add_argument("--slac", action="store_true",
+                   help="add W4A8 GPTQ rows calibrated on packed 32/128-token groups, against the default "
+                        "calibration at the target length (SLAC; slow)")
+    p.add_argument("--dc", action="store_true",
+                   help="add W2A8, W2*A8 and W4A4 rows with ABQ-LLM's block-wise distribution correction (slow)")
+    p.add_argument("--exaq-rule", choices=EXAQ_RULES, default=DEFAULT_RULE,
+                   help=f"clip rule of the EXAQ rows (default {DEFAULT_RULE}; see docs/exaq_softmax.md)")
+    p.add_argument("--small-set", action="store_true",
+                   help="the small sentence set (40 calibration sentences, 30 pairs) instead of the study set")
     p.add_argument("--a8", choices=("sym", "asym"), default="sym",
                    help="INT8 activations of the W4A8 rows: per-token symmetric (default) or asymmetric")
     p.add_argument("--n-grid", type=int, default=DEFAULT_N_GRID,
                    help=f"clipping ratios of the weight scale searches (default {DEFAULT_N_GRID})")
     p.add_argument("--rows", nargs="+", choices=list(ROWS), metavar="ROW",
                    help=f"only these rows: {', '.join(ROWS)}")
+
+    from .experiments import add_parser as experiment_parser
+    experiment_parser(sub, _Parser)
     return parser
 
 
 COMMANDS = {"power": cmd_power, "units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
             "flow": cmd_flow, "sweep": cmd_sweep, "eval": cmd_eval, "board": cmd_board,
-            "report": cmd_report, "mutate": cmd_mutate}
+            "report": cmd_report, "mutate": cmd_mutate, "prove": cmd_prove,
+            "waves": cmd_waves, "experiment": cmd_experiment}
 
 
 def main(argv=None):

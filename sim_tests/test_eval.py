@@ -145,3 +145,51 @@ def test_clip_rules_compared_on_real_rows(small):
         assert 0 < r.kl < 1 and 0 < r.mse < 1 and 0.9 < r.cos_mean <= 1 and r.cos_min <= r.cos_mean
     assert all(t < g for t, g in zip(by_rule["table"].clips, by_rule["gauss"].clips))
     assert format_clip_rules(results).count("\n") == 3
+
+
+def test_distribution_correction_block_loss_and_search():
+    import numpy as np
+
+    from lowbit.golden_models.abq import dequantize, quantize_weights
+    from lowbit.golden_models.accuracy.distribution import DC_FACTORS, block_loss, correct_distribution
+    from lowbit.golden_models.accuracy.minilm import MiniLM
+
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(5, 4))
+    p = np.full((3, 4), 0.25)
+    assert block_loss(h, h, p, p) == pytest.approx(0, abs=1e-12)
+    assert block_loss(h, -h, p, p) > 20 and block_loss(h, h, p, np.array([[0.7, 0.1, 0.1, 0.1]] * 3)) > 0
+    model = MiniLM("float32")
+    texts = load_sentences(STUDY_SET)["calibration"][:2]
+    weights, factors = correct_distribution(model, texts, 2, 8, n_grid=10)
+    assert set(weights) == set(model.linear_names) == set(factors)
+    assert set(factors.values()) <= {1.0, *DC_FACTORS} and any(f != 1.0 for f in factors.values())
+    for name, f in factors.items():
+        if f == 1.0:    # an unchanged layer is ABQ's plain quantization
+            plain = dequantize(*quantize_weights(model.weight(name).astype(np.float64), 2, n_grid=10)[:3])
+            np.testing.assert_array_equal(weights[name], plain)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["experiment", "exaq-table", "--length", "1"], "--length=1 is out of range"),
+    (["experiment", "dint-mse", "--n-grid", "0"], "n_grid=0 is out of range"),
+    (["experiment", "nope"], "invalid choice: 'nope'"),
+    (["experiment", "ptq", "--damp", "3", "--layers", "encoder.layer.0.attention.self.query"], "damp=3.0 is out of range"),
+])
+def test_experiment_bad_input_is_one_error_line(args, message):
+    done = subprocess.run([sys.executable, "-m", "lowbit", *args], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("lowbit experiment: ")]
+    assert len(errors) == 1 and errors[0].startswith("lowbit: error: ") and message in errors[0], done.stderr
+
+
+def test_experiment_programs_have_help_and_run():
+    from lowbit.experiments import PROGRAMS
+
+    for name in PROGRAMS:
+        done = subprocess.run([sys.executable, "-m", "lowbit", "experiment", name, "--help"], capture_output=True,
+                              text=True)
+        assert done.returncode == 0 and done.stdout.startswith(f"usage: lowbit experiment {name}"), done.stderr
+    done = subprocess.run([sys.executable, "-m", "lowbit", "experiment", "exaq-table"], capture_output=True, text=True)
+    assert done.returncode == 0 and "| 2.02 | 3 | 4.862 |" in done.stdout
+    assert "exaq-table started" in done.stderr and "finished" in done.stderr

@@ -266,3 +266,14 @@ def test_old_module_names_still_import_the_study():
     for name in ("exaq_minilm", "dint_mse", "pot_mse"):
         assert importlib.import_module(f"lowbit.golden_models.{name}") is importlib.import_module(
             f"lowbit.golden_models.accuracy.{name}")
+
+
+def test_embed_and_blocks_chain_to_encode():
+    """The block-wise API of the distribution correction computes exactly what encode does."""
+    model = MiniLM("float32")
+    texts = load_sentences()["calibration"][:3]
+    batch, h = model.embed(texts)
+    for i in range(model.n_layers):
+        h = model.block(h, batch, i)
+    pooled = np.add.reduceat(h, batch.starts, axis=0) / batch.lengths[:, None].astype(h.dtype)
+    np.testing.assert_array_equal(pooled / np.linalg.norm(pooled, axis=1, keepdims=True), model.encode(texts))

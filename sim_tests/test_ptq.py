@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
+from lowbit.core.params import ParameterError
 from lowbit.golden_models.dint import DintFormat, dequantize, dequantize_int, quantize_dint, quantize_int
 from lowbit.golden_models.accuracy.ptq import athena, dint_format, gptq, hessian, int_format, output_error, quantize_model, rtn
 
@@ -304,3 +305,57 @@ def test_damped_gptq_embeddings_are_closer_than_rtn(minilm_calibration):
     cos_rtn = cosine_rows(ref, model.encode(texts, weights=rtn_w))
     cos_gptq = cosine_rows(ref, model.encode(texts, weights=gptq_w))
     assert cos_gptq.mean() > cos_rtn.mean() and cos_gptq.min() > cos_rtn.min()
+
+
+# ------------------------------------------------------------------------------ AQAS and SLAC
+
+
+def int8_per_token(x):
+    """The W4A8 rows' activation quantizer (symmetric INT8 per token, max scale)."""
+    return dequantize_int(*quantize_int(x, 8, search=False))
+
+
+@pytest.mark.parametrize("wf", [int_format(4), dint_format()], ids=["int4", "dint4"])
+def test_aqas_output_cost_is_the_layer_output_error(wf):
+    from lowbit.golden_models.accuracy.aqas import output_cost
+
+    w, x = problem(3, out=5, n_in=8, rows=40)
+    xq = int8_per_token(x)
+    scales = wf.scales(w)
+    q = wf.round(w, scales[:, None])
+    direct = np.sum((xq @ q.T - x @ w.T) ** 2, axis=0)       # per output channel
+    constant = np.sum((x @ w.T) ** 2, axis=0)
+    np.testing.assert_allclose(output_cost(w, wf, scales, xq.T @ xq, xq.T @ x) + constant, direct, rtol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("wf", [int_format(4), dint_format()], ids=["int4", "dint4"])
+def test_aqas_never_loses_to_the_weight_mse_scales_on_its_calibration_data(wf, seed):
+    from lowbit.golden_models.accuracy.aqas import aqas_rtn
+
+    w, x = problem(seed, out=12, n_in=16, rows=80)
+    x[:, 0] *= 20      # an outlier input channel: the activation error matters
+
+    def out_err(w_q):
+        return np.sum((int8_per_token(x) @ w_q.T - x @ w.T) ** 2, axis=0)
+
+    plain = rtn(w, wf)[0]
+    aqas, scales = aqas_rtn(w, x, wf, int8_per_token)
+    assert np.all(out_err(aqas) <= out_err(plain) * (1 + 1e-12)) and np.all(scales > 0)
+    np.testing.assert_array_equal(aqas, wf.round(w, scales[:, None]))
+
+
+def test_slac_calibration_texts_pack_consecutive_sentences():
+    from lowbit.golden_models.accuracy.aqas import calibration_texts
+    from lowbit.golden_models.accuracy.minilm import MiniLM
+    from lowbit.golden_models.accuracy.sentences import load_sentences
+
+    model = MiniLM("float32")
+    sentences = load_sentences()["calibration"][:20]
+    assert calibration_texts(sentences, "sentence", model) == sentences
+    groups = calibration_texts(sentences, 48, model)
+    assert " ".join(groups) == " ".join(sentences) and 1 < len(groups) < len(sentences)
+    lengths = [len(t) for t in model.token_ids(groups)]
+    assert all(n >= 48 for n in lengths[:-1])
+    with pytest.raises(ParameterError, match="calibration length"):
+        calibration_texts(sentences, 4, model)

@@ -59,12 +59,14 @@ def mse_rows(w, n_grid=100):
     return rows
 
 
-def main(argv=None):
-    """Print one Markdown table per distribution and the search time of one dINT4 quantization."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser):
+    """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-grid", type=int, default=100)
-    args = parser.parse_args(argv)
+
+
+def run(args):
+    """Print one Markdown table per distribution and the search time of one dINT4 quantization."""
     for kind in DISTRIBUTIONS:
         w = synthetic_weights(kind, seed=args.seed)
         print(f"\n{kind}, 1536x384, seed {args.seed}: relative weight MSE\n")
@@ -77,6 +79,12 @@ def main(argv=None):
     quantize_dint(w, DintFormat(), n_grid=args.n_grid)
     print(f"\nquantize_dint on 1536x384, n_grid={args.n_grid}: {time.process_time() - start:.2f} s CPU")
 
+
+def main(argv=None):
+    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 if __name__ == "__main__":
     main()

@@ -42,6 +42,7 @@ from .._checks import ParameterError, check_choice, check_int
 from ..abq import dequantize as abq_dequantize
 from ..abq import quantize_activations
 from ..dint import dequantize_int, quantize_int
+from .aqas import calibration_texts
 from .exaq import CALIBRATION_CALLS, RULES
 from .exaq_attention import DEFAULT_RULE, EXAQ_FIXED, ExaqAttention
 from .metrics import EmbeddingReference, layer_metrics
@@ -56,6 +57,7 @@ from .writers import format_markdown, write_report
 __all__ = [
     "DEFAULT_DAMP",
     "DEFAULT_N_GRID",
+    "DEFAULT_RULE",
     "EXAQ_FIXED",
     "Row",
     "ROWS",
@@ -102,6 +104,8 @@ class _Context:
         self.tokens = {"calibration": self._count_tokens(self.calibration), "evaluation": self._count_tokens(self.texts)}
         self.scales = {}  # (format name, layer) -> scales of the format's search on the original weights
         self.weight_sets = {}  # key -> (dict name -> dequantized float64 weights, seconds)
+        self.packed = {}  # calibration length -> calibration texts
+        self.notes = {}  # row label -> what a weight builder chose (e.g. the distribution-correction factors)
 
     def _count_tokens(self, texts):
         return sum(len(t) for t in self.model.token_ids(texts))
@@ -120,15 +124,22 @@ class _Context:
             self.progress.step(f"{label}: {_short(name)}")
         return result
 
-    def calibrated(self, label, quantize):
-        """``quantize(name, w, x) -> w_q`` on every layer, x its calibration inputs (:func:`quantize_model`)."""
+    def calibration_texts(self, length="sentence"):
+        """The calibration sentences as SLAC's texts of ``length`` (:func:`~.aqas.calibration_texts`)."""
+        if length not in self.packed:
+            self.packed[length] = calibration_texts(self.calibration, length, self.model)
+        return self.packed[length]
+
+    def calibrated(self, label, quantize, length="sentence"):
+        """``quantize(name, w, x) -> w_q`` on every layer, x its calibration inputs (:func:`quantize_model`)
+        on the calibration texts of ``length``."""
 
         def layer(name, w, x):
             w_q = quantize(name, w, x)
             self.progress.step(f"{label}: {_short(name)}")
             return w_q
 
-        return quantize_model(self.model, self.calibration, layer, sequential=self.sequential)
+        return quantize_model(self.model, self.calibration_texts(length), layer, sequential=self.sequential)
 
     def activation_quantizer(self, act):
         if act is None:
@@ -172,6 +183,7 @@ def _evaluate_row(ctx, row):
         "layer_rel_error": None,
         **ctx.reference.measure(emb),
         "exaq_clips": clips,
+        "notes": ctx.notes.get(row.label),
         "layers": None,
     }
     if row.softmax is None:  # a softmax-only row leaves every linear layer as it is

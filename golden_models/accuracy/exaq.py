@@ -463,14 +463,16 @@ def _print_clip_table(kind, sigmas, lengths, bits_list, n_rows, seed):
                 print(f"| {sigma} | {length} | {bits} | {c.grid:.2f} | {c.rule:.2f} | {c.rule_bits:.2f} | {table} |")
 
 
-def main(argv=None):
-    """Print the clip-rule tables and the error tables of docs/exaq_softmax.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser):
+    """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rows", type=int, default=128, help="rows per call in the clip tables")
     parser.add_argument("--lut-frac", type=int, default=10, help="lut_frac of the units in the error tables")
     parser.add_argument("--only", choices=("clip", "errors"), help="print one kind of table")
-    args = parser.parse_args(argv)
+
+
+def run(args):
+    """Print the clip-rule tables and the error tables of docs/exaq_softmax.md."""
     start = time.process_time()
     if args.only != "errors":
         _print_clip_table("gauss", (0.51, 1.01, 2.02, 5.05), (128, 1024), (2, 3, 4), args.rows, args.seed)
@@ -485,6 +487,12 @@ def main(argv=None):
             print(f"| {r.model} | {bits} | {clip} | {r.max_abs:.2e} | {r.kl:.2e} | {r.kl_reverse:.2e} |")
     print(f"\n{time.process_time() - start:.1f} s CPU")
 
+
+def main(argv=None):
+    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 if __name__ == "__main__":
     main()

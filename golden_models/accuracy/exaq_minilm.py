@@ -246,11 +246,13 @@ def format_tables(rows, clips):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    """Print the MiniLM attention tables of docs/exaq_softmax.md."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser):
+    """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
     parser.add_argument("--bits", type=int, nargs="+", default=[2, 3], help="EXAQ bit widths (2..4)")
-    args = parser.parse_args(argv)
+
+
+def run(args):
+    """Print the MiniLM attention tables of docs/exaq_softmax.md."""
     bits = tuple(check_int("bits", b, 2, 4) for b in args.bits)
     start = time.process_time()
     rows, clips = measure(bits)
@@ -259,6 +261,12 @@ def main(argv=None):
     print(format_tables(rows, clips))
     print(f"\n{time.process_time() - start:.1f} s CPU")
 
+
+def main(argv=None):
+    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 if __name__ == "__main__":
     main()

@@ -174,6 +174,18 @@ class MiniLM:
         pooled = np.add.reduceat(h, batch.starts, axis=0) / batch.lengths[:, None].astype(h.dtype)
         return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
+    def embed(self, sentences):
+        """The packed token layout of ``sentences`` and the embedding output (T, width): the input
+        of transformer layer 0. For block-wise calibration (:meth:`block`)."""
+        batch = _Packed(self.token_ids(sentences))
+        return batch, self._embed(batch)
+
+    def block(self, h, batch, index, *, weights=None, act_quant=None, softmax=None):
+        """Transformer layer ``index`` (0..n_layers-1) on packed tokens ``h`` (T, width) of
+        ``batch`` (from :meth:`embed`), with the hooks of :meth:`encode`. Output (T, width)."""
+        hooks = _Hooks(self, weights, act_quant, softmax, None)
+        return self._layer(h, batch, f"encoder.layer.{index}", hooks)
+
     def _embed(self, batch):
         """Word + position + token-type (0: single sentences) embeddings, then LayerNorm."""
         p = self.params

@@ -91,16 +91,18 @@ def minilm_rows(layers=None):
     return [(f, q, *(acc / len(names))) for (f, q), acc in sums.items()], len(names)
 
 
-def main(argv=None):
-    """Print one Markdown table per weight distribution and the time of one two-step quantization."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser):
+    """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calib", type=int, default=128, help="calibration samples (default 128)")
     parser.add_argument("--test", type=int, default=1024, help="held-out samples (default 1024)")
     parser.add_argument("--minilm", action="store_true",
                         help="average over MiniLM's 36 linear layers with their real inputs "
                              "instead of synthetic layers")
-    args = parser.parse_args(argv)
+
+
+def run(args):
+    """Print one Markdown table per weight distribution and the time of one two-step quantization."""
     if args.minilm:
         rows, n = minilm_rows()
         print(f"\nall-MiniLM-L6-v2, mean over {n} linear layers; calibration = the calibration "
@@ -125,6 +127,12 @@ def main(argv=None):
     seconds = time.process_time() - start
     print(f"\nquantize_pot_two_step(PoT4) on 1536x384 with {args.calib} samples: {seconds:.2f} s CPU")
 
+
+def main(argv=None):
+    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 if __name__ == "__main__":
     main()

@@ -63,6 +63,7 @@ class WeightFormat:
     scales: Callable
     round: Callable
     max_step: float = 1.0
+    max_level: float = 1.0   # the largest magnitude, in units of the scale (max-scale RTN: max|w| / max_level)
 
 
 def int_format(bits=4, *, n_grid=100):
@@ -75,6 +76,7 @@ def int_format(bits=4, *, n_grid=100):
         name=f"INT{bits}",
         scales=lambda w: quantize_int(w, bits, n_grid=n_grid)[1],
         round=lambda w, s: rounder.values(w / s) * s,
+        max_level=float(q),
     )
 
 
@@ -88,6 +90,7 @@ def dint_format(fmt=None, *, n_grid=100):
         name=f"dINT4({fmt.special},f={fmt.frac_bits})",
         scales=lambda w: quantize_dint(w, fmt, n_grid=n_grid)[1],
         round=lambda w, s: fmt.rounder.values(w / s) * s,
+        max_level=float(fmt.max_level),
     )
 
 
@@ -431,14 +434,8 @@ def _model_report(model, sentences, formats, args):
                   f"| {pair_change:.4f} | {dt:.1f} |")
 
 
-def main(argv=None):
-    from .minilm import MiniLM
-    from .sentences import load_sentences
-
-    parser = argparse.ArgumentParser(
-        prog="python -m lowbit.golden_models.ptq",
-        description="PTQ measurements on all-MiniLM-L6-v2 (the tables of docs/ptq.md)",
-    )
+def add_arguments(parser):
+    """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
     parser.add_argument("--table", choices=("layers", "model"), default="layers",
                         help="per-layer output errors, or the whole model's embeddings")
     parser.add_argument("--methods", nargs="+", default=["RTN", "GPTQ"],
@@ -447,13 +444,24 @@ def main(argv=None):
                         help="damping values of the second-order methods")
     parser.add_argument("--layers", nargs="+", default=list(_REPORT_LAYERS), help="layers of the per-layer table")
     parser.add_argument("--row-group", type=int, default=128, help="rows per group of Athena-rows")
-    args = parser.parse_args(argv)
+
+
+def run(args):
+    from .minilm import MiniLM
+    from .sentences import load_sentences
+
     model = MiniLM("float32")
     formats = [int_format(4), dint_format()]
     report = _layer_report if args.table == "layers" else _model_report
     report(model, load_sentences(), formats, args)
     return 0
 
+
+def main(argv=None):
+    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -46,22 +46,32 @@ def write_reference(path=None):
     return path
 
 
-def main(argv=None):
-    """The old ``python -m lowbit.golden_models.minilm`` program (``lowbit experiment minilm-reference``)."""
-    import argparse
 
-    import numpy as np
-
-    parser = argparse.ArgumentParser(prog="python -m lowbit.golden_models.minilm",
-                                     description="all-MiniLM-L6-v2 in NumPy: the stored reference embeddings")
+def add_arguments(parser):
+    """The options of ``lowbit experiment minilm-reference``."""
     parser.add_argument("--write-reference", action="store_true", help=f"rewrite data/{REFERENCE_FILE}")
     parser.add_argument("sentences", nargs="*", help="print the first embedding values of these sentences")
-    args = parser.parse_args(argv)
+
+
+def run(args):
+    """Rewrite the stored reference embeddings, or print the first embedding values of sentences."""
+    import numpy as np
+
     if args.write_reference:
         print(f"wrote {write_reference()}")
     if args.sentences:
         for s, e in zip(args.sentences, MiniLM("float64").encode(args.sentences)):
             print(f"{s!r}: {np.array2string(e[:5], precision=6)}")
     if not (args.write_reference or args.sentences):
-        parser.print_help()
+        print("nothing to do: give --write-reference or sentences (see --help)")
     return 0
+
+
+def main(argv=None):
+    """The old ``python -m lowbit.golden_models.minilm`` entry point."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lowbit.golden_models.minilm",
+                                     description="all-MiniLM-L6-v2 in NumPy: the stored reference embeddings")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -4,7 +4,11 @@ from dataclasses import dataclass
 
 from .._checks import ParameterError
 
-__all__ = ["Row", "ROWS", "EXTRAS", "DINT_VARIANTS", "row_keys"]
+__all__ = ["Row", "ROWS", "EXTRAS", "DINT_VARIANTS", "SLAC_LENGTHS", "row_keys"]
+
+# Packed calibration lengths (tokens) of the SLAC rows: the "plain" calibration (GPTQ's long
+# segments) against which calibrating at the target length (single sentences) is measured.
+SLAC_LENGTHS = (32, 128)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ def _rows():
         Row("w2a8", "W2A8 bit-plane (ABQ)", "abq-w2", "abq8"),
         Row("w2a8-bal", "W2*A8 bit-plane (ABQ, bit balance)", "abq-w2bal", "abq8"),
         Row("w4a4", "W4A4 bit-plane (ABQ)", "abq-w4", "abq4"),
+        Row("w2a8-dc", "W2A8 bit-plane (ABQ), distribution correction", "abq-w2-dc", "abq8", extra="dc"),
+        Row("w2a8-bal-dc", "W2*A8 bit-plane (ABQ, bit balance), distribution correction", "abq-w2bal-dc", "abq8",
+            extra="dc"),
+        Row("w4a4-dc", "W4A4 bit-plane (ABQ), distribution correction", "abq-w4-dc", "abq4", extra="dc"),
         Row("exaq2", "EXAQ 2-bit softmax", softmax=("float", 2)),
         Row("exaq3", "EXAQ 3-bit softmax", softmax=("float", 3)),
         Row("exaq2-fixed", "EXAQ 2-bit softmax, fixed-point unit", softmax=("fixed", 2), extra="exaq_fixed"),
@@ -57,13 +65,26 @@ def _rows():
         Row("pot4-rtn-a8", "W4A8: PoT4 W (RTN) x INT8 A", "pot4-rtn", "a8"),
         Row("pot4-2step-a8", "W4A8: PoT4 W (two-step) x INT8 A", "pot4-2step", "a8"),
     ]
+    for fmt, name in (("int4", "INT4"), ("dint4", "dINT4")):
+        rows += [
+            Row(f"{fmt}-aqas-a8", f"W4A8: {name} W (RTN, AQAS) x INT8 A", f"{fmt}-aqas-rtn", "a8", extra="aqas"),
+            Row(f"{fmt}-aqas-gptq-a8", f"W4A8: {name} W (GPTQ, AQAS) x INT8 A", f"{fmt}-aqas-gptq", "a8", extra="aqas"),
+        ]
+    # SLAC: the default rows calibrate on single sentences, the target length of the embeddings
+    # evaluated here; these calibrate on packed groups instead (GPTQ's usual long segments).
+    for fmt, name, length, aqas in (("int4", "INT4", 128, False), ("dint4", "dINT4", 32, False),
+                                    ("dint4", "dINT4", 128, False), ("dint4", "dINT4", 128, True)):
+        method = "AQAS, GPTQ" if aqas else "GPTQ"
+        key = f"{fmt}-aqas-gptq-p{length}" if aqas else f"{fmt}-gptq-p{length}"
+        rows.append(Row(f"{key}-a8", f"W4A8: {name} W ({method}, calibration packed to {length} tokens) x INT8 A",
+                        key, "a8", extra="slac"))
     return {r.key: r for r in rows}
 
 
 # The dINT4 codebooks besides the default (special="half", f=1), added by ``dint_variants``.
 DINT_VARIANTS = {"-pm": ("pm_half", 1), "-q": ("half", 2), "-pmq": ("pm_half", 2)}
 ROWS = _rows()
-EXTRAS = ("athena", "dint_variants", "exaq_fixed")
+EXTRAS = ("athena", "dint_variants", "exaq_fixed", "aqas", "slac", "dc")
 
 
 def row_keys(extras=()):
