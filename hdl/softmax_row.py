@@ -21,14 +21,15 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import ParameterError, check_choice, check_int
+from lowbit.core.params import ParameterError, check_int
+from lowbit.core.unit_params import EPC
 
 from .stream_pipeline import StallingPipeline
 
 __all__ = ["EPC_CHOICES", "clog2", "count_shape", "beat_layout", "lanes", "MaxFinder",
            "Reciprocal", "Normaliser", "SoftmaxRow"]
 
-EPC_CHOICES = (1, 2, 4, 8, 16)
+EPC_CHOICES = EPC.choices      # elements per cycle: lowbit.core.unit_params, declared once
 
 
 def clog2(n):
@@ -254,7 +255,7 @@ class SoftmaxRow(wiring.Component):
         self.lut_frac = check_int("lut_frac", lut_frac, 4, 16)
         self.out_frac = check_int("out_frac", out_frac, 4, 16)
         self.max_len = check_int("max_len", max_len, 1, 4096)
-        self.epc = check_choice("epc", epc, EPC_CHOICES)
+        self.epc = EPC.check(epc)
         # Row buffer beats; at least 2, so that its address has a bit (Verilog [-1:0] else).
         self.depth = max(2, -(-max_len // epc))
         self.q = out_frac + lut_frac + clog2(max_len) + 2
