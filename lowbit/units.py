@@ -39,32 +39,6 @@ def _int4_mac_like(params):
     return dict(_int8_mac_like(params), weight_bits=4)
 
 
-# Work per cycle (``Unit.throughput``), declared once here and read by the flow, the sweeps and
-# the report (lowbit.metrics): a MAC does one multiply-accumulate per cycle, a dot product one
-# per lane (one beat per cycle), a dequantizer one element per cycle.
-def _one_mac(params):
-    return {"MAC": 1}
-
-
-def _lane_macs(params):
-    return {"MAC": params["lanes"]}
-
-
-def _one_element(params):
-    return {"element": 1}
-
-
-def _row_rate(component):
-    """Elements per cycle of a row softmax unit in steady state, rows of ``max_len`` back to
-    back: ``max_len / cycles_per_row(max_len)`` (its slowest stage sets the row spacing)."""
-    def rate(params):
-        from .registry import resolve_ref
-        unit = resolve_ref(component)(**params)
-        unit._MustUse__silence = True  # built for its cycle formula only, never elaborated
-        return {"element": params["max_len"] / unit.cycles_per_row(params["max_len"])}
-    return rate
-
-
 UNITS = Registry([
     Unit(
         name="dint_mac",
@@ -79,7 +53,6 @@ UNITS = Registry([
         component="lowbit.hdl.dint_mac:DintMac",
         golden="lowbit.golden_models.dint_mac:DintMac",
         testbench="lowbit.sim_tests.tb_mac",
-        throughput=_one_mac,
         implementations=("fused",),
         baseline="int_mac",
         baseline_params=_int8_mac_like,
@@ -89,6 +62,11 @@ UNITS = Registry([
                  Format("dint4-pm-", {"special": "pm_half", "frac_bits": 1}),
                  Format("dint4-q-", {"special": "half", "frac_bits": 2}),
                  Format("dint4-", {"special": "half", "frac_bits": 1})),
+        proofs=("lowbit.sim_tests.formal.mac:DINT_PRODUCT",
+                "lowbit.sim_tests.formal.mac:ACCUMULATOR",
+                "lowbit.sim_tests.formal.mac:MAC_WHOLE",
+                "lowbit.sim_tests.formal.mac:DINT_PRODUCT_A16"),
+        scenario="lowbit.sim_tests.waveform.scenarios:dint_mac",
         docs="docs/dint_mac.md",
     ),
     Unit(
@@ -99,13 +77,17 @@ UNITS = Registry([
         component="lowbit.hdl.pot_mac:PotMac",
         golden="lowbit.golden_models.pot_mac:PotMac",
         testbench="lowbit.sim_tests.tb_mac",
-        throughput=_one_mac,
         implementations=("fused",),
         baseline="int_mac",
         baseline_params=_int4_mac_like,
         mutants="lowbit.sim_tests.mutants:POT_MAC",
         code_bits="bits",
         formats=(Format("pot4-", {"bits": 4}),),
+        proofs=("lowbit.sim_tests.formal.mac:POT_PRODUCT",
+                "lowbit.sim_tests.formal.mac:ACCUMULATOR",
+                "lowbit.sim_tests.formal.mac:MAC_WHOLE",
+                "lowbit.sim_tests.formal.mac:POT_PRODUCT_A16"),
+        scenario="lowbit.sim_tests.waveform.scenarios:pot_mac",
         docs="docs/pot.md",
     ),
     Unit(
@@ -117,11 +99,13 @@ UNITS = Registry([
         component="lowbit.hdl.pot_dot:PotDot",
         golden="lowbit.golden_models.pot_dot:PotDot",
         testbench="lowbit.sim_tests.tb_dot",
-        throughput=_lane_macs,
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=4, act_bits=p["act_bits"]),
         mutants="lowbit.sim_tests.mutants:POT_DOT",
         code_bits="bits",
+        proofs=("lowbit.sim_tests.formal.dot:DOT_DATAPATH",
+                "lowbit.sim_tests.formal.dot:POT_DOT_STREAM"),
+        scenario="lowbit.sim_tests.waveform.scenarios:pot_dot",
         docs="docs/pot.md",
     ),
     Unit(
@@ -139,7 +123,6 @@ UNITS = Registry([
         component="lowbit.hdl.dint_dot:DintDot",
         golden="lowbit.golden_models.dint_dot:DintDot",
         testbench="lowbit.sim_tests.tb_dot",
-        throughput=_lane_macs,
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=8, act_bits=p["act_bits"]),
         code_bits=4,   # dINT4: the format fixes the code at 4 bits
@@ -154,11 +137,13 @@ UNITS = Registry([
         component="lowbit.hdl.pot_dequant:PotDequant",
         golden="lowbit.golden_models.pot_dequant:PotDequant",
         testbench="lowbit.sim_tests.tb_dequant",
-        throughput=_one_element, work="element",
         baseline="int4_dequant",
         baseline_params=lambda p: {},
         mutants="lowbit.sim_tests.mutants:POT_DEQUANT",
         code_bits="bits",
+        proofs=("lowbit.sim_tests.formal.dequant:POT_DEQUANT",
+                "lowbit.sim_tests.formal.dequant:POT_DEQUANT_STREAM"),
+        scenario="lowbit.sim_tests.waveform.scenarios:pot_dequant",
         docs="docs/pot.md",
     ),
     Unit(
@@ -185,6 +170,9 @@ UNITS = Registry([
                                         "generate, 8 MB of Verilog", {"rows": 2, "cols": 2}),),
         formats=(Format("w2a8-bal", job=(3, 8)), Format("w2a8", job=(2, 8)),
                  Format("w4a4", job=(4, 4))),
+        proofs=("lowbit.sim_tests.formal.btc:BTC_CELL",
+                "lowbit.sim_tests.formal.btc:BTC_ARRAY_STREAM"),
+        scenario="lowbit.sim_tests.waveform.scenarios:btc_array",
         docs="docs/btc_array.md",
     ),
     Unit(
@@ -206,7 +194,6 @@ UNITS = Registry([
         component="lowbit.hdl.exaq_softmax:ExaqSoftmax",
         golden="lowbit.golden_models.exaq_softmax:ExaqSoftmax",
         testbench="lowbit.sim_tests.tb_softmax",
-        throughput=_row_rate("lowbit.hdl.exaq_softmax:ExaqSoftmax"), work="element",
         baseline="softmax_fixed",
         baseline_params=lambda p: {k: p[k] for k in ("in_bits", "in_frac", "lut_frac",
                                                      "out_frac", "max_len", "epc")},
@@ -215,6 +202,14 @@ UNITS = Registry([
         mutants="lowbit.sim_tests.mutants:EXAQ_SOFTMAX",
         code_bits="bits",
         formats=(Format("exaq2", {"bits": 2}), Format("exaq3", {"bits": 3})),
+        proofs=("lowbit.sim_tests.formal.softmax:EXAQ_CODER",
+                "lowbit.sim_tests.formal.softmax:EXAQ_COUNTER",
+                "lowbit.sim_tests.formal.softmax:EXAQ_NORM_TABLE",
+                "lowbit.sim_tests.formal.softmax:EXAQ_CODER_8BIT",
+                "lowbit.sim_tests.formal.softmax:EXAQ_COUNTER_B3",
+                "lowbit.sim_tests.formal.softmax:EXAQ_NORM_TABLE_B3",
+                "lowbit.sim_tests.formal.softmax:EXAQ_SOFTMAX_STREAM"),
+        scenario="lowbit.sim_tests.waveform.scenarios:exaq_softmax",
         docs="docs/exaq_hardware.md",
     ),
     Unit(
@@ -234,10 +229,10 @@ UNITS = Registry([
         component="lowbit.hdl.softmax_fixed:SoftmaxFixed",
         golden="lowbit.golden_models.softmax_fixed:SoftmaxFixed",
         testbench="lowbit.sim_tests.tb_softmax",
-        throughput=_row_rate("lowbit.hdl.softmax_fixed:SoftmaxFixed"), work="element",
         variant="fixed",
         testbench_meta=_row_formulas,
         mutants="lowbit.sim_tests.mutants:SOFTMAX_FIXED",
+        proofs=("lowbit.sim_tests.formal.softmax:SOFTMAX_FIXED_STREAM",),
         docs="docs/exaq_hardware.md",
     ),
     Unit(
@@ -250,11 +245,11 @@ UNITS = Registry([
         component="lowbit.hdl.int_mac:IntMac",
         golden="lowbit.golden_models.int_mac:IntMac",
         testbench="lowbit.sim_tests.tb_mac",
-        throughput=_one_mac,
         implementations=("fused",),
         mutants="lowbit.sim_tests.mutants:INT_MAC",
         code_bits="weight_bits",
         formats=(Format("int8", {"weight_bits": 8}), Format("int4-", {"weight_bits": 4})),
+        proofs=("lowbit.sim_tests.formal.mac:ACCUMULATOR",),
         docs="docs/dint_mac.md",
     ),
     Unit(
@@ -267,10 +262,11 @@ UNITS = Registry([
         component="lowbit.hdl.int_dot:IntDot",
         golden="lowbit.golden_models.int_dot:IntDot",
         testbench="lowbit.sim_tests.tb_dot",
-        throughput=_lane_macs,
         implementations=("fused",),
         mutants="lowbit.sim_tests.mutants:INT_DOT",
         code_bits="weight_bits",
+        proofs=("lowbit.sim_tests.formal.dot:DOT_DATAPATH",
+                "lowbit.sim_tests.formal.dot:INT_DOT_STREAM"),
         docs="docs/pot.md",
     ),
     Unit(
@@ -296,8 +292,9 @@ UNITS = Registry([
         component="lowbit.hdl.int4_dequant:Int4Dequant",
         golden="lowbit.golden_models.int4_dequant:Int4Dequant",
         testbench="lowbit.sim_tests.tb_dequant",
-        throughput=_one_element, work="element",
         mutants="lowbit.sim_tests.mutants:INT4_DEQUANT",
+        proofs=("lowbit.sim_tests.formal.dequant:INT4_DEQUANT",
+                "lowbit.sim_tests.formal.dequant:INT4_DEQUANT_STREAM"),
         docs="docs/pot.md",
     ),
 ])
