@@ -7,6 +7,7 @@ of :mod:`lowbit.sim_tests.streams`."""
 import json
 import os
 import zlib
+from importlib import import_module
 
 import cocotb
 import numpy as np
@@ -14,7 +15,6 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
-from lowbit.units import UNITS
 from lowbit.core.widths import signed_range, unsigned_range
 
 from .streams import StreamMonitor, StreamSink, StreamSource, random_pauses, stream_ports
@@ -48,6 +48,12 @@ def soak(count, least=1):
     return max(least, round(count * SOAK))
 
 
+def _resolve(ref):
+    """The object a ``"module:attribute"`` reference names."""
+    module, _, attr = ref.partition(":")
+    return getattr(import_module(module), attr)
+
+
 def port_domain(width, is_signed):
     """Every integer a port of this shape can carry, as an int64 array."""
     lo, hi = signed_range(width) if is_signed else unsigned_range(width)
@@ -64,13 +70,16 @@ class Bench:
 
     def __init__(self, dut):
         self.dut = dut
-        self.unit = UNITS[os.environ["LOWBIT_UNIT"]]
+        self.unit_name = os.environ["LOWBIT_UNIT"]
         self.params = json.loads(os.environ["LOWBIT_PARAMS"])
-        meta = json.loads(os.environ["LOWBIT_META"])
+        # What the runner knows of the circuit and the unit (runner.testbench_meta): latency,
+        # ports, the unit's variant, its golden model and arguments, and its testbench facts.
+        self.meta = meta = json.loads(os.environ["LOWBIT_META"])
         self.latency = meta["latency"]
+        self.variant = meta.get("variant", "")
         # Verilog port name -> [(field path, bit offset, width, signed)]
         self.fields = {name: [tuple(f) for f in fields] for name, fields in meta["ports"].items()}
-        self.model = self.unit.golden_model(self.params)
+        self.model = _resolve(meta["golden"])(**meta["golden_args"])
         self._summary = os.environ.get("LOWBIT_SUMMARY")
         self._streams = {}
 
@@ -81,7 +90,7 @@ class Bench:
         if (kind, port) not in self._streams:
             make = {"source": StreamSource, "sink": StreamSink}.get(kind)
             if make is None:
-                raise KeyError(f"{port!r} is not a stream port of {self.unit.name}")
+                raise KeyError(f"{port!r} is not a stream port of {self.unit_name}")
             self._streams[kind, port] = make(self.dut, port)
         return self._streams[kind, port]
 
