@@ -140,24 +140,44 @@ class Unit:
     def accepted_range(self, name, params=None):
         """``(lo, hi)`` of integer parameter ``name`` that the component accepts with the other
         parameters at ``params`` (default: the defaults), asked from the component itself:
-        it is built (never elaborated) at the declared bounds, and a bound it narrows comes
-        back in its :class:`ParameterError`. The declared ``(lo, hi)`` where it narrows none."""
+        it is built (never elaborated) at the declared bounds, a bound it narrows comes back in
+        its :class:`ParameterError`, and a value another parameter's check refuses (``in_bits``
+        at or below ``in_frac``) is stepped inward until the component takes it. The declared
+        ``(lo, hi)`` where it narrows none (or accepts no value at all)."""
+        import gc
         import warnings
 
         from amaranth.hdl import UnusedElaboratable
 
         param = self.param(name)
         base = self.resolve(params)
-        lo, hi = param.lo, param.hi
+
+        def accepted(value):
+            """``None`` if the component takes ``value``, else the bound it states for this
+            parameter (or the value itself if it refuses it by another parameter's check)."""
+            try:
+                self.build(dict(base, **{name: value}))
+                return None
+            except ParameterError as error:
+                if error.name == name and error.lo is not None:
+                    return error.lo if value < error.lo else error.hi
+                return value
+
+        def bound(start, step):
+            value, tries = start, 0
+            while param.lo <= value <= param.hi and tries < 256:
+                found = accepted(value)
+                if found is None:
+                    return value
+                moved = found if found != value else value + step
+                value, tries = (moved if (moved - value) * step > 0 else value + step), tries + 1
+            return None
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnusedElaboratable)
-            for side in ("lo", "hi"):
-                try:
-                    self.build(dict(base, **{name: param.lo if side == "lo" else param.hi}))
-                except ParameterError as error:
-                    if error.name == name and error.lo is not None:
-                        lo, hi = (error.lo, hi) if side == "lo" else (lo, error.hi)
-        return lo, hi
+            lo, hi = bound(param.lo, 1), bound(param.hi, -1)
+            gc.collect()   # the unelaborated components go now, while the warning is off
+        return (param.lo, param.hi) if lo is None or hi is None else (lo, hi)
 
     # What the tools know about the unit.
 

@@ -107,8 +107,8 @@ POT_MAC = MutantSet(
     ),
     mutants=(
         _m('acc-saturate-arms', 'accumulator', 'mux',
-           'self.acc.eq(Mux(total[-1], lo, hi))',
-           'self.acc.eq(Mux(total[-1], hi, lo))',
+           'acc.eq(Mux(total[-1], lo, hi))',
+           'acc.eq(Mux(total[-1], hi, lo))',
            'saturate to the wrong end'),
         _m('pot-shift', 'pot_code', 'shift',
            'shift.eq(~exponent)',

@@ -1,12 +1,21 @@
 """The command line and the generated Verilog: listings, determinism and bad input (lint:
 test_portability.py)."""
 
+import contextlib
+import gc
+import io
+import json
 import subprocess
 import sys
+import warnings
 
 import pytest
+from amaranth.hdl import UnusedElaboratable
 
 from lowbit.cli import main
+from lowbit.core.errors import LowbitError
+from lowbit.core.modes import DintCodebook, ExaqTop, Overflow
+from lowbit.core.params import ParameterError
 from lowbit.units import UNITS
 
 
@@ -76,6 +85,86 @@ def test_sim_reports_vectors_and_leaves_a_waveform(tmp_path):
                                "--waves")
     assert status == 0, err
     verdict, waves = out.strip().splitlines()
-    assert verdict.startswith("PASS dint_mac on icarus: 4/4 tests passed, 10297 vectors")
+    assert verdict.startswith("PASS dint_mac on icarus: 4 passed, 0 skipped, 0 failed; "
+                              "10297 vectors")
     path = waves.removeprefix("waves: ")
     assert path.endswith(".fst") and (tmp_path / "sim").resolve().as_posix() in path
+
+
+def _builds(unit, params):
+    """Whether the component accepts ``params`` (built, never elaborated)."""
+    try:
+        unit.build(params)
+    except ParameterError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def units_listing():
+    """What `lowbit units` prints (once: it asks every component for its ranges)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["units"]) == 0
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("unit", [u.name for u in UNITS])
+def test_units_shows_exactly_what_the_component_accepts(unit, units_listing):
+    """Every range and choice `lowbit units` lists is what the component accepts at the other
+    defaults: each bound and each choice builds, the value past a bound or beside the choices
+    is refused by the component itself, and a bound that depends on the other parameters is
+    listed as the component states it."""
+    unit, out = UNITS[unit], units_listing
+    defaults = unit.resolve({})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        for p in unit.params:
+            if p.derived:
+                continue
+            if p.choices is not None:
+                for choice in p.choices:
+                    assert _builds(unit, dict(defaults, **{p.name: choice})), (p.name, choice)
+                outside = (max(p.choices) + 1 if p.int_choices else
+                           None if p.kind == "bool" else "no-such-mode")
+                if outside is not None:
+                    assert not _builds(unit, dict(defaults, **{p.name: outside})), p.name
+                continue
+            lo, hi = unit.accepted_range(p.name)
+            for inside in (lo, hi):
+                assert _builds(unit, dict(defaults, **{p.name: inside})), (p.name, inside)
+            for outside in (lo - 1, hi + 1):
+                assert not _builds(unit, dict(defaults, **{p.name: outside})), (
+                    f"{p.name}={outside}: the component accepts it, `lowbit units` says "
+                    f"{lo}..{hi}")
+            if (lo, hi) != (p.lo, p.hi):
+                assert f"[{lo}..{hi} at the other defaults]" in out, p.name
+        gc.collect()
+
+
+def test_modes_are_one_declaration():
+    """A mode parsed from text is the enum member the components and models compare with, and
+    still reads, serialises and tags as its text."""
+    overflow = UNITS["int_mac"].param("overflow").parse("saturate")
+    assert overflow is Overflow.SATURATE and overflow == "saturate"
+    assert json.dumps({"overflow": overflow}) == '{"overflow": "saturate"}'
+    assert f"{overflow}" == "saturate"
+    assert UNITS["dint_mac"].param("special").parse("pm_half") is DintCodebook.PM_HALF
+    assert UNITS["exaq_softmax"].param("top").parse("zero") is ExaqTop.ZERO
+
+
+def test_the_golden_model_gets_exactly_its_parameters():
+    """Hardware-only parameters are not passed; a name that is no parameter is an error, never
+    dropped."""
+    unit = UNITS["dint_mac"]
+    args = unit.golden_args(unit.resolve({}))
+    assert "pipeline" not in args and {"special", "frac_bits", "act_bits"} <= set(args)
+    with pytest.raises(LowbitError, match="no parameter 'acc_bitz'"):
+        unit.golden_args(dict(unit.resolve({}), acc_bitz=12))
+
+
+def test_a_parameter_error_carries_its_range():
+    with pytest.raises(ParameterError) as caught:
+        UNITS["dint_mac"].build(dict(UNITS["dint_mac"].resolve({}), acc_bits=5))
+    error = caught.value
+    assert (error.name, error.value, error.allowed) == ("acc_bits", 5, (12, 64))
