@@ -126,6 +126,7 @@ UNITS = Registry([
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=8, act_bits=p["act_bits"]),
         code_bits=4,   # dINT4: the format fixes the code at 4 bits
+        scenario="lowbit.sim_tests.waveform.scenarios:dint_dot",
         docs="docs/dint_dot.md",
     ),
     Unit(

@@ -12,9 +12,12 @@ figure's caption.
 
 import numpy as np
 
+from lowbit.golden_models.btc_array import job_beats
+
 from .trace import Probe, expect, send, taken
 
-__all__ = ["dint_mac", "pot_mac", "pot_dot", "pot_dequant", "btc_array", "exaq_softmax"]
+__all__ = ["dint_mac", "pot_mac", "pot_dot", "dint_dot", "pot_dequant", "btc_array",
+           "exaq_softmax"]
 
 
 def _mac(unit, params, weights, acts, note):
@@ -78,11 +81,9 @@ def _lanes(view):
     return "[" + ",".join(str(int(x)) for x in view) + "]"
 
 
-def pot_dot(unit):
-    params = unit.resolve({"lanes": 4})
-    weights = [[0, 9, 2, 15], [1, 1, 8, 3]]
-    acts = [[10, -20, 7, 100], [-128, 127, 5, -3]]
-
+def _dot(unit, params, weights, acts, note):
+    """A dot product: two beats of ``weights`` and ``acts`` back to back, the output always
+    ready; the sums must equal the golden model's and leave ``latency`` cycles after."""
     async def drive(ctx, dut, step):
         ctx.set(dut.o.ready, 1)
         await step()
@@ -98,15 +99,27 @@ def pot_dot(unit):
 
     def check(dut, trace):
         got = taken(trace, "o.valid", "o.ready", "o.payload")
-        expect("pot_dot", "sums", got,
-               list(unit.golden_model(params).dot(weights, acts)))
+        expect(unit.name, "sums", got, list(unit.golden_model(params).dot(weights, acts)))
         first_in = trace.column("i.valid").index(1)
-        expect("pot_dot", "first output cycle", trace.column("o.valid").index(1),
-                first_in + dut.latency)
+        expect(unit.name, "first output cycle", trace.column("o.valid").index(1),
+               first_in + dut.latency)
 
-    return dict(params=params, drive=drive, probes=probes, check=check,
-                note="4 lanes of PoT4 codes x INT8 activations per beat, two beats; the sum "
-                     "in units of 2^-7; latency 2 + log2(lanes) = 4, one beat per cycle")
+    return dict(params=params, drive=drive, probes=probes, check=check, note=note)
+
+
+def pot_dot(unit):
+    return _dot(unit, unit.resolve({"lanes": 4}), [[0, 9, 2, 15], [1, 1, 8, 3]],
+                [[10, -20, 7, 100], [-128, 127, 5, -3]],
+                "4 lanes of PoT4 codes x INT8 activations per beat, two beats; the sum "
+                "in units of 2^-7; latency 2 + log2(lanes) = 4, one beat per cycle")
+
+
+def dint_dot(unit):
+    return _dot(unit, unit.resolve({"lanes": 4}), [[1, 8, 9, 15], [7, 3, 0, 12]],
+                [[10, -20, 7, 100], [-128, 127, 5, -3]],
+                "4 lanes of dINT4 codes (half: 1 = +1, 8 = +1/2, 9 = -7, 15 = -1) x INT8 "
+                "activations per beat, two beats; the sum in units of 2^-1; latency "
+                "1 + log2(lanes) = 3, one beat per cycle")
 
 
 def pot_dequant(unit):
@@ -141,35 +154,31 @@ def pot_dequant(unit):
 
 
 def btc_array(unit):
-    params = unit.resolve({"rows": 2, "cols": 2, "k_slice": 8, "p_max": 2,
-                                         "q_max": 2, "acc_bits": 16})
+    params = unit.resolve({"rows": 2, "cols": 2, "k_slice": 8, "p_max": 2, "q_max": 2,
+                           "max_slices": 2})
     rng = np.random.default_rng(7)
     k, p, q = 16, 2, 2
     W = rng.integers(-2, 2, (2, k))   # signed 2-bit codes, one row per output channel
     A = rng.integers(-2, 2, (k, 2))   # signed 2-bit codes, one column per token
-    mask = (1 << 2) - 1
-
-    def beats():
-        for s in range(k // 8):
-            yield {"w": [[int(W[r, s * 8 + j]) & mask for j in range(8)] for r in range(2)],
-                   "a": [[int(A[s * 8 + j, c]) & mask for j in range(8)] for c in range(2)],
-                   "p": p, "q": q, "w_signed": 1, "a_signed": 1, "last": int(s == k // 8 - 1)}
+    beats = job_beats(W, A, p=p, q=q, w_signed=True, a_signed=True, k_slice=8)
 
     async def drive(ctx, dut, step):
         ctx.set(dut.o.ready, 1)
         await step()
-        await send(ctx, step, (dut.i, list(beats())))
-        for _ in range(dut.latency + 1):
+        await send(ctx, step, (dut.i, beats))
+        while not ctx.get(dut.o.valid):
             await step()
+        await step()
+        await step()
 
     def matrix(v):
         return "[" + " ".join(_lanes(row) for row in v) + "]"
 
     def probes(dut):
         return _stream_probes(dut, [
-            Probe("i.payload.w", dut.i.payload.w.as_value(), text=lambda v: f"{int(v):08x}",
+            Probe("i.payload.w", dut.i.payload.w.as_value(), text=lambda v: f"{int(v):04x}",
                   valid="i.valid"),
-            Probe("i.payload.a", dut.i.payload.a.as_value(), text=lambda v: f"{int(v):08x}",
+            Probe("i.payload.a", dut.i.payload.a.as_value(), text=lambda v: f"{int(v):04x}",
                   valid="i.valid"),
             Probe("i.payload.p", dut.i.payload.p, valid="i.valid"),
             Probe("i.payload.q", dut.i.payload.q, valid="i.valid"),
@@ -185,9 +194,10 @@ def btc_array(unit):
         expect("btc_array", "golden model against W @ A", expected.tolist(), (W @ A).tolist())
 
     return dict(params=params, drive=drive, probes=probes, check=check,
-                note="2 x 2 array, k_slice 8: a W2A2 job (signed) of K = 16 in two beats "
-                     "(w, a: packed codes, hex); each beat is held p x q = 4 cycles, one per "
-                     "pair of bit planes; O = W @ A 4 cycles after the last beat is taken")
+                note="2 x 2 array, k_slice 8: a W2A2 job (signed) of K = 16, two K-slices of "
+                     "two beats, one per bit plane (w, a: that plane of every row and column, "
+                     "hex); the array computes the p x q plane pairs of each slice, and "
+                     "O = W @ A leaves after the last plane pair")
 
 
 def exaq_softmax(unit):

@@ -37,9 +37,8 @@ class Trace:
 
 def record(unit, params, drive, probes, *, max_cycles=400):
     """Simulate ``unit`` (a registry entry) at ``params``; ``drive(ctx, dut, step)`` sets
-    inputs and calls
-    ``await step()`` once per cycle (``step`` samples every probe, then ticks the clock).
-    ``probes(dut)`` lists the :class:`Probe` objects. Returns ``(dut, trace)``."""
+    inputs and calls ``await step()`` once per cycle (``step`` samples every probe, then ticks
+    the clock). ``probes(dut)`` lists the :class:`Probe` objects. Returns ``(dut, trace)``."""
     from amaranth.sim import Simulator
 
     dut = unit.build(params)
