@@ -46,15 +46,9 @@ LAYER_NAMES = {0: "core", 1: "gateware/models", 2: "simulation/synthesis", 3: "a
 PENDING = {
     ("lowbit.sim_tests.runner", "lowbit.units"):
         "H1: the name lookup of simulate(), until every caller passes UNITS[name]",
-    ("lowbit.sim_tests.tb_support", "lowbit.units"):
-        "H2: Bench reads the golden model and variant from LOWBIT_META",
-    ("lowbit.sim_tests.waveform", "lowbit.units"):
-        "H2: the waveform program reads the scenarios from the registry (a program, or "
-        "takes the entry)",
     ("lowbit.synth.board", "lowbit.units"): "H2: build_board takes the Unit entry",
 }
-PENDING_CYCLES = {
-}
+PENDING_CYCLES = {}
 
 
 def _packages(root):
