@@ -8,6 +8,7 @@ same ones, and bounded, so the file costs well under a minute.
 """
 
 import contextlib
+import functools
 import io
 import itertools
 import re
@@ -234,15 +235,21 @@ def _non(kind):
                               (kind is int and isinstance(v, bool)))
 
 
-# A combination of allowed values that the component refuses, per unit (where there is one).
-INCONSISTENT = {
-    "dint_mac": {"act_bits": 16, "acc_bits": 8},
-    "pot_mac": {"bits": 5, "act_bits": 16, "acc_bits": 16},
-    "int_mac": {"weight_bits": 16, "act_bits": 16, "acc_bits": 16},
-    "exaq_softmax": {"in_bits": 4, "in_frac": 9},
-    "softmax_fixed": {"in_frac": 2, "exp_index_frac": 3},
-    "btc_array": {"rows": 16, "cols": 16, "k_slice": 256},
-}
+@functools.cache
+def _inconsistent_sets():
+    """Per unit (where there is one), a value inside the registry's range that the component
+    refuses at the other defaults: a bound that depends on the other parameters, found from the
+    range the component itself states (``Unit.accepted_range``), e.g. dint_mac's acc_bits=4."""
+    found = {}
+    for unit in UNITS:
+        for p in unit.params:
+            if p.kind != "int" or p.derived:
+                continue
+            lo, hi = unit.accepted_range(p.name)
+            if (lo, hi) != (p.lo, p.hi):
+                found[unit.name] = {p.name: p.lo if lo > p.lo else p.hi}
+                break
+    return found
 
 
 # What each defect does to a valid file, and the fragment its error line must contain.
@@ -253,7 +260,7 @@ DEFECTS = ("top-level key", "targets", "baselines", "grid", "grid unit", "grid k
 
 def _units_for(defect):
     if defect == "inconsistent":
-        return list(INCONSISTENT)
+        return list(_inconsistent_sets())
     if defect in _PARAM_DEFECTS[1:]:
         return [u.name for u in UNITS if u.params]
     return UNIT_NAMES
@@ -318,7 +325,7 @@ def bad_sweep(draw, defect):
         return _toml_file(config), "no values for"
     if defect == "inconsistent":
         params.clear()
-        params.update(INCONSISTENT[unit.name])
+        params.update(_inconsistent_sets()[unit.name])
         return _toml_file(config), "must be "
     if defect == "not text":
         return b"targets = [\xff\xfe]\n", "cannot be read as text"
