@@ -115,8 +115,9 @@ def cmd_synth(args):
 
 def cmd_board(args):
     from .synth.board import build_board, format_board
-    result = build_board(args.unit, _overrides(args.param), args.board, build_root=args.build,
-                         baud=args.baud)
+    from .units import UNITS
+    result = build_board(UNITS[args.unit], _overrides(args.param), args.board,
+                         build_root=args.build, baud=args.baud)
     print(format_board(result))
     print(f"wrote {Path(result['bitstream']).with_suffix('.board.json')}")
     return 0 if result["timing_met"] else 1

@@ -336,14 +336,14 @@ def check_build(result, board_capacity_cell):
 
 
 def test_icebreaker_bitstream_of_pot_mac(build_root):
-    result = build_board("pot_mac", {}, "icebreaker", build_root=build_root)
+    result = build_board(UNITS["pot_mac"], {}, "icebreaker", build_root=build_root)
     check_build(result, "ICESTORM_LC")
     assert result["clock_mhz"] == 12 and result["uart_divisor"] == 104
     assert result["luts"] > 0 and result["ffs"] > 32  # at least the accumulator
 
 
 def test_ulx3s_bitstream_of_dint_mac(build_root):
-    result = build_board("dint_mac", {}, "ulx3s", build_root=build_root)
+    result = build_board(UNITS["dint_mac"], {}, "ulx3s", build_root=build_root)
     check_build(result, "TRELLIS_COMB")
     assert result["clock_mhz"] == 25 and result["device"] == "LFE5U-25F-BG381"
     assert result["ff_cells"]["used"] == result["ffs"]
@@ -376,7 +376,7 @@ def test_a_design_that_does_not_fit_is_one_line(build_root, monkeypatch, tmp_pat
         raise failure.value
     monkeypatch.setattr(board, "_run_build", too_big)
     with pytest.raises(LowbitError) as error:
-        build_board("pot_mac", {}, "icebreaker", build_root=tmp_path)
+        build_board(UNITS["pot_mac"], {}, "icebreaker", build_root=tmp_path)
     assert str(error.value).startswith("pot_mac does not fit the icebreaker (iCE40UP5K-SG48): "
                                        "needs 5445/5280 ICESTORM_LC (103 %)")
     written = json.loads((tmp_path / "board/icebreaker/pot_mac/pot_mac.board.json").read_text())

@@ -35,7 +35,6 @@ from lowbit.core.errors import LowbitError
 from lowbit.hdl.host_bridge import HostBridge
 from lowbit.hdl.uart import MIN_DIVISOR, UartRx, UartTx
 from lowbit.core.params import params_tag
-from lowbit.units import UNITS
 
 from .flow import _fpga_counts
 from .tools import tool_versions
@@ -206,15 +205,15 @@ def _report(build_dir, name, spec, platform):
     }
 
 
-def build_board(unit_name, overrides=None, board="icebreaker", *, build_root=Path("build"),
+def build_board(unit, overrides=None, board="icebreaker", *, build_root=Path("build"),
                 baud=DEFAULT_BAUD, wait_cycles=1 << 20):
-    """Build the bitstream of ``unit_name`` (with parameter ``overrides``) behind the UART host
-    bridge for ``board``; returns the result ``dict`` (also written to ``<unit>.board.json``).
+    """Build the bitstream of ``unit`` (a registry entry, ``lowbit.units.UNITS[name]``, with
+    parameter ``overrides``) behind the UART host bridge for ``board``; returns the result
+    ``dict`` (also written to ``<unit>.board.json``).
 
-    Raises ``LowbitError`` for an unknown unit, parameter or board, a design that does not fit
-    the device (one line: the cell types over capacity) and a failing tool.
+    Raises ``LowbitError`` for an unknown parameter or board, a design that does not fit the
+    device (one line: the cell types over capacity) and a failing tool.
     """
-    unit = UNITS[unit_name]
     params = unit.resolve(overrides)
     spec = _check_board(board)
     module, _, cls = spec.platform.partition(":")

@@ -6,7 +6,7 @@ the cycles each takes); and both units' streams keep the stream rules and give e
 beat for beat (bounded, the longer ones under pytest -m slow)."""
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.hdl import Assert, Assume, C, Cat, Mux, Signal, Value
+from amaranth.hdl import Assert, Assume, Cat, Mux, Signal, Value
 
 from lowbit.hdl.exaq_softmax import CodeCounter, ExaqCoder, ExaqSoftmax, NormTable
 from lowbit.hdl.softmax_fixed import SoftmaxFixed
@@ -35,8 +35,8 @@ class RowStream(StreamHarness):
     lost, duplicated or moved (its values are the sim tests' business). Assumed, as the unit
     documents: 1 <= count <= epc, every beat but a row's last is full, a row has at most
     ``max_len`` elements; the ``cfg`` stream, if any, is free and keeps the stream rule.
-    Capacity: the row buffer (stage A), the symbol buffer (B) and the row being output (C)
-    hold a row each, plus the output pipeline's beats. No wait bound: a row's output waits for
+    Capacity: stages A (the row buffer), B, R and C (the row being output) hold a row each,
+    plus the output pipeline's beats. No wait bound: a row's output waits for
     the row's last beat, which the producer may withhold."""
 
     def __init__(self, unit, capacity):
@@ -96,11 +96,10 @@ class CoderHarness(Harness):
 
 
 class CounterHarness(Harness):
-    """The EXAQ accumulation (:class:`~lowbit.hdl.exaq_softmax.CodeCounter`) against SPEC.md
-    step 4 as written there, S = sum_k n_k LUT[k] with n_k the number of valid codes equal to
-    k: cycle 0 loads a free table, cycles 1..``beats`` bring free codes with free lane-valid
-    bits (``first`` in cycle 1), then the unit's ``entries`` sum steps; afterwards ``s`` must be
-    S (with ``top = zero`` the top code's entry is 0) and the table back in place."""
+    """The EXAQ code counters (:class:`~lowbit.hdl.exaq_softmax.CodeCounter`, stage B)
+    against SPEC.md step 4's ``n_k``, the number of valid codes equal to ``k``: cycles
+    1..``beats`` bring free codes with free lane-valid bits (``first`` in cycle 1); afterwards
+    every counter must hold its ``n_k`` (with ``top = zero`` the top code has none)."""
 
     def __init__(self, counter, beats):
         self.counter, self.beats = counter, beats
@@ -108,31 +107,53 @@ class CounterHarness(Harness):
     def build(self, m):
         cc, beats = self.counter, self.beats
         m.submodules.counter = cc
-        top = (1 << cc.bits) - 1
-        lut = Signal(len(cc.lut_in), name="lut")
-        m.d.comb += lut.eq(AnyConst(len(lut)))
-        entries = lanes(lut, cc.lut_frac + 1, 1 << cc.bits)
-        if cc.entries == top:                      # top = zero: the top code means 0
-            entries[top] = C(0, cc.lut_frac + 1)
-        done = beats + cc.entries + 1
+        done = beats + 1
         t = cycle_counter(m, done)
         en = (t >= 1) & (t <= beats)
-        m.d.comb += [cc.lut_in.eq(lut), cc.load.eq(t == 0),
-                     cc.code.eq(AnySeq(len(cc.code))), cc.valid.eq(AnySeq(cc.epc)),
-                     cc.en.eq(en), cc.first.eq(t == 1),
-                     cc.step.eq((t > beats) & (t < done)), cc.step_first.eq(t == beats + 1)]
+        m.d.comb += [cc.code.eq(AnySeq(len(cc.code))), cc.valid.eq(AnySeq(cc.epc)),
+                     cc.en.eq(en), cc.first.eq(t == 1)]
         codes = lanes(cc.code, cc.bits, cc.epc)
         counts = [Signal(range(beats * cc.epc + 1), name=f"spec_n{k}")
-                  for k in range(1 << cc.bits)]
+                  for k in range(cc.entries)]
         with m.If(en):
             m.d.sync += [n.eq(Mux(cc.first, 0, n) +
                               sum((cc.valid[lane] & (code == k)).as_unsigned()
                                   for lane, code in enumerate(codes)))
                          for k, n in enumerate(counts)]
+        got = lanes(cc.counts, cc.count_bits, cc.entries)
+        m.d.comb += Assert((t != done) | Cat(a == b for a, b in zip(got, counts)).all(),
+                           "n_k: the valid codes equal to k")
+
+
+class SumHarness(Harness):
+    """The EXAQ sum S = sum_k n_k LUT[k] (SPEC.md step 4 as written there) on the normalise
+    stage's one multiplier (:class:`~lowbit.hdl.exaq_softmax.NormTable` with counts, stage
+    R): cycle 0 takes a free table and free counts (assumed to total at most ``max_len``, as a
+    row's do), then the unit's ``sum_cycles`` of ``sum_step``; afterwards ``s`` must be S and
+    the table back in place (with ``top = zero`` the top code's entry is not used)."""
+
+    def __init__(self, table, max_len):
+        self.table, self.max_len = table, max_len
+
+    def build(self, m):
+        nt = m.submodules.norm_table = self.table
+        lut = Signal(len(nt.lut_in), name="lut")
+        counts_in = Signal(len(nt.counts_in), name="counts")
+        m.d.comb += [lut.eq(AnyConst(len(lut))), counts_in.eq(AnyConst(len(counts_in)))]
+        done = nt.sum_cycles + 1
+        t = cycle_counter(m, done)
+        m.d.comb += [nt.lut_in.eq(lut), nt.counts_in.eq(counts_in), nt.take.eq(t == 0),
+                     nt.sum_step.eq((t >= 1) & (t < done)), nt.sum_first.eq(t == 1),
+                     nt.sum_last.eq(t == done - 1), nt.step.eq(0),
+                     nt.r.eq(AnySeq(len(nt.r)))]
+        entries = lanes(lut, nt.lut_frac + 1, 1 << nt.bits)[:nt.entries]
+        counts = lanes(counts_in, nt.count_bits, nt.entries)
+        m.d.comb += Assume(sum(counts) <= self.max_len, "a row's counts total at most max_len")
         total = sum(n * e for n, e in zip(counts, entries))
-        kept = [(a == b) for a, b in zip(lanes(cc.lut, cc.lut_frac + 1, cc.entries),
-                                         lanes(lut, cc.lut_frac + 1, cc.entries))]
-        m.d.comb += Assert((t != done) | ((cc.s == total) & Cat(*kept).all()),
+        width = min(nt.y_bits, nt.lut_frac + 1)     # what the y port shows of each entry
+        kept = [y[:width] == e[:width]
+                for y, e in zip(lanes(nt.y, nt.y_bits, 1 << nt.bits), entries)]
+        m.d.comb += Assert((t != done) | ((nt.s == total) & Cat(*kept).all()),
                            "S = sum_k n_k LUT[k], table back in place")
 
 
@@ -172,14 +193,33 @@ def _softmax_small(cls, **extra):
     return cls(in_bits=4, in_frac=2, lut_frac=4, out_frac=4, max_len=2, epc=1, **extra)
 
 
-def _norm_table(bits, top, max_len):
-    """The normalise stage of a small EXAQ unit (F = O = 4)."""
+def _norm_table(bits, top, max_len, counts=False):
+    """The normalise stage of a small EXAQ unit (F = O = 4); with ``counts``, the one that
+    also forms S from the code counts (the unit's at 4 lanes and more)."""
     unit = ExaqSoftmax(in_bits=4, in_frac=2, bits=bits, lut_frac=4, out_frac=4,
                        max_len=max_len, top=top)
-    table = NormTable(bits=bits, lut_frac=unit.lut_frac, r_bits=unit.r_bits,
-                      shift=unit.q - unit.out_frac, y_bits=unit.y_bits, top=top)
+    unit._MustUse__silence = True   # built for its derived widths only
+    extra = {"count_bits": max_len.bit_length(), "sum_bits": unit.sum_bits} if counts else {}
+    return NormTable(bits=bits, lut_frac=unit.lut_frac, r_bits=unit.r_bits,
+                     shift=unit.q - unit.out_frac, y_bits=unit.y_bits, top=top, **extra), unit
+
+
+def _norm_table_harness(bits, top, max_len):
+    table, unit = _norm_table(bits, top, max_len)
     return NormTableHarness(table, unit.q)
 
+
+def _accumulation(bits, top, max_len=4, beats=2):
+    """S of SPEC.md step 4 as the unit forms it at 4 lanes and more: the code counters (two
+    lanes, ``beats`` beats of any codes) and the sum of their counts times the table."""
+    table, _ = _norm_table(bits, top, max_len, counts=True)
+    return group(CounterHarness(CodeCounter(bits=bits, epc=2, max_len=max_len, top=top), beats),
+                 SumHarness(table, max_len))
+
+
+# What the stream proofs' units (rows of up to 2) hold at most: a row in each of the stages A,
+# B, R and C, plus the beats of the output pipeline: 4 x 2 + 4.
+_ROWS_INSIDE = 12
 
 EXAQ_CODER = Proof(
     "exaq_coder", "EXAQ quantizer, 5-bit distances, b = 2 and 3, two lanes: "
@@ -187,32 +227,31 @@ EXAQ_CODER = Proof(
     lambda: group(*(CoderHarness(ExaqCoder(in_bits=5, bits=b, epc=2)) for b in (2, 3))),
     depth=4)
 EXAQ_COUNTER = Proof(
-    "exaq_counter", "EXAQ accumulation by code counts, b = 2, two lanes, two beats: "
-    "S = sum_k n_k LUT[k], any table",
-    lambda: CounterHarness(CodeCounter(bits=2, epc=2, lut_frac=4, max_len=4, top="exp"), 2),
-    depth=9)
+    "exaq_counter", "EXAQ accumulation by code counts, b = 2: the counters (two lanes, two "
+    "beats of any codes) = n_k, and the sum on the shared multiplier = sum_k n_k LUT[k], any "
+    "counts and table",
+    lambda: _accumulation(2, "exp"), depth=8)
 EXAQ_NORM_TABLE = Proof(
     "exaq_norm_table", "EXAQ normalise stage, b = 2, F = O = 4: "
     "y table = (LUT[k] R + 2^(s-1)) >> s, any table and R",
-    lambda: _norm_table(2, "exp", max_len=1), depth=7)
+    lambda: _norm_table_harness(2, "exp", max_len=1), depth=7)
 # Larger widths and the long stream proofs (pytest -m slow).
 EXAQ_CODER_8BIT = Proof(
     "exaq_coder_8bit", "EXAQ quantizer, 8-bit distances (the default unit), b = 2, 3, 4",
     lambda: group(*(CoderHarness(ExaqCoder(in_bits=8, bits=b, epc=2)) for b in (2, 3, 4))),
     depth=4, slow=True)
 EXAQ_COUNTER_B3 = Proof(
-    "exaq_counter_b3", "EXAQ accumulation, b = 3 with top zero, two lanes, two beats",
-    lambda: CounterHarness(CodeCounter(bits=3, epc=2, lut_frac=4, max_len=4, top="zero"), 2),
-    depth=12, slow=True, timeout=1800)
+    "exaq_counter_b3", "EXAQ accumulation, b = 3 with top zero (7 counters, 7 table entries)",
+    lambda: _accumulation(3, "zero"), depth=11, slow=True, timeout=1800)
 EXAQ_NORM_TABLE_B3 = Proof(
     "exaq_norm_table_b3", "EXAQ normalise stage, b = 3 with top zero, rows up to 4",
-    lambda: _norm_table(3, "zero", max_len=4), depth=10, slow=True, timeout=1800)
+    lambda: _norm_table_harness(3, "zero", max_len=4), depth=10, slow=True, timeout=1800)
 EXAQ_SOFTMAX_STREAM = Proof(
     "exaq_softmax_stream", "EXAQ softmax (4-bit logits, b = 2, rows of 1-2): stream "
     "rules on i, cfg and o; rows come out beat for beat",
-    lambda: RowStream(_softmax_small(ExaqSoftmax, bits=2), capacity=8),
+    lambda: RowStream(_softmax_small(ExaqSoftmax, bits=2), capacity=_ROWS_INSIDE),
     depth=30, slow=True, timeout=3600)
 SOFTMAX_FIXED_STREAM = Proof(
     "softmax_fixed_stream", "fixed-point softmax (the baseline), same sizes: as above",
-    lambda: RowStream(_softmax_small(SoftmaxFixed), capacity=8),
+    lambda: RowStream(_softmax_small(SoftmaxFixed), capacity=_ROWS_INSIDE),
     depth=30, slow=True, timeout=3600)
