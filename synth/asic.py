@@ -5,8 +5,11 @@ Mapping (:func:`map_commands`), the same for every unit and baseline:
 * ``read_liberty -lib`` (the cells as black boxes), ``synth -flatten -booth`` (radix-4 Booth
   multipliers, as for the ``generic`` target: without it any multiplier baseline is larger);
 * ``dfflibmap -liberty`` (flip-flops, synchronous reset and enable become gates in front of D
-  where the library has no such flip-flop), ``abc -liberty -D <delay target>`` (delay-targeted
-  mapping with area recovery), ``opt_clean``;
+  where the library has no such flip-flop), ``abc -liberty -D <delay target> -constr`` (delay-
+  targeted mapping with area recovery; with the constraints, inputs driven by an ``inv_2`` and
+  outputs loading one flip-flop input, ABC also buffers and sizes gates, so a net with a fanout
+  of hundreds, a memory's address decoder, is not left driven by one minimum-size gate),
+  ``opt_clean``;
 * a netlist the timing and power tools read: undriven bits tied to 0, constants from the
   library's tie cell (``hilomap``), multi-bit wires split and wire-to-wire connections buffered
   (``insbuf``);
@@ -22,6 +25,7 @@ registered, as for place-and-route on the FPGAs), mapped with the same commands,
 worst register-to-register path with an ideal clock at the library's corner; the minimum period
 is the path's arrival plus the capturing flip-flop's setup time, Fmax its inverse. No
 placement, so the wire capacitance is the library's wire-load model (sky130: ``Small``).
+``SCRIPT_REVISION`` changes whenever these commands do (for caches keyed on it).
 """
 
 import json
@@ -38,13 +42,14 @@ from .sta import require_sta, sta_version, worst_path
 from .tools import run_tool, tool_versions
 from .wrapper import Harness
 
-__all__ = ["TARGET", "DELAY_TARGET_PS", "DONT_USE", "AsicResult", "map_commands", "map_design",
+__all__ = ["TARGET", "DELAY_TARGET_PS", "DONT_USE", "SCRIPT_REVISION", "AsicResult", "map_commands", "map_design",
            "asic_synthesize", "resolve_liberty"]
 
 TARGET = "asic"
 # ABC's delay target. A 5 ns target (200 MHz) leaves our units' adder chains room for area
 # recovery; both sides of every comparison get the same target.
 DELAY_TARGET_PS = 5000
+SCRIPT_REVISION = 2
 DONT_USE = ("*__lpflow_*", "*__probe_*", "*__dlygate*", "*__dlymetal*", "*__clkdlybuf*",
             "*__dlclkp*", "*__sdlclkp*")
 
@@ -102,7 +107,8 @@ def _dont_use():
 
 
 def map_commands(top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False):
-    """Yosys commands that map ``top`` to ``liberty`` (a path as Yosys sees it).
+    """Yosys commands that map ``top`` to ``liberty`` (a path as Yosys sees it); ``{tie}``,
+    ``{buf}`` and ``{constr}`` are filled in by :func:`map_design`.
 
     ``plain_names=True`` renames every internal wire to ``n<k>`` and splits it into bits, so
     that simulators, VCD files and OpenSTA all name each net the same way.
@@ -110,7 +116,7 @@ def map_commands(top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False):
     commands = [f"read_liberty -lib {liberty}",
                 f"synth -flatten -booth -top {top}",
                 f"dfflibmap -liberty {liberty} {_dont_use()}",
-                f"abc -liberty {liberty} -D {int(delay_ps)} {_dont_use()}",
+                f"abc -liberty {liberty} -D {int(delay_ps)} -constr {{constr}} {_dont_use()}",
                 "opt_clean",
                 "setundef -zero",
                 f"hilomap -singleton -hicell {{tie}} HI -locell {{tie}} LO",
@@ -125,18 +131,23 @@ def map_commands(top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False):
 
 
 def _library_cells(liberty):
-    """Names of the tie cell (outputs HI and LO) and a buffer (A -> X) of the library."""
+    """The cells the flow names: ``(tie (HI/LO), buffer (A -> X), inverter driving the
+    inputs in ABC's constraints, area of the smallest NAND2, D-pin capacitance in fF of the
+    plain flip-flop)``."""
     text = liberty.read_text(errors="replace")
     names = re.findall(r'^\s*cell\s*\(\s*"?([\w$]+)"?\s*\)', text, re.M)
-    tie = next((n for n in names if n.endswith("__conb_1")), None)
-    buf = next((n for n in names if n.endswith("__buf_1")), None)
-    nand2 = next((n for n in names if re.search(r"__nand2_1$", n)), None)
-    if tie is None or buf is None or nand2 is None:
-        raise LowbitError(f"{liberty.name}: the asic flow needs sky130-style cells conb_1 (tie), "
-                          f"buf_1 and nand2_1; this library lacks some")
-    area = float(re.search(r"area\s*:\s*([\d.]+)",
-                           text[text.index(f'cell ("{nand2}")'):]).group(1))
-    return tie, buf, area
+    wanted = {suffix: next((n for n in names if n.endswith(f"__{suffix}")), None)
+              for suffix in ("conb_1", "buf_1", "inv_2", "nand2_1", "dfxtp_1")}
+    if None in wanted.values():
+        raise LowbitError(f"{liberty.name}: the asic flow needs sky130-style cells "
+                          f"{', '.join(wanted)}; this library lacks "
+                          f"{', '.join(k for k, v in wanted.items() if v is None)}")
+    from .liberty import read_cells
+    lib = read_cells(liberty, [wanted["nand2_1"], wanted["dfxtp_1"]])
+    area = lib.cells[wanted["nand2_1"]].number("area")
+    d_pin = next(p for p in lib.cells[wanted["dfxtp_1"]].sub("pin") if p.args == ["D"])
+    d_cap_ff = d_pin.number("capacitance") * lib.cap_unit / 1e-15
+    return wanted["conb_1"], wanted["buf_1"], wanted["inv_2"], area, d_cap_ff
 
 
 _CELL_INFO = {}
@@ -154,10 +165,14 @@ def map_design(run, name, verilog, top, liberty, delay_ps=DELAY_TARGET_PS, *, pl
     Returns Yosys' ``stat -liberty`` JSON of the design.
     """
     import os
-    tie, buf, _ = _cells_of(liberty)
+    tie, buf, inverter, _, d_cap_ff = _cells_of(liberty)
     rel = os.path.relpath(liberty, run)
-    commands = [c.format(tie=tie, buf=buf) for c in map_commands(top, rel, delay_ps,
-                                                                 plain_names=plain_names)]
+    # ABC's constraints: inputs driven by an inv_2, outputs loaded by one flip-flop's D pin
+    # (fF), so that ABC buffers and sizes high-fanout nets instead of leaving them unbuffered.
+    (run / f"{name}_abc.constr").write_text(f"set_driving_cell {inverter}\n"
+                                            f"set_load {d_cap_ff:.4f}\n")
+    commands = [c.format(tie=tie, buf=buf, constr=f"{name}_abc.constr")
+                for c in map_commands(top, rel, delay_ps, plain_names=plain_names)]
     script = [f"read_verilog {verilog}", *commands,
               f"tee -q -o {name}_stat.json stat -json -liberty {rel}",
               f"tee -q -o {name}_stat.txt stat -liberty {rel}",
@@ -197,7 +212,7 @@ def asic_synthesize(component_factory, *, unit, params, build_dir, liberty=None,
     (run / "unit.v").write_text(to_verilog(component_factory(), top))
     stat = map_design(run, "area", "unit.v", top, lib, delay_ps)
     cells = dict(sorted(stat["num_cells_by_type"].items()))
-    _, _, nand2_area = _cells_of(lib)
+    _, _, _, nand2_area, _ = _cells_of(lib)
     ffs = sum(n for cell, n in cells.items() if re.search(r"__(s?df|dl|edf)", cell))
     path = {"min_period_ns": None, "fmax_mhz": None, "path": []}
     if timing:
