@@ -46,7 +46,6 @@ LAYER_NAMES = {0: "core", 1: "gateware/models", 2: "simulation/synthesis", 3: "a
 PENDING = {
     ("lowbit.sim_tests.runner", "lowbit.units"):
         "H1: the name lookup of simulate(), until every caller passes UNITS[name]",
-    ("lowbit.synth.board", "lowbit.units"): "H2: build_board takes the Unit entry",
 }
 PENDING_CYCLES = {}
 
