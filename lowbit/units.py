@@ -153,22 +153,28 @@ UNITS = Registry([
                 "p and q chosen per job",
         source="ABQ-LLM: Arbitrary-Bit Quantized Inference Acceleration for LLMs (2024)",
         params=(ROWS, COLS,
-                Param("k_slice", 64, "bits of K per cell and cycle", lo=8, hi=256),
+                Param("k_slice", 32, "bits of K per cell and cycle", lo=8, hi=256),
                 Param("p_max", 8, "largest weight precision", lo=1, hi=8),
                 Param("q_max", 8, "largest activation precision", lo=1, hi=8),
-                ARRAY_ACC_BITS),
+                Param("max_slices", 16, "most K-slices per job (plane buffer depth); the "
+                                        "accumulators hold max_slices x k_slice products",
+                      lo=1, hi=64),
+                Param("levels_per_stage", 2, "popcount compressor levels between registers",
+                      lo=1, hi=2, golden=False)),
         component="lowbit.hdl.btc_array:BtcArray",
         golden="lowbit.golden_models.btc_array:BtcArray",
         testbench="lowbit.sim_tests.tb_matrix",
         baseline="int_array",
-        baseline_params=lambda p: dict(rows=p["rows"], cols=p["cols"], acc_bits=p["acc_bits"]),
+        # The INT8 array with accumulators for the same depth, max_slices x k_slice.
+        baseline_params=lambda p: dict(rows=p["rows"], cols=p["cols"], acc_bits=max(16, (
+            16384 * p["max_slices"] * p["k_slice"]).bit_length() + 1)),
         throughput=lambda p: {f"W{w}A{a}": p["rows"] * p["cols"] * p["k_slice"] / (w * a)
                               for w, a in ((1, 1), (2, 8), (4, 4), (8, 8))
                               if w <= p["p_max"] and a <= p["q_max"]},
         variant="binary",
-        mutants="lowbit.sim_tests.mutants:BTC_ARRAY",
-        slow_corners=(SlowCorner("max", "16 x 16 cells of 255-bit slices at W8A8: ~150 s to "
-                                        "generate, 8 MB of Verilog", {"rows": 2, "cols": 2}),),
+        mutants="lowbit.sim_tests.test_matrix_sim:BTC_ARRAY_MUTANTS",
+        slow_corners=(SlowCorner("max", "16 x 16 cells of 256-bit slices: 65536 AND-popcount "
+                                        "bits, minutes to generate", {"rows": 2, "cols": 2}),),
         formats=(Format("w2a8-bal", job=(3, 8)), Format("w2a8", job=(2, 8)),
                  Format("w4a4", job=(4, 4))),
         proofs=("lowbit.sim_tests.formal.btc:BTC_CELL",

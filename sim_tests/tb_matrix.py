@@ -24,6 +24,8 @@ class Jobs:
     def make(self, slices, p=8, q=8, w_signed=True, a_signed=True):
         """A job: ``(W, A, settings)`` with K = ``slices`` x k_slice (x 1 for int_array)."""
         from lowbit.golden_models.btc_array import code_range
+        if self.binary:  # at most what the plane buffers hold
+            slices = min(slices, self.bench.params["max_slices"])
         k = slices * (self.bench.params["k_slice"] if self.binary else 1)
         if not self.binary:  # the INT8 array has one format: signed 8-bit codes
             p, q, w_signed, a_signed = 8, 8, True, True
@@ -62,36 +64,76 @@ class Jobs:
                 **{f"i__payload.w.{r}": W[r, k] for r in range(self.rows)},
                 **{f"i__payload.a.{c}": A[k, c] for c in range(self.cols)},
                 "i__payload.last": int(k == W.shape[1] - 1)}) for k in range(W.shape[1])]
+        from lowbit.golden_models.btc_array import job_beats
         ks, p, q = self.bench.params["k_slice"], settings["p"], settings["q"]
-        p_max, q_max = self.bench.params["p_max"], self.bench.params["q_max"]
-        # The unit must ignore the bits above p (q): fill them with noise.
-        w_noise = self.rng.integers(0, 1 << p_max, W.shape) & ~((1 << p) - 1)
-        a_noise = self.rng.integers(0, 1 << q_max, A.shape) & ~((1 << q) - 1)
-        w_codes = (W & ((1 << p) - 1)) | w_noise
-        a_codes = (A & ((1 << q) - 1)) | a_noise
-        n_slices = W.shape[1] // ks
         words = []
-        for s in range(n_slices):
-            fields = {"i__payload.p": p, "i__payload.q": q,
-                      "i__payload.w_signed": int(settings["w_signed"]),
-                      "i__payload.a_signed": int(settings["a_signed"]),
-                      "i__payload.last": int(s == n_slices - 1)}
-            for r in range(self.rows):
-                for k in range(ks):
-                    fields[f"i__payload.w.{r}.{k}"] = w_codes[r, s * ks + k]
-            for c in range(self.cols):
-                for k in range(ks):
-                    fields[f"i__payload.a.{c}.{k}"] = a_codes[s * ks + k, c]
+        for n, beat in enumerate(job_beats(W, A, k_slice=ks, **settings)):
+            plane = n % max(p, q)
+            # A beat's plane fields beyond p (q) carry no plane: the unit must ignore them,
+            # so they hold noise here.
+            w = beat["w"] if plane < p else [self.noise(ks) for _ in range(self.rows)]
+            a = beat["a"] if plane < q else [self.noise(ks) for _ in range(self.cols)]
+            fields = {f"i__payload.{key}": beat[key]
+                      for key in ("p", "q", "w_signed", "a_signed", "last")}
+            fields.update({f"i__payload.w.{r}": w[r] for r in range(self.rows)})
+            fields.update({f"i__payload.a.{c}": a[c] for c in range(self.cols)})
             words.append(self.bench.pack("i__payload", fields))
         return words
 
-    def cycles_per_beat(self, settings):
-        return settings["p"] * settings["q"] if self.binary else 1
+    def noise(self, bits):
+        return int.from_bytes(self.rng.bytes((bits + 7) // 8), "little") & ((1 << bits) - 1)
+
+    def slices(self, W):
+        return W.shape[1] // (self.bench.params["k_slice"] if self.binary else 1)
 
     def result(self, word):
         values = self.bench.unpack("o__payload", word)
         return np.array([[values[f"o__payload.{r}.{c}"] for c in range(self.cols)]
                          for r in range(self.rows)], dtype=np.int64)
+
+
+BANKS = 3   # hdl/btc_array.py: plane buffer banks
+
+
+def btc_timeline(plan, latency):
+    """When btc_array takes each beat and delivers each result, cycle by cycle, for jobs
+    ``plan`` = [(p, q, slices)] offered back to back with the output always ready: a mirror
+    of its loader (``max(p, q)`` beats a slice into the free bank after the last) and its
+    sequencer (a job starts the cycle after its bank is full and the job before has issued
+    its last pass, then issues ``p q slices`` passes; its result comes ``latency`` cycles
+    after the last). Returns (beat cycles, result cycles)."""
+    beats = [(n, k == max(p, q) * slices - 1) for n, (p, q, slices) in enumerate(plan)
+             for k in range(max(p, q) * slices)]
+    full, owner = [False] * BANKS, [None] * BANKS
+    load_bank, bank, active, remaining, job = 0, 0, False, 0, None
+    accepted, delivered, t, k = [], {}, 0, 0
+    while len(delivered) < len(plan):
+        set_bank = clear_bank = None
+        if k < len(beats) and not full[load_bank]:
+            accepted.append(t)
+            if beats[k][1]:
+                set_bank, owner[load_bank] = load_bank, beats[k][0]
+                load_bank = (load_bank + 1) % BANKS
+            k += 1
+        last_pass = active and remaining == 1
+        next_bank = (bank + 1) % BANKS if active else bank
+        if last_pass:
+            delivered[job] = t + latency
+            clear_bank = bank
+        if (not active or last_pass) and full[next_bank]:
+            active, bank, job = True, next_bank, owner[next_bank]
+            p, q, slices = plan[job]
+            remaining = p * q * slices
+        elif last_pass:
+            active, bank = False, (bank + 1) % BANKS
+        elif active:
+            remaining -= 1
+        if clear_bank is not None:
+            full[clear_bank] = False
+        if set_bank is not None:
+            full[set_bank] = True
+        t += 1
+    return accepted, [delivered[n] for n in range(len(plan))]
 
 
 def check(jobs, got_words, expected):
@@ -130,7 +172,10 @@ async def precision_grid_cycle_exact(dut):
     beat."""
     bench = await start(dut)
     jobs = Jobs(bench, bench.rng("grid"))
-    grid = PRECISIONS if jobs.binary else PRECISIONS[:1]
+    # The listed precisions and each array's own largest, where a plane index is widest.
+    grid = PRECISIONS + [(bench.params.get("p_max", 8), bench.params.get("q_max", 8), True, False),
+                         (bench.params.get("p_max", 8), 1, False, True)]
+    grid = grid if jobs.binary else PRECISIONS[:1]
     specs = [jobs.make(3, *(dict(zip(("p", "q", "w_signed", "a_signed"), g)).values()))
              for g in grid]
     words, beat_jobs = [], []
@@ -141,24 +186,48 @@ async def precision_grid_cycle_exact(dut):
     run = StreamRun(bench, bench.rng("grid-run"))
     got = await run.run(words, expect=len(specs), max_cycles=200 * len(words) + 100)
     check(jobs, got, [jobs.expected(*spec) for spec in specs])
-    # Cycle accounting: beat n is taken cycles_per_beat - 1 cycles after it is first offered.
-    expected_cycles, cycle = [], 0
-    for n, job in enumerate(beat_jobs):
-        if jobs.binary:
-            cycle += jobs.cycles_per_beat(specs[job][2])
-            expected_cycles.append(cycle - 1)
-        elif n and beat_jobs[n - 1] != job:
-            cycle = run.delivered[beat_jobs[n - 1]] + 1  # int_array waits for the result
-            expected_cycles.append(cycle)
+    if jobs.binary:
+        plan = [(st["p"], st["q"], jobs.slices(W)) for W, A, st in specs]
+        accepted, delivered = btc_timeline(plan, bench.latency)
+    else:
+        accepted, delivered, cycle = [], [], 0
+        for n, job in enumerate(beat_jobs):
+            if n and beat_jobs[n - 1] != job:
+                cycle = run.delivered[beat_jobs[n - 1]] + 1  # int_array waits for the result
+            accepted.append(cycle)
             cycle += 1
-        else:
-            expected_cycles.append(cycle)
-            cycle += 1
-    assert run.accepted == expected_cycles, f"beats taken at {run.accepted}, expected {expected_cycles}"
-    last_beats = [max(k for k, j in enumerate(beat_jobs) if j == n) for n in range(len(specs))]
-    assert run.delivered == [run.accepted[k] + bench.latency for k in last_beats]
+        last_beats = [max(k for k, j in enumerate(beat_jobs) if j == n) for n in range(len(specs))]
+        delivered = [accepted[k] + bench.latency for k in last_beats]
+    assert run.accepted == accepted, f"beats taken at {run.accepted}, expected {accepted}"
+    assert run.delivered == delivered, f"results at {run.delivered}, expected {delivered}"
     bench.record("precision_grid_cycle_exact", len(specs) * bench.params["rows"] *
                  bench.params["cols"], cycles=run.cycle)
+
+
+@cocotb.test(skip=os.environ.get("LOWBIT_UNIT") != "btc_array")
+async def back_to_back_jobs_take_p_q_slices_cycles(dut):
+    """btc_array: runs of jobs of one shape, offered back to back with the output always
+    ready: after the first job, every result follows the one before by exactly p x q x
+    K / k_slice cycles (the loads hide behind the compute), at W1A1, W2A8, the array's
+    largest p x q and W1A(q_max); and every beat and result at the cycle btc_timeline says."""
+    bench = await start(dut)
+    jobs = Jobs(bench, bench.rng("back-to-back"))
+    p_max, q_max = bench.params["p_max"], bench.params["q_max"]
+    for p, q, slices in [(1, 1, 2), (2, 8, 2), (p_max, q_max, 1), (1, q_max, 3)]:
+        specs = [jobs.make(slices, p, q, bool(n % 2), True) for n in range(4)]
+        p, q = specs[0][2]["p"], specs[0][2]["q"]
+        slices = jobs.slices(specs[0][0])
+        run = StreamRun(bench, jobs.rng)
+        await run.run([w for spec in specs for w in jobs.beats(*spec)], expect=len(specs),
+                      max_cycles=len(specs) * (p * q * slices + 60) + 100)
+        check(jobs, run.outputs, [jobs.expected(*spec) for spec in specs])
+        gaps = [b - a for a, b in zip(run.delivered, run.delivered[1:])]
+        assert gaps == [p * q * slices] * (len(specs) - 1), f"W{p}A{q}: results {gaps} apart"
+        accepted, delivered = btc_timeline([(p, q, slices)] * len(specs), bench.latency)
+        assert (run.accepted, run.delivered) == (accepted, delivered)
+        await run.drain(bench.latency + 4)
+    bench.record("back_to_back_jobs_take_p_q_slices_cycles", 16 * bench.params["rows"] *
+                 bench.params["cols"])
 
 
 @cocotb.test()
@@ -221,7 +290,8 @@ async def reset_in_the_middle_of_a_job(dut):
     for n in range(rounds):
         first = jobs.make(4, 3, 3)
         words = jobs.beats(*first)
-        job_cycles = len(words) * jobs.cycles_per_beat(first[2]) + bench.latency
+        job_cycles = (len(words) + first[2]["p"] * first[2]["q"] * jobs.slices(first[0])
+                      + bench.latency if jobs.binary else len(words) + bench.latency)
         # The first round stops half-way through the job; later rounds anywhere up to the
         # result waiting at the output.
         cycles = job_cycles // 2 if n == 0 else int(rng.integers(1, job_cycles + 4))
