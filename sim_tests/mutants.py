@@ -230,35 +230,6 @@ INT4_DEQUANT = MutantSet(
 )
 
 
-BTC_ARRAY = MutantSet(
-    checks=(
-        'test_matrix_sim.py::test_matrix[btc_array-defaults-icarus]',
-    ),
-    mutants=(
-        _m('btc-sign-pair', 'btc_array', 'operator',
-           '& beat.w_signed) ^',
-           '& beat.w_signed) |',
-           'a plane pair negative when either plane is a sign plane'),
-        _m('btc-horner-shift', 'btc_array', 'shift',
-           'Mux(flags.j_first, 0, acc << 1)',
-           'Mux(flags.j_first, 0, acc << 2)',
-           'activation plane weight doubled once too often'),
-        _m('btc-ready-enable', 'btc_array', 'handshake',
-           'self.i.ready.eq(enable & last_pass)',
-           'self.i.ready.eq(last_pass)',
-           'take a beat while the output is stalled'),
-        _m('btc-job-start-arms', 'btc_array', 'mux',
-           'Mux(after_slice.first_slice, 0, acc)',
-           'Mux(after_slice.first_slice, acc, 0)',
-           'swap the arms of the job-start multiplexer'),
-        _m('btc-count-width', 'btc_array', 'width',
-           'count_bits = self.k_slice.bit_length()',
-           'count_bits = self.k_slice.bit_length() - 1',
-           'popcount register one bit narrower'),
-    ),
-)
-
-
 INT_ARRAY = MutantSet(
     checks=(
         'test_matrix_sim.py::test_matrix[int_array-defaults-icarus]',
