@@ -177,7 +177,7 @@ UNITS = Registry([
                                         "bits, minutes to generate", {"rows": 2, "cols": 2}),),
         formats=(Format("w2a8-bal", job=(3, 8)), Format("w2a8", job=(2, 8)),
                  Format("w4a4", job=(4, 4))),
-        proofs=("lowbit.sim_tests.formal.btc:BTC_CELL",
+        proofs=("lowbit.sim_tests.formal.btc:BTC_POPCOUNT",
                 "lowbit.sim_tests.formal.btc:BTC_ARRAY_STREAM"),
         scenario="lowbit.sim_tests.waveform.scenarios:btc_array",
         docs="docs/btc_array.md",

@@ -1,90 +1,104 @@
 # amaranth: UnusedElaboratable=no
 # (the combinational harnesses call a unit's datapath hook without elaborating the unit)
-"""Proofs of the binary tensor-core array (btc_array): one cell's result over a whole job
-equals SPEC.md's plane formula (bounded over the job), and the array's streams give one
-result per job, none lost or duplicated, under any back-pressure (bounded)."""
+"""Proofs of the binary tensor-core array (btc_array): the cells' arithmetic core, the
+pipelined ``popcount(W_i AND A_j)`` compressor tree with its conditional complement, equals
+the population count for every pair of planes at several slice widths (complete: the tree is
+feed-forward, so once it is full every input pattern is covered); and the array's streams give
+one result per job, none lost or duplicated, under any back-pressure and any job the input
+rules allow (bounded). The plane weights and their sum over a job (Horner's rule over the
+diagonals) are the simulations' business (sim_tests/tb_matrix.py, bit-exact against the
+golden model)."""
 
-from amaranth.asserts import AnyConst
-from amaranth.hdl import Array, Assert, Assume, C, Cat, Mux, Signal, Value, signed
+from amaranth.asserts import AnySeq
+from amaranth.hdl import Assert, Assume, C, Cat, Mux, Signal
 
-from lowbit.hdl.btc_array import BtcArray
+from lowbit.hdl.btc_array import BANKS, BtcArray, CompressorPopcount
 
-from .harness import Harness, StreamHarness, cycle_counter
+from .harness import Harness, StreamHarness, cycle_counter, group
 from .sby import Proof
 
-__all__ = ["code_value", "btc_spec", "BtcStream", "BtcCellHarness", "BTC_CELL",
-           "BTC_ARRAY_STREAM"]
+__all__ = ["PopcountHarness", "BtcStream", "BTC_POPCOUNT", "BTC_ARRAY_STREAM"]
 
 
-def code_value(m, code, p, is_signed, width):
-    """The integer a ``p``-bit code stands for (SPEC.md "Binary tensor core array"): its low
-    ``p`` bits, unsigned or two's complement; ``p`` is a runtime value, 1..``width``."""
-    value = Signal(signed(width + 1), name="spec_code_value")
-    with m.Switch(p):
-        for bits in range(1, width + 1):
-            with m.Case(bits):
-                low = code[:bits]
-                m.d.comb += value.eq(Mux(is_signed, low.as_signed(), low))
-    return value
+class PopcountHarness(Harness):
+    """:class:`~lowbit.hdl.btc_array.CompressorPopcount` of ``width`` bits: free ``x``, ``y``
+    and complement flag every cycle, the flag delayed as the array delays it (``negate`` at
+    stage ``stages - 2``, ``carry_in`` at ``stages - 1``); from cycle ``stages`` on the result
+    must be ``popcount(x AND y)`` of the inputs ``stages`` cycles before, or its ones'
+    complement ``-count - 1`` where the flag was set."""
+
+    def __init__(self, width, levels_per_stage):
+        self.tree = CompressorPopcount(width, levels_per_stage)
+
+    def build(self, m):
+        tree, width = self.tree, self.tree.width
+        x, y, flag = Signal(width, name="x"), Signal(width, name="y"), Signal(name="flag")
+        m.d.comb += [x.eq(AnySeq(width)), y.eq(AnySeq(width)), flag.eq(AnySeq(1))]
+        count = Signal(range(width + 1), name="spec_count")
+        m.d.comb += count.eq(sum((x[k] & y[k]).as_unsigned() for k in range(width)))
+        delayed = [(count, flag)]
+        for stage in range(tree.stages):
+            c, f = (Signal.like(count, name=f"spec_count_s{stage + 1}"),
+                    Signal(name=f"spec_flag_s{stage + 1}"))
+            m.d.sync += [c.eq(delayed[-1][0]), f.eq(delayed[-1][1])]
+            delayed.append((c, f))
+        result = tree.build(m, x, y, delayed[tree.stages - 2][1], delayed[tree.stages - 1][1],
+                            "tree")
+        want_count, want_flag = delayed[tree.stages]
+        expected = Mux(want_flag, -want_count - 1, want_count)
+        t = cycle_counter(m, tree.stages)
+        m.d.comb += Assert((t != tree.stages) | (result == expected),
+                           f"{width}-bit popcount (complemented when flagged)")
 
 
-def _btc_format_assumptions(m, unit):
-    """The input rules the array documents: 1 <= p <= p_max, 1 <= q <= q_max, and p, q and the
-    signedness the same for every beat of a job."""
+def _popcounts():
+    return group(*(PopcountHarness(width, levels) for width in (8, 9, 13, 32)
+                   for levels in (1, 2)))
+
+
+def _job_assumptions(m, unit):
+    """The input rules the array documents: 1 <= p <= p_max, 1 <= q <= q_max, the same p, q
+    and signedness in every beat of a job, a job of whole slices (``max(p, q)`` beats each,
+    ``last`` on a slice's final beat only), at most ``max_slices`` of them."""
     beat = unit.i.payload
+    taken = unit.i.valid & unit.i.ready
     m.d.comb += Assume(~unit.i.valid | ((beat.p >= 1) & (beat.p <= unit.p_max) &
                                         (beat.q >= 1) & (beat.q <= unit.q_max)))
-    in_job = Signal(name="in_job")                     # a job's beat was taken, not its last
+    in_job = Signal(name="in_job")                 # a beat of the job was taken, not its last
     job = Signal(len(beat.p) + len(beat.q) + 2, name="job_format")
     fmt = Cat(beat.p, beat.q, beat.w_signed, beat.a_signed)
-    with m.If(unit.i.valid & unit.i.ready):
-        m.d.sync += [in_job.eq(~beat.last), job.eq(fmt)]
-    m.d.comb += Assume(~(unit.i.valid & in_job) | (fmt == job), "one format per job")
-
-
-def btc_spec(m, unit, beat, planes=True):
-    """SPEC.md "Binary tensor core array": one beat's contribution to each result. With
-    ``planes``, SPEC.md's formula ``sum_i sum_j s_ij 2^(i+j) popcount(W_i AND A_j)`` over the
-    planes i < p, j < q (s_ij = -1 where exactly one plane is a sign plane: the top plane of
-    a signed operand); else the integer dot product ``sum_k value(w_k) x value(a_k)`` of the
-    decoded codes (:func:`code_value`), which equals it and which SAT solvers find far harder
-    to match against the circuit."""
-    results = []
-    for r in range(unit.rows):
-        for c in range(unit.cols):
-            if not planes:
-                results.append(sum(
-                    code_value(m, beat.w[r][k], beat.p, beat.w_signed, unit.p_max) *
-                    code_value(m, beat.a[c][k], beat.q, beat.a_signed, unit.q_max)
-                    for k in range(unit.k_slice)))
-                continue
-            terms = []
-            for i in range(unit.p_max):
-                for j in range(unit.q_max):
-                    both = [beat.w[r][k][i] & beat.a[c][k][j] for k in range(unit.k_slice)]
-                    count = sum(bit.as_unsigned() for bit in both)
-                    negative = (((beat.p == i + 1) & beat.w_signed) ^
-                                ((beat.q == j + 1) & beat.a_signed))
-                    used = (beat.p > i) & (beat.q > j)
-                    terms.append(Mux(used, Mux(negative, -count, count) << (i + j), 0))
-            results.append(sum(terms))
-    return results
+    plane = Signal(range(max(unit.p_max, unit.q_max)), name="job_plane")   # beat in slice
+    slices = Signal(range(unit.max_slices + 1), name="job_slices")         # slices done
+    per_slice = Mux(beat.p > beat.q, beat.p, beat.q)
+    slice_end = plane == per_slice - 1
+    with m.If(taken):
+        m.d.sync += [in_job.eq(~beat.last), job.eq(fmt),
+                     plane.eq(Mux(slice_end, 0, plane + 1)),
+                     slices.eq(Mux(beat.last, 0, slices + slice_end))]
+    m.d.comb += [
+        Assume(~(unit.i.valid & in_job) | (fmt == job), "one format per job"),
+        Assume(~(unit.i.valid & beat.last) | slice_end, "a job of whole slices"),
+        Assume(~(unit.i.valid & slice_end) | beat.last | (slices < unit.max_slices - 1),
+               "at most max_slices slices"),
+    ]
 
 
 class BtcStream(StreamHarness):
-    """The binary tensor-core array's streams: jobs of any number of beats, any p, q and
-    signedness the unit allows, any back-pressure. Each job's last beat owes one result; up
-    to 4 can be in the array's 4 stages, and an owed result leaves after at most 3 idle
-    cycles. The results' values are :class:`BtcCellHarness`'s business; here they are not
-    compared (the array is in-order by construction, so counting shows no loss and no
-    duplication), which keeps the proof to seconds."""
+    """The binary tensor-core array's streams: jobs of any length, precision and signedness
+    the input rules allow, any back-pressure. Each job's last beat owes one result; at most
+    ``capacity`` can be inside: ``BANKS + latency`` (the plane banks, and one-cycle jobs in
+    the compute pipeline's stages), a tight bound (one fewer fails within 7 cycles). The
+    results' values are not compared here (the array is in order by construction, so counting
+    shows no loss, duplication or invention), and no wait bound is asserted: a job's compute
+    takes ``p q slices`` cycles behind the jobs before it (the cycle-exact result times are the
+    simulations')."""
 
-    def __init__(self, unit):
+    def __init__(self, unit, capacity):
         super().__init__(unit)
-        self.capacity, self.max_wait = unit.latency, unit.latency - 1
+        self.capacity = capacity
 
     def assume_input(self, m):
-        _btc_format_assumptions(m, self.unit)
+        _job_assumptions(m, self.unit)
 
     def expected(self, m):
         return self.unit.i.valid & self.unit.i.ready & self.unit.i.payload.last, C(0, 1)
@@ -93,58 +107,16 @@ class BtcStream(StreamHarness):
         return C(1, 1)
 
 
-class BtcCellHarness(Harness):
-    """The binary cell's arithmetic over a whole job: ``beats`` free beats (the same p, q and
-    signedness, ``last`` on the final one) offered back to back, ``o`` always ready. The
-    array's result must come out within ``beats p_max q_max + latency`` cycles and equal
-    :func:`btc_spec` summed over the beats, wrapped to ``acc_bits``: SPEC.md's plane formula
-    by default, so the plane selection, the AND/popcount of each plane pair, its sign and the
-    shift-accumulate by Horner's rule over the p x q passes and the beats are all covered.
-    (``planes=False`` compares with the integer dot product instead: the same numbers, but a
-    far harder problem for the solver.)"""
-
-    def __init__(self, unit, beats, planes=True):
-        self.unit, self.beats, self.planes = unit, beats, planes
-
-    def build(self, m):
-        unit, beats = self.unit, self.beats
-        m.submodules.array = unit
-        layout = unit.i.payload.shape()
-        offered = [Signal(layout, name=f"beat{n}") for n in range(beats)]
-        for n, beat in enumerate(offered):
-            m.d.comb += Value.cast(beat).eq(AnyConst(len(Value.cast(beat))))
-            m.d.comb += Assume(beat.last == (n == beats - 1))
-        taken = Signal(range(beats + 1), name="taken")
-        with m.If(unit.i.valid & unit.i.ready):
-            m.d.sync += taken.eq(taken + 1)
-        m.d.comb += [unit.i.valid.eq(taken < beats),
-                     Value.cast(unit.i.payload).eq(Array(Value.cast(b) for b in offered)[taken]),
-                     unit.o.ready.eq(1)]
-        _btc_format_assumptions(m, unit)
-        contributions = [btc_spec(m, unit, beat, self.planes) for beat in offered]
-        results = [Signal(signed(unit.acc_bits), name=f"spec_result{n}")
-                   for n in range(unit.rows * unit.cols)]
-        m.d.comb += [result.eq(sum(parts)) for result, parts in zip(results, zip(*contributions))]
-        limit = beats * unit.p_max * unit.q_max + unit.latency
-        t = cycle_counter(m, limit)
-        seen = Signal(name="seen_result")
-        with m.If(unit.o.valid):
-            m.d.sync += seen.eq(1)
-        cells = [unit.o.payload[r][c] for r in range(unit.rows) for c in range(unit.cols)]
-        m.d.comb += [
-            Assert(~unit.o.valid | Cat(a == b for a, b in zip(cells, results)).all(),
-                   "the job's result equals the integer dot product"),
-            Assert((t != limit) | seen, "the result comes out"),
-        ]
+def _array_stream(unit):
+    return BtcStream(unit, capacity=BANKS + unit.latency)
 
 
-BTC_CELL = Proof(
-    "btc_cell", "binary tensor-core cell (1x1 array, K=8 per beat, p, q <= 2), jobs "
-    "of 2 beats: result = sum of s_ij 2^(i+j) popcount(W_i AND A_j)",
-    lambda: BtcCellHarness(BtcArray(rows=1, cols=1, k_slice=8, p_max=2, q_max=2,
-                                    acc_bits=16), beats=2), depth=14)
+BTC_POPCOUNT = Proof(
+    "btc_popcount", "the cells' compressor-tree popcount of W_i AND A_j, 8, 9, 13 and 32 bits, "
+    "1 and 2 levels per stage: = popcount, ones' complement when the pair counts negative",
+    _popcounts, depth=10)
 BTC_ARRAY_STREAM = Proof(
-    "btc_array_stream", "binary tensor-core array (2x1, K=8, p, q <= 2): stream rules, "
-    "one result per job, none lost or duplicated",
-    lambda: BtcStream(BtcArray(rows=2, cols=1, k_slice=8, p_max=2, q_max=2, acc_bits=16)),
-    depth=20)
+    "btc_array_stream", "binary tensor-core array (2x1, K=8, p, q <= 2, up to 2 slices): "
+    "stream rules, one result per job, none lost or duplicated",
+    lambda: _array_stream(BtcArray(rows=2, cols=1, k_slice=8, p_max=2, q_max=2, max_slices=2)),
+    depth=14)
