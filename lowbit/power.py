@@ -90,7 +90,9 @@ def power_command(unit_name, overrides, *, data="minilm", clock_mhz=DEFAULT_CLOC
         record["breakdown"] = _breakdowns(unit_name, params, data=data, clock_mhz=clock_mhz,
                                           liberty=liberty, seed=seed, cycles=int(cycles),
                                           build_dir=Path(build) / "power")
-    path = Path(out) if out else Path(build) / "power" / f"{unit_name}-{data}.json"
+    from .core.params import params_tag
+    tag = f"-{params_tag(params)}" if overrides else ""
+    path = Path(out) if out else Path(build) / "power" / f"{unit_name}{tag}-{data}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path}")
