@@ -178,6 +178,7 @@ UNITS = Registry([
         formats=(Format("w2a8-bal", job=(3, 8)), Format("w2a8", job=(2, 8)),
                  Format("w4a4", job=(4, 4))),
         proofs=("lowbit.sim_tests.formal.btc:BTC_POPCOUNT",
+                "lowbit.sim_tests.formal.btc:BTC_POPCOUNT_32",
                 "lowbit.sim_tests.formal.btc:BTC_ARRAY_STREAM"),
         scenario="lowbit.sim_tests.waveform.scenarios:btc_array",
         docs="docs/btc_array.md",
