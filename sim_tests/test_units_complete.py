@@ -25,7 +25,6 @@ TESTS = Path(__file__).resolve().parent
 # Pieces being added this session by the unit's owner: (unit, piece) -> who. The test fails on
 # any other missing piece, and warns of an entry here whose piece is now present.
 PENDING = {
-    ("dint_dot", "scenario"): "H4/H2: a waveform scenario for the new unit",
     ("dint_dot", "proofs"): "H4/H2: a proof of the dINT lane products",
     ("dint_dot", "mutants"): "H4: a DINT_DOT MutantSet in sim_tests/mutants.py",
     ("dint_dot", "docs"): "H4: docs/dint_dot.md in mkdocs.yml's nav",
