@@ -30,7 +30,7 @@ from .jobs import best_synth, cached_row, job_key, verilog_of, write_atomic
 from .metrics import area_of, compare, work_figures, work_per_cycle
 from .units import UNITS
 
-__all__ = ["DEFAULT_TARGETS", "DSP_BASELINES", "data_tests", "run_flow", "compare", "area_of", "flow_jobs",
+__all__ = ["DEFAULT_TARGETS", "DSP_BASELINES", "data_tests", "source_digest", "run_flow", "compare", "area_of", "flow_jobs",
            "sim_counts"]
 
 DEFAULT_TARGETS = ("ice40", "ecp5", "generic")
@@ -115,15 +115,19 @@ def sim_counts(result, left_out=()):
             "skipped": len(skipped) - len(out), "failed": result.failed, "left_out": out}
 
 
-def _source_digest():
-    """A hash of the testbenches, their runner and the golden models: a change to any of them
+def source_digest():
+    """A hash of what a simulation result depends on besides the Verilog: the testbenches and
+    their support modules and runner (``sim_tests/`` but its pytest files), the golden models
+    (``golden_models/`` but the accuracy study) and ``lowbit.core``. A change to any of them
     invalidates the cached simulation results."""
     root = Path(__file__).resolve().parent.parent
+    paths = [p for p in (root / "sim_tests").glob("*.py") if not p.name.startswith("test_")]
+    paths += [p for p in (root / "golden_models").rglob("*.py") if "accuracy" not in p.parts]
+    paths += list((root / "lowbit" / "core").rglob("*.py"))
     digest = hashlib.sha256()
-    for folder in ("sim_tests", "golden_models", "hdl", "lowbit/core"):
-        for path in sorted((root / folder).rglob("*.py")):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:20]
 
 
@@ -206,7 +210,7 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
     started = time.monotonic()
     versions = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
     sim_cache, synth_cache = build / "cache" / "sim", build / "cache" / "synth"
-    sources = _source_digest()
+    sources = source_digest()
 
     entries = []
     planned = flow_jobs(units)
@@ -255,8 +259,15 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
         bar.say(f"start {what}")
         if kind == "sim":
             needs = data_tests(entry["unit"])
-            result = simulate(UNITS[entry["unit"]], entry["params"], simulator,
-                              build_root=build / "sim", seed=_SIM_SEED)
+            try:
+                result = simulate(UNITS[entry["unit"]], entry["params"], simulator,
+                                  build_root=build / "sim", seed=_SIM_SEED)
+            except LowbitError as error:   # the simulator could not build or run it
+                entry["sim"] = {"simulator": simulator, "tests": 0, "passed": 0, "skipped": 0,
+                                "failed": 1, "left_out": {}, "vectors": 0, "error": str(error),
+                                "cached": False}
+                bar.say(f"FAIL {what}: {error}", finished=True)
+                return
             sim = {"simulator": simulator, "tests": result.tests,
                    **sim_counts(result, left_out=needs), "vectors": result.vectors,
                    "seconds": round(result.seconds, 1), "log": str(result.log)}

@@ -43,8 +43,8 @@ __all__ = ["load_sweep", "expand", "run_sweep", "dask_client", "SCHEDULER_TIMEOU
 # How long `--scheduler` waits for the Dask scheduler before giving up with one error line.
 SCHEDULER_TIMEOUT_S = 5
 
-_RESULT_FIELDS = ("luts", "ffs", "carry", "dsps", "gate_equivalents", "transistors",
-                  "logic_depth", "fmax_mhz")
+_RESULT_FIELDS = ("luts", "ffs", "carry", "dsps", "brams", "gate_equivalents", "transistors",
+                  "area_um2", "logic_depth", "fmax_mhz")
 _WORK_FIELDS = ("area_per_work", "work_per_area", "work_per_second_per_area",
                 "area_delay_per_work")
 
@@ -173,13 +173,24 @@ def run_sweep(path, *, out=None, jobs=2, executor=None, scheduler=None, progress
         client = dask_client(scheduler)
         try:  # pure=False: a point reruns when asked again, never a result the cluster kept
             return _sweep(points, targets, baselines, out, client.get_executor(pure=False),
-                          jobs, progress)
+                          jobs, progress, _fixed(grids))
         finally:
             client.close()
-    return _sweep(points, targets, baselines, out, executor, jobs, progress)
+    return _sweep(points, targets, baselines, out, executor, jobs, progress, _fixed(grids))
 
 
-def _sweep(points, targets, baselines, out, executor, jobs, progress):
+def _fixed(grids):
+    """``{unit: names}``: the implementation parameters a grid sets for its unit. A point keeps
+    those as given (the sweep compares them); the others are tried and the smallest kept."""
+    fixed = {}
+    for grid in grids:
+        unit = UNITS[grid["unit"]]
+        named = set(grid.get("params", {})) & set(unit.implementations)
+        fixed.setdefault(unit.name, set()).update(named)
+    return {name: tuple(sorted(names)) for name, names in fixed.items()}
+
+
+def _sweep(points, targets, baselines, out, executor, jobs, progress, fixed=None):
     """Run ``points`` x ``targets`` that are not cached under ``out`` on ``executor`` (or a
     local pool of ``jobs`` processes); write the tables; return the rows."""
     from .synth.tools import tool_versions
@@ -190,7 +201,7 @@ def _sweep(points, targets, baselines, out, executor, jobs, progress):
     rows, todo = [], []
     for name, params, pnr in points:  # every point is built (so fully checked) before any job
         for target in targets:
-            key = job_key(name, params, target, versions, pnr)
+            key = job_key(name, params, target, versions, pnr, (fixed or {}).get(name, ()))
             cached = cached_row(cache, key)
             if cached is not None:
                 rows.append(dict(cached, cached=True))
@@ -203,7 +214,7 @@ def _sweep(points, targets, baselines, out, executor, jobs, progress):
     executor = executor or ProcessPoolExecutor(max_workers=max(1, jobs))
     try:
         futures = {executor.submit(_run_point, name, params, target, out / "synth", pnr,
-                                   cache, key):
+                                   cache, key, (fixed or {}).get(name, ())):
                    (key, name, params, target) for key, name, params, target, pnr in todo}
         for future in as_completed(futures):
             key, name, params, target = futures[future]

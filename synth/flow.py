@@ -209,8 +209,9 @@ def _area(run, top, target, options):
                            transistors=transistors, logic_depth=_logic_depth(run))
     cells = _cells(_yosys(run, "area", "unit.v", _synth_commands(target, top, options)))
     luts, ffs, carry, dsps = _fpga_counts(cells, _family(target))
+    brams = sum(cells.get(cell, 0) for cell in ("SB_RAM40_4K", "DP16KD", "PDPW16KD"))
     return cells, dict(luts=luts, ffs=ffs, carry=carry, dsps=dsps, gate_equivalents=None,
-                       transistors=None, logic_depth=None)
+                       transistors=None, logic_depth=None, brams=brams)
 
 
 def _nextpnr_args(family, device, seed):

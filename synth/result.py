@@ -29,6 +29,8 @@ class SynthResult:
     * ``seconds``: wall-clock time of the whole run.
     * ``options``: the flow options both runs used (``lowbit.synth.flow.OPTIONS``), e.g.
       ``["booth", "nowidelut"]``; empty for the target's plain script.
+    * ``brams``: block RAMs of the bare unit (``SB_RAM40_4K`` on iCE40, ``DP16KD``/``PDPW16KD``
+      on ECP5): memories the LUT count does not show; None on the other targets.
     * ``area_um2``, ``liberty``: standard-cell targets only (``asic``): cell area of the bare
       unit (Yosys ``stat -liberty``) and the library (file name and sha256 prefix).
     """
@@ -51,6 +53,7 @@ class SynthResult:
     options: list = field(default_factory=list)
     area_um2: float | None = None
     liberty: str | None = None
+    brams: int | None = None
 
     def as_dict(self):
         """The fields as a plain ``dict`` (JSON-ready if ``params`` is)."""

@@ -319,13 +319,19 @@ def plot_area_ratio(comparisons, path):
         ratios = {label: ratio for label, t, ratio in bars if t == target}
         ys = [n + (k - (len(targets) - 1) / 2) * height for n, label in enumerate(labels)
               if label in ratios]
-        ax.barh(ys, [ratios[label] for label in labels if label in ratios], height=height,
-                label=f"{target} ({'gate equivalents' if target == 'generic' else 'LUT4s'})")
+        unit_name = {"generic": "gate equivalents", "asic": "um^2"}.get(target, "LUT4s")
+        drawn = ax.barh(ys, [ratios[label] for label in labels if label in ratios],
+                        height=height, label=f"{target} ({unit_name})")
+        ax.bar_label(drawn, fmt="%.2f", fontsize=7, padding=2)
     ax.axvline(1, color="black", linewidth=1)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xscale("log")
-    _plain_log(ax.xaxis)
+    values = [ratio for _, _, ratio in bars]
+    if max(values) > 20 * min(values):   # a wide range: log, else the ratios at their size
+        ax.set_xscale("log")
+        _plain_log(ax.xaxis)
+    else:
+        ax.set_xlim(0, 1.15 * max(values + [1.0]))
     ax.set_xlabel("baseline area per unit of work / unit's (above 1: the unit is smaller)",
                   fontsize=8)
     ax.set_title("each unit at its defaults against its baseline, per unit of work", fontsize=9)

@@ -89,15 +89,16 @@ def render_markdown(report):
               "ports (docs/synthesis.md). Each unit and each baseline is the smallest of the "
               "same candidates (flow options, and implementations where the unit has several): "
               "the column *won* names the flow options and implementation that won.", "",
-              "| unit | parameters | target | won | LUTs | FFs | carry | DSPs | GE | depth | "
-              "Fmax MHz |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| unit | parameters | target | won | LUTs | FFs | carry | DSPs | BRAMs | GE | "
+              "um^2 | depth | Fmax MHz |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = []
     for e in report["units"]:
         for target, s in e["synth"].items():
             rows.append(dict(s, unit=e["unit"], params=e["params"], target=target))
             lines.append(f"| {e['unit']} | {short_params(e['unit'], e['params'])} | {target} | "
                          f"{_won(s)} | {fmt(s['luts'])} | {fmt(s['ffs'])} | {fmt(s['carry'])} | "
-                         f"{fmt(s['dsps'])} | {fmt(s['gate_equivalents'], 0)} | "
+                         f"{fmt(s['dsps'])} | {fmt(s.get('brams'))} | "
+                         f"{fmt(s['gate_equivalents'], 0)} | {fmt(s.get('area_um2'), 0)} | "
                          f"{fmt(s['logic_depth'])} | {fmt(s['fmax_mhz'], 1)} |")
     failures = [(e["unit"], target, error) for e in report["units"]
                 for target, error in e.get("synth_errors", {}).items()]
