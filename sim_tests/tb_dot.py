@@ -10,7 +10,7 @@ import os
 import cocotb
 import numpy as np
 
-from .tb_support import Bench, StreamRun, reset_with_items_inside, soak
+from .tb_support import Bench, StreamRun, expect_equal, reset_with_items_inside, soak
 
 
 def random_beats(bench, rng, beats, extreme_share=0.3):
@@ -44,13 +44,8 @@ async def start(dut):
 
 def check_sums(bench, got_words, weights, acts):
     """Compare the sums with the golden model; returns how many were compared."""
-    got, expected = sums_of(bench, got_words), bench.model.dot(weights, acts)
-    assert len(got) == len(expected), f"{len(got)} sums for {len(expected)} beats"
-    bad = np.flatnonzero(got != expected)
-    assert not len(bad), (f"{len(bad)} wrong sums; first beat {bad[0]}: got {got[bad[0]]}, "
-                          f"expected {expected[bad[0]]} (weights {weights[bad[0]].tolist()}, "
-                          f"acts {acts[bad[0]].tolist()})")
-    return len(got)
+    return expect_equal("sums", sums_of(bench, got_words), bench.model.dot(weights, acts),
+                        item="beat", weights=weights, acts=acts)
 
 
 @cocotb.test()

@@ -10,7 +10,7 @@ import os
 import cocotb
 import numpy as np
 
-from .tb_support import Bench, StreamRun, reset_with_items_inside, soak
+from .tb_support import Bench, StreamRun, expect_equal, reset_with_items_inside, soak
 
 
 class Jobs:
@@ -138,11 +138,8 @@ def btc_timeline(plan, latency):
 
 def check(jobs, got_words, expected):
     """Compare the result matrices with the golden model's; returns how many were compared."""
-    assert len(got_words) == len(expected), f"{len(got_words)} results for {len(expected)} jobs"
-    for n, (word, want) in enumerate(zip(got_words, expected)):
-        got = jobs.result(word)
-        assert np.array_equal(got, want), f"job {n}: got\n{got}\nexpected\n{want}"
-    return len(expected)
+    return expect_equal("result matrices", [jobs.result(word) for word in got_words],
+                        list(expected), item="job")
 
 
 def jobs_sent(run, job_beats):

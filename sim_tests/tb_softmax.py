@@ -11,7 +11,7 @@ from cocotb.triggers import FallingEdge, ReadOnly
 
 from lowbit.golden_models.exaq_softmax import exaq_codes
 
-from .tb_support import Bench, StreamFeeder, StreamRun, soak
+from .tb_support import Bench, StreamFeeder, StreamRun, expect_equal, soak
 
 
 class Formulas:
@@ -257,10 +257,8 @@ class Rows:
                 got += lanes[:count]
             position += beats
             expected = self.expected(x, clip)
-            bad = np.flatnonzero(np.array(got) != expected)
-            assert not len(bad), (
-                f"row {n} (L={len(x)}, clip={clip}): {len(bad)} wrong outputs; first at "
-                f"{bad[0]}: got {got[bad[0]]}, expected {expected[bad[0]]}; x={x.tolist()[:16]}")
+            expect_equal(f"row {n} (L={len(x)}, clip={clip})", got, expected, item="element",
+                         x=x)
         return sum(len(x) for x, _ in rows)
 
 
