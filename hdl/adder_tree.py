@@ -114,15 +114,37 @@ class BitHeap:
         """Add the tree to module ``m``; returns a ``width``-bit Signal holding the sum mod
         ``2**width``. The adders' sum and carry outputs are named ``{name}_s<k>`` and
         ``{name}_c<k>``, the result ``{name}_sum``."""
+        columns, carry_in = self._reduce(m, name, carry_in=True)
+        rows = self._rows(columns)
+        total = Signal(self.width, name=f"{name}_sum")
+        addends = Cat(*rows[0]) + Cat(*rows[1])
+        m.d.comb += total.eq(addends if carry_in is None else addends + carry_in)
+        return total
+
+    def carry_save(self, m, name="heap"):
+        """Add the carry-save tree alone to ``m``; returns two ``width``-bit Signals whose sum
+        mod ``2**width`` is the heap's (``{name}_row0``, ``{name}_row1``), to be registered
+        and added later: a pipeline stage cut between the compression and the one adder."""
+        columns, _ = self._reduce(m, name, carry_in=False)
+        rows = []
+        for r, bits in enumerate(self._rows(columns)):
+            row = Signal(self.width, name=f"{name}_row{r}")
+            m.d.comb += row.eq(Cat(*bits))
+            rows.append(row)
+        return rows
+
+    def _reduce(self, m, name, carry_in):
+        """Dadda's reduction to at most two bits per column (three in column 0 with
+        ``carry_in``: the spare bit is returned for the adder's carry input)."""
         columns = [list(column) for column in self._columns]
         constant = self._constant % (1 << self.width)
         for k in range(self.width):
             if constant >> k & 1:
                 columns[k].insert(0, 1)   # first in line: an adder with a constant input is cheapest
-        carry_in = None
-        for k, bit in enumerate(columns[0]):
+        spare = None
+        for k, bit in enumerate(columns[0] if carry_in else ()):
             if not isinstance(bit, int):
-                carry_in = columns[0].pop(k)
+                spare = columns[0].pop(k)
                 break
         count = 0
 
@@ -150,17 +172,15 @@ class BitHeap:
             columns = reduced
         if max(map(len, columns)) > 2:
             raise AssertionError(f"the carry-save tree left columns {list(map(len, columns))}")
+        return columns, spare
 
+    @staticmethod
+    def _rows(columns):
         def row_bit(column, r):
             if r >= len(column):
                 return Const(0, 1)
             return Const(column[r], 1) if isinstance(column[r], int) else column[r]
-
-        rows = [[row_bit(column, r) for column in columns] for r in (0, 1)]
-        total = Signal(self.width, name=f"{name}_sum")
-        addends = Cat(*rows[0]) + Cat(*rows[1])
-        m.d.comb += total.eq(addends if carry_in is None else addends + carry_in)
-        return total
+        return [[row_bit(column, r) for column in columns] for r in (0, 1)]
 
 
 def _full_adder(a, b, c):

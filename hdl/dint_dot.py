@@ -6,7 +6,7 @@ from lowbit.core.params import check_choice, check_int
 from lowbit.core.widths import signed_bits_for, signed_range, sum_bits
 
 from .adder_tree import BitHeap
-from .dint_mac import SPECIAL_VARIANTS, add_signed_product, decode, decode_table
+from .dint_mac import SPECIAL_VARIANTS, add_signed_product, decode_table
 from .dot_product import LaneDotProduct
 
 __all__ = ["DintDot"]
@@ -20,16 +20,18 @@ def scaled_range(special, frac_bits):
 
 
 class DintDot(LaneDotProduct):
-    """``lanes`` dINT4 x signed ``act_bits`` products summed by a pipelined adder tree.
+    """``lanes`` dINT4 x signed ``act_bits`` products summed, streams in and out.
 
-    Each lane is the dINT MAC's multiplier without a multiplier: the code is decoded to sign,
-    3-bit magnitude and special flag (:func:`~lowbit.hdl.dint_mac.decode`); three partial
-    products of the ones' complement ``act ^ sign`` at shifts f, f+1, f+2 (the special code's
-    unshifted activation in the lowest) and one +1 bit per negated partial product go into the
-    lane's own carry-save tree with one carry-propagate adder
-    (:func:`~lowbit.hdl.dint_mac.add_signed_product`, the fused MAC's piece), which gives the
-    lane's exact signed product ``value(code) x 2^f x act``. The lanes' products are registered
-    and summed by the shared pipelined tree. The sum carries f fractional bits.
+    Each lane is the fused dINT MAC's multiplier (:func:`~lowbit.hdl.dint_mac.add_signed_product`):
+    the integer codes are 4-bit two's complement, so two radix-4 Booth digits straight from the
+    code bits select 0, +-act or +-2 act at shifts f and f + 2 (a special code puts +-act
+    unshifted in the low one instead), each with its +1 bit; no multiplier, no negator. By
+    default each lane's two partial products go into the lane's own carry-save tree with one
+    carry-propagate adder, and the registered lane products are summed by the shared pipelined
+    tree. With ``fused``, every lane's partial products go into one carry-save tree for the
+    whole beat instead: its two rows are registered and one carry-propagate adder gives the
+    registered sum (:class:`~lowbit.hdl.dot_product.LaneDotProduct`'s fused form). The sum
+    carries f fractional bits.
 
     Parameters
     ----------
@@ -41,12 +43,16 @@ class DintDot(LaneDotProduct):
         f, 1 or 2: the special magnitude is 2^-f.
     act_bits : int
         Activation width, 2..16.
+    fused : bool
+        One carry-save tree for the whole beat (``latency = 2``) instead of one per lane and
+        the adder tree.
 
     Interface, latency and throughput: :class:`~lowbit.hdl.dot_product.LaneDotProduct`, with
-    ``weights`` the 4-bit dINT codes and ``latency = 1 + ceil(log2(lanes))``; one beat per cycle.
+    ``weights`` the 4-bit dINT codes and ``latency = 1 + ceil(log2(lanes))`` (fused: 2); one
+    beat per cycle.
     """
 
-    def __init__(self, *, lanes=8, special="half", frac_bits=1, act_bits=8):
+    def __init__(self, *, lanes=8, special="half", frac_bits=1, act_bits=8, fused=False):
         self.special = check_choice("special", special, SPECIAL_VARIANTS)
         self.frac_bits = check_int("frac_bits", frac_bits, 1, 2)
         check_int("act_bits", act_bits, 2, 16)
@@ -56,16 +62,18 @@ class DintDot(LaneDotProduct):
         corners = [w * a for w in (w_lo, w_hi) for a in (a_lo, a_hi)]
         self.product_bits = signed_bits_for(min(corners), max(corners))
         super().__init__(lanes=lanes, act_bits=act_bits, weight_shape=unsigned(4),
-                         sum_bits=sum_bits(min(corners), max(corners), lanes))
+                         sum_bits=sum_bits(min(corners), max(corners), lanes), fused=fused)
 
     def lane_terms(self, m, weights, acts):
         terms = []
         for k in range(self.lanes):
-            negative, magnitude, is_special = decode(m, weights[k], self.special)
             heap = BitHeap(self.product_bits)
-            add_signed_product(m, heap, acts[k], negative, magnitude, is_special,
-                               self.frac_bits)
+            add_signed_product(m, heap, weights[k], acts[k], self.special, self.frac_bits)
             product = Signal(signed(self.product_bits), name=f"product{k}")
             m.d.comb += product.eq(heap.resolve(m, f"lane{k}"))
             terms.append(product)
         return [terms]
+
+    def add_lane_products(self, m, heap, weights, acts):
+        for k in range(self.lanes):
+            add_signed_product(m, heap, weights[k], acts[k], self.special, self.frac_bits)

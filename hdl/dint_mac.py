@@ -1,6 +1,6 @@
 """dINT4 weight x INT activation multiply-accumulate (the dINT paper's MAC, SPEC.md "dINT")."""
 
-from amaranth.hdl import Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
 from lowbit.core.params import check_choice, check_int
 from lowbit.core.widths import signed_bits_for, signed_range
@@ -43,28 +43,54 @@ def decode(m, code, special):
     return negative, magnitude, is_special
 
 
-def add_signed_product(m, heap, act, negative, take, is_special, frac_bits, shift=0):
-    """Add ``(-1)^negative x (take x 2^f + is_special) x act`` times ``2**shift`` to ``heap``.
+def add_signed_product(m, heap, code, act, special, frac_bits, enable=None, shift=0):
+    """Add ``enable ? value(code) x 2^f x act : 0`` times ``2**shift`` to ``heap``, as two
+    radix-4 Booth partial products: the shared piece of the fused dINT MAC and the dINT dot
+    product.
 
-    ``take`` are the magnitude bits already gated by the caller's enable (``is_special`` and
-    ``negative`` too): three partial products of the ones' complement ``act ^ negative`` at
-    shifts f, f+1, f+2 (the special code's unshifted ``act`` shares the lowest one: it never
-    coincides with a non-zero magnitude), and for a negative weight one +1 per partial product
-    taken, at its shift: ``-(a 2^s) = (~a) 2^s + 2^s``. Shared by the fused dINT MAC and the
-    dINT dot product's lanes."""
+    Every integer code of both codebooks is the 4-bit two's complement pattern of its value
+    (docs/dint.md), so its two Booth digits come straight from the code bits:
+    ``d0 = -2 c1 + c0``, ``d1 = -2 c3 + c2 + c1`` (each in -2..2, value = 4 d1 + d0), and each
+    digit selects 0, +-act or +-2 act (a 2:1 select and a conditional ones' complement, the +1
+    of a negative digit one bit in the heap) at shift f (d0) and f + 2 (d1). A special code
+    (``is_special`` of :func:`decode_table`) turns both digits off and puts +-act unshifted into
+    the low partial product instead (it never needs a digit there). Two partial products per
+    lane, against the four of a radix-4 Booth INT8 weight."""
     f, width = frac_bits, len(act)
-    flipped = Signal(signed(width), name="flipped_act")
-    m.d.comb += flipped.eq(act ^ negative.replicate(width))
-    low = Signal(signed(width + f), name="pp0")
-    m.d.comb += low.eq(Mux(take[0], flipped << f, Mux(is_special, flipped, 0)))
+    on = Const(1, 1) if enable is None else enable
+    is_special, special_negative = Signal(name="is_special"), Signal(name="special_negative")
+    specials = {code_value: neg for code_value, (neg, _, spec) in decode_table(special).items()
+                if spec}
+    m.d.comb += [is_special.eq(Cat(code == c for c in specials).any()),
+                 special_negative.eq(Cat(code == c for c, neg in specials.items() if neg).any())
+                 if any(specials.values()) else special_negative.eq(0)]
+    digit_on = Signal(name="digit_on")
+    m.d.comb += digit_on.eq(on & ~is_special)
+    bits = [Const(0, 1), *code]
+    digits = []
+    for i in range(2):
+        low, mid, high = bits[2 * i], bits[2 * i + 1], bits[2 * i + 2]
+        one, two, negative = (Signal(name=f"one{i}"), Signal(name=f"two{i}"),
+                              Signal(name=f"neg{i}"))
+        m.d.comb += [one.eq(digit_on & (mid ^ low)),
+                     two.eq(digit_on & Mux(high, ~mid & ~low, mid & low)),
+                     negative.eq(digit_on & high)]
+        digits.append((one, two, negative))
+    (one0, two0, neg0), (one1, two1, neg1) = digits
+    take_special = Signal(name="take_special")
+    low_negative = Signal(name="low_negative")
+    m.d.comb += [take_special.eq(on & is_special),
+                 low_negative.eq(neg0 | (take_special & special_negative))]
+    low_width = width + f + 1
+    low = Signal(signed(low_width), name="pp0")
+    m.d.comb += low.eq(Mux(take_special, act, Mux(one0, act << f, Mux(two0, act << (f + 1), 0)))
+                       ^ low_negative.replicate(low_width))
     heap.add_signed(low, shift)
-    heap.add_bit(negative & is_special, shift)
-    for k in range(3):
-        if k:
-            partial = Signal(signed(width), name=f"pp{k}")
-            m.d.comb += partial.eq(Mux(take[k], flipped, 0))
-            heap.add_signed(partial, shift + f + k)
-        heap.add_bit(negative & take[k], shift + f + k)
+    heap.add_bit(low_negative, shift)   # -x = ~x + 1
+    high = Signal(signed(width + 1), name="pp1")
+    m.d.comb += high.eq(Mux(one1, act, Mux(two1, act << 1, 0)) ^ neg1.replicate(width + 1))
+    heap.add_signed(high, shift + f + 2)
+    heap.add_bit(neg1, shift + f + 2)
 
 
 class DintMac(MacUnit):
@@ -93,8 +119,9 @@ class DintMac(MacUnit):
         Register stages between the multiplier and the accumulator (fused: in front of the
         fused multiply-accumulate), 0..2.
     fused : bool
-        The partial products and the accumulator in one carry-save tree with one
-        carry-propagate adder (:func:`add_signed_product`; :class:`~lowbit.hdl.mac.MacUnit`).
+        The product's two radix-4 Booth partial products (:func:`add_signed_product`) and the
+        accumulator in one carry-save tree with one carry-propagate adder
+        (:class:`~lowbit.hdl.mac.MacUnit`).
 
     Ports, latency and throughput: :class:`~lowbit.hdl.mac.MacUnit` with ``weight`` the dINT4
     code and ``acc`` in units of 2^-f.
@@ -126,9 +153,4 @@ class DintMac(MacUnit):
         return unsigned_product, negative
 
     def add_product(self, m, heap, weight, act, enable):
-        negative, magnitude, is_special = decode(m, weight, self.special)
-        take, negative_taken, special_taken = Signal(3), Signal(), Signal()
-        m.d.comb += [take.eq(magnitude & enable.replicate(3)),
-                     negative_taken.eq(negative & enable),
-                     special_taken.eq(is_special & enable)]
-        add_signed_product(m, heap, act, negative_taken, take, special_taken, self.frac_bits)
+        add_signed_product(m, heap, weight, act, self.special, self.frac_bits, enable)

@@ -17,6 +17,9 @@ __all__ = ["UNITS"]
 _FUSED = Param("fused", False, "the partial products and the accumulator in one carry-save "
                               "tree with one carry-propagate adder (same latency)",
                choices=(False, True), golden=False)
+_DOT_FUSED = Param("fused", False, "every lane's partial products in one carry-save tree for "
+                                  "the beat, one carry-propagate adder (latency 2)",
+                   choices=(False, True), golden=False)
 
 
 
@@ -95,10 +98,11 @@ UNITS = Registry([
         summary="N-lane PoT x INT8 dot product: barrel shifts and a pipelined adder tree, "
                 "streams in and out",
         source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
-        params=(LANES, POT_BITS, ZERO_CODE, ACT_BITS),
+        params=(LANES, POT_BITS, ZERO_CODE, ACT_BITS, _DOT_FUSED),
         component="lowbit.hdl.pot_dot:PotDot",
         golden="lowbit.golden_models.pot_dot:PotDot",
         testbench="lowbit.sim_tests.tb_dot",
+        implementations=("fused",),
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=4, act_bits=p["act_bits"]),
         mutants="lowbit.sim_tests.mutants:POT_DOT",
@@ -119,10 +123,12 @@ UNITS = Registry([
             DINT_SPECIAL,
             DINT_FRAC_BITS,
             ACT_BITS,
+            _DOT_FUSED,
         ),
         component="lowbit.hdl.dint_dot:DintDot",
         golden="lowbit.golden_models.dint_dot:DintDot",
         testbench="lowbit.sim_tests.tb_dot",
+        implementations=("fused",),
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=8, act_bits=p["act_bits"]),
         code_bits=4,   # dINT4: the format fixes the code at 4 bits
@@ -264,13 +270,14 @@ UNITS = Registry([
         name="int_dot",
         summary="baseline: N-lane signed INT x INT dot product (INT4 x INT8 lanes by default)",
         params=(LANES, WEIGHT_BITS.with_default(4), ACT_BITS,
-                Param("fused", False, "lanes as radix-4 Booth partial products in a carry-save "
-                                      "tree with one carry-propagate adder, not `*`",
+                _DOT_FUSED,
+                Param("booth", False, "lanes as radix-4 Booth partial products in a carry-save "
+                                      "tree with one adder each, not `*` (without fused)",
                       choices=(False, True), golden=False)),
         component="lowbit.hdl.int_dot:IntDot",
         golden="lowbit.golden_models.int_dot:IntDot",
         testbench="lowbit.sim_tests.tb_dot",
-        implementations=("fused",),
+        implementations=("fused", "booth"),
         mutants="lowbit.sim_tests.mutants:INT_DOT",
         code_bits="weight_bits",
         proofs=("lowbit.sim_tests.formal.dot:DOT_DATAPATH",

@@ -64,6 +64,9 @@ CASES = [
     ("dint_dot", {"lanes": 5, "special": "pm_half", "frac_bits": 2}, ICARUS),
     ("dint_dot", {"lanes": 64, "special": "pm_half", "frac_bits": 1, "act_bits": 16}, ICARUS),
     ("dint_dot", {"lanes": 4, "special": "half", "frac_bits": 2, "act_bits": 2}, ICARUS),
+    ("dint_dot", {"fused": True}, BOTH),
+    ("dint_dot", {"lanes": 6, "special": "pm_half", "frac_bits": 2, "act_bits": 5,
+                  "fused": True}, ICARUS),
 ]
 
 
@@ -119,7 +122,7 @@ def run_minilm(tmp_path, build_root, simulator, params, channels, tokens):
 
 def test_minilm_slice_through_dint_dot(tmp_path, build_root):
     """4 output channels x 2 tokens of layer 0's query projection (384 inputs: 96 beats)."""
-    params = {"lanes": 8, "special": "pm_half", "frac_bits": 1, "act_bits": 8}
+    params = {"lanes": 8, "special": "pm_half", "frac_bits": 1, "act_bits": 8, "fused": True}
     assert run_minilm(tmp_path, build_root, "icarus", params, channels=4, tokens=2) == 4 * 2 * 48
 
 

@@ -24,6 +24,9 @@ DOT_CASES = [
     ("int_dot", {"lanes": 32, "weight_bits": 8}, ICARUS),
     ("int_dot", {"weight_bits": 8, "fused": True}, BOTH),
     ("int_dot", {"lanes": 5, "weight_bits": 3, "act_bits": 5, "fused": True}, ICARUS),
+    ("int_dot", {"lanes": 5, "weight_bits": 7, "act_bits": 6, "booth": True}, ICARUS),
+    ("pot_dot", {"fused": True}, ICARUS),
+    ("pot_dot", {"lanes": 6, "bits": 5, "act_bits": 12, "fused": True}, ICARUS),
 ]
 
 
