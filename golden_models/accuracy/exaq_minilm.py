@@ -31,7 +31,7 @@ import numpy as np
 
 from .._checks import check_int
 from .exaq_attention import EXAQ_FIXED, ExaqAttention
-from .exaq import CALIBRATION_CALLS, _fixed_logits, exaq_quantize, kl_divergence, max_abs_error
+from .exaq import CALIBRATION_CALLS, RULES, _fixed_logits, exaq_quantize, kl_divergence, max_abs_error
 from ..exaq_softmax import ExaqSoftmax
 from .minilm import MiniLM, softmax
 from .sentences import load_sentences
@@ -120,14 +120,14 @@ def _pooled(parts):
     return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[-1]))) for a in parts])
 
 
-def measure(bits_list=(2, 3), model=None, sentences=None):
+def measure(bits_list=(2, 3), model=None, sentences=None, rule=None):
     """Errors of every model on every layer and on all layers together; returns
     ``(list of RowErrors, {bits: per-layer clips})``."""
     model = MiniLM(dtype="float32") if model is None else model
     sentences = load_sentences() if sentences is None else sentences
     evaluation = [s for pair in sentences["evaluation"] for s in (pair["a"], pair["b"])]
     layers = attention_rows(model, evaluation)
-    clips = {bits: calibrated_clips(model, bits, sentences["calibration"]) for bits in bits_list}
+    clips = {bits: calibrated_clips(model, bits, sentences["calibration"], rule) for bits in bits_list}
     units = {bits: _units(bits)[0] for bits in bits_list}
     baseline = _units(bits_list[0])[1]
     results = {}   # (model, bits) -> per layer lists of (p, y, q, clipped) parts
@@ -249,13 +249,15 @@ def format_tables(rows, clips):
 def add_arguments(parser):
     """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
     parser.add_argument("--bits", type=int, nargs="+", default=[2, 3], help="EXAQ bit widths (2..4)")
+    parser.add_argument("--rule", choices=RULES, default=None,
+                        help="clip rule of the calibration (default: the accuracy table's, exaq_attention.DEFAULT_RULE)")
 
 
 def run(args):
     """Print the MiniLM attention tables of docs/exaq_softmax.md."""
     bits = tuple(check_int("bits", b, 2, 4) for b in args.bits)
     start = time.process_time()
-    rows, clips = measure(bits)
+    rows, clips = measure(bits, rule=args.rule)
     print(f"MiniLM attention rows of the evaluation sentences; fixed-point units at {EXAQ_FIXED}; "
           "errors against the float64 softmax of the real logits\n")
     print(format_tables(rows, clips))
