@@ -287,9 +287,11 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
                 row["energy"] = _energy(entry["unit"], row, build / "power")
             write_atomic(synth_cache / f"{entry['synth_keys'][target]}.json",
                          json.dumps(row) + "\n")
-        except LowbitError as error:  # e.g. the unit does not fit the device: report it
-            entry["synth_errors"][target] = str(error)
-            bar.say(f"FAILED {what}: {error}", finished=True)
+        except Exception as error:  # e.g. the unit does not fit the device: report it
+            text = str(error) if isinstance(error, LowbitError) else \
+                f"{type(error).__name__}: {error}"
+            entry["synth_errors"][target] = text
+            bar.say(f"FAILED {what}: {text}", finished=True)
             return
         entry["synth"][target] = dict(row, cached=False)
         bar.say(f"done {what}: {_synth_text(row)}", finished=True)
@@ -345,7 +347,7 @@ def _energy(unit_name, row, build_dir):
     from lowbit.synth.power import measure_power
     params = dict(row["params"], **(row.get("implementation") or {}))
     try:
-        result = measure_power(unit_name, params, data=ENERGY_DATA,
+        result = measure_power(UNITS[unit_name], params, data=ENERGY_DATA,
                                clock_mhz=ENERGY_CLOCK_MHZ, build_dir=build_dir)
     except LowbitError as error:
         if "no workload" in str(error):
