@@ -68,7 +68,8 @@ UNITS = Registry([
         proofs=("lowbit.sim_tests.formal.mac:DINT_PRODUCT",
                 "lowbit.sim_tests.formal.mac:ACCUMULATOR",
                 "lowbit.sim_tests.formal.mac:MAC_WHOLE",
-                "lowbit.sim_tests.formal.mac:DINT_PRODUCT_A16"),
+                "lowbit.sim_tests.formal.mac:DINT_PRODUCT_A16",
+                "lowbit.sim_tests.formal.dint_dot:FUSED_MAC_WHOLE"),
         scenario="lowbit.sim_tests.waveform.scenarios:dint_mac",
         docs="docs/dint_mac.md",
     ),
@@ -89,7 +90,8 @@ UNITS = Registry([
         proofs=("lowbit.sim_tests.formal.mac:POT_PRODUCT",
                 "lowbit.sim_tests.formal.mac:ACCUMULATOR",
                 "lowbit.sim_tests.formal.mac:MAC_WHOLE",
-                "lowbit.sim_tests.formal.mac:POT_PRODUCT_A16"),
+                "lowbit.sim_tests.formal.mac:POT_PRODUCT_A16",
+                "lowbit.sim_tests.formal.dint_dot:FUSED_MAC_WHOLE"),
         scenario="lowbit.sim_tests.waveform.scenarios:pot_mac",
         docs="docs/pot.md",
     ),
@@ -133,6 +135,7 @@ UNITS = Registry([
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=8, act_bits=p["act_bits"]),
         code_bits=4,   # dINT4: the format fixes the code at 4 bits
         scenario="lowbit.sim_tests.waveform.scenarios:dint_dot",
+        proofs=("lowbit.sim_tests.formal.dint_dot:DINT_DOT_STREAM",),
         docs="docs/dint_dot.md",
     ),
     Unit(
@@ -263,7 +266,8 @@ UNITS = Registry([
         mutants="lowbit.sim_tests.mutants:INT_MAC",
         code_bits="weight_bits",
         formats=(Format("int8", {"weight_bits": 8}), Format("int4-", {"weight_bits": 4})),
-        proofs=("lowbit.sim_tests.formal.mac:ACCUMULATOR",),
+        proofs=("lowbit.sim_tests.formal.mac:ACCUMULATOR",
+                "lowbit.sim_tests.formal.dint_dot:FUSED_MAC_WHOLE"),
         docs="docs/dint_mac.md",
     ),
     Unit(
