@@ -308,8 +308,13 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
         pool.shutdown(wait=False, cancel_futures=True)
         _stop_children()
         print(f"\ninterrupted: {bar.done} of {total} jobs done, their results cached in "
-              f"{build / 'cache'}; run the same command again to resume", file=sys.stderr)
-        return 130
+              f"{build / 'cache'}; run the same command again to resume", file=sys.stderr,
+              flush=True)
+        # A job thread would go on to its next candidate: end the process here (every result
+        # file is written atomically, so nothing is left half-written), its children first.
+        _stop_children()
+        sys.stdout.flush()
+        os._exit(130)
     pool.shutdown()
 
     for entry in entries:
