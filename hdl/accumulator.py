@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_choice, check_int
 from lowbit.core.widths import signed_range
+from .component import Component
 
 __all__ = ["OVERFLOW_MODES", "check_accumulator", "register_sum", "Accumulator"]
 
@@ -37,7 +38,7 @@ def register_sum(m, acc, total, overflow):
             m.d.sync += acc.eq(total)
 
 
-class Accumulator(wiring.Component):
+class Accumulator(Component):
     """Signed accumulator with optional negation of the addend and pipeline stages in front.
 
     Every cycle the accumulator takes ``acc <= overflow((clear ? 0 : acc) + addend)`` where

@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_choice, check_int
 from lowbit.core.widths import signed_bits_for
+from .component import Component
 
 __all__ = ["BtcArray", "CompressorPopcount", "BANKS"]
 
@@ -141,7 +142,7 @@ class CompressorPopcount:
         return out
 
 
-class BtcArray(wiring.Component):
+class BtcArray(Component):
     """A ``rows`` x ``cols`` array of binary dot-product cells computing ``O = W @ A``.
 
     **Operands as bit planes.** A job is fed as bit planes, each crossing the input once: for

@@ -3,13 +3,14 @@
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+from .component import Component
 
 from .stream_pipeline import StallingPipeline
 
 __all__ = ["Dequantizer"]
 
 
-class Dequantizer(wiring.Component):
+class Dequantizer(Component):
     """One weight per cycle: ``code`` and an FP16 ``scale`` in, the FP16 weight out.
 
     A subclass provides :meth:`weight`, the combinational datapath from the code and the

@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_choice, check_int
+from .component import Component
 
 from .adder_tree import BitHeap, adder_tree, adder_trees, tree_levels
 from .stream_pipeline import StallingPipeline
@@ -12,7 +13,7 @@ from .stream_pipeline import StallingPipeline
 __all__ = ["LaneDotProduct"]
 
 
-class LaneDotProduct(wiring.Component):
+class LaneDotProduct(Component):
     """``lanes`` weight x activation products summed by a pipelined adder tree, as streams.
 
     A subclass passes ``weight_shape``, ``sum_bits`` and ``term_lists`` (how many lists of terms

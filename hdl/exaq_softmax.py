@@ -6,6 +6,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_choice, check_int
+from .component import Component
 
 from .adder_tree import adder_tree
 from .softmax_fixed import ExpSum
@@ -28,7 +29,7 @@ def thermometer_to_binary(bits):
                    thermometer_to_binary(bits[:half])), middle)
 
 
-class ExaqCoder(wiring.Component):
+class ExaqCoder(Component):
     """The exp phase: each lane's distance ``nd`` to its b-bit code, registered once.
 
     ``code = #{k < 2^b - 1 : 2 (2^b - 1) nd >= (2k + 1) C}``: ``load`` registers the
@@ -72,7 +73,7 @@ class ExaqCoder(wiring.Component):
         return m
 
 
-class CodeCounter(wiring.Component):
+class CodeCounter(Component):
     """The accumulate phase of EXAQ (stage B): one counter per code.
 
     Each ``en`` cycle adds to counter ``k`` the number of valid lanes (``valid``) whose code is
@@ -108,7 +109,7 @@ class CodeCounter(wiring.Component):
         return m
 
 
-class NormTable(wiring.Component):
+class NormTable(Component):
     """EXAQ's per-row work after the counts (stage R): ``S = sum_k n_k LUT[k]`` and the
     ``y`` table, with one shared two-stage :class:`Normaliser` as the only multiplier.
 

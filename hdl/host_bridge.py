@@ -43,6 +43,7 @@ from amaranth.lib.wiring import In, Out
 
 from lowbit.core.errors import LowbitError
 from lowbit.core.params import check_int
+from .component import Component
 
 __all__ = ["HostPort", "HostBridge", "host_ports", "Op", "Status", "STEP_MAX",
            "MAX_PORTS", "command", "reply_length"]
@@ -160,7 +161,7 @@ def reply_length(op, port=None):
     return 1 + (port.nbytes if op == Op.READ else 0)
 
 
-class HostBridge(wiring.Component):
+class HostBridge(Component):
     """Drives ``unit`` (a fresh ``wiring.Component`` on ``sync``) from the byte commands above.
 
     Ports: ``rx`` (command bytes from the host; ``ready`` when the bridge takes a byte, which

@@ -5,13 +5,14 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_int
+from .component import Component
 
 from .int_mac import IntMac
 
 __all__ = ["IntArray"]
 
 
-class IntArray(wiring.Component):
+class IntArray(Component):
     """``O = W @ A`` on ``rows`` x ``cols`` :class:`~lowbit.hdl.int_mac.IntMac` cells.
 
     Each input beat is one k of a job: column ``W[:, k]`` (``rows`` INT8 codes) and row

@@ -5,6 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_choice, check_int
+from .component import Component
 
 from .accumulator import Accumulator, check_accumulator, register_sum
 from .adder_tree import BitHeap
@@ -12,7 +13,7 @@ from .adder_tree import BitHeap
 __all__ = ["MacUnit"]
 
 
-class MacUnit(wiring.Component):
+class MacUnit(Component):
     """A weight x activation multiply-accumulate, one MAC per cycle, in one of two forms.
 
     ``fused=False``: a subclass's :meth:`product` (the datapath from ``weight`` and ``act`` to

@@ -8,6 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_int
+from .component import Component
 
 from .adder_tree import adder_tree
 from .softmax_row import Normaliser, SoftmaxRow, lanes
@@ -21,7 +22,7 @@ def exp_table(lut_frac, exp_index_frac):
     return np.floor(2.0 ** lut_frac * np.exp(-j / 2.0 ** exp_index_frac) + 0.5).astype(np.int64)
 
 
-class ExpRom(wiring.Component):
+class ExpRom(Component):
     """The exp phase of the baseline: ``e = EXP[min(255, nd >> (in_frac - G))]`` per lane.
 
     The table is computed at elaboration and kept only as deep as it can matter: up to the
@@ -65,7 +66,7 @@ class ExpRom(wiring.Component):
         return m
 
 
-class ExpSum(wiring.Component):
+class ExpSum(Component):
     """The accumulate phase of the baseline: ``S += sum of the beat's valid e``.
 
     Each ``en`` cycle the adder tree of the beat's ``epc`` masked terms is registered (with

@@ -23,6 +23,7 @@ from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import ParameterError, check_int
 from lowbit.core.unit_params import EPC
+from .component import Component
 
 from .stream_pipeline import StallingPipeline
 
@@ -63,7 +64,7 @@ def _lane_valid(lane, count):
     return Const(1) if lane == 0 else count > lane
 
 
-class MaxFinder(wiring.Component):
+class MaxFinder(Component):
     """The running maximum of a row's logits, ``epc`` lanes per beat.
 
     Ports: ``data`` (the beat's lanes, signed ``in_bits`` each, packed), ``count`` (valid
@@ -107,7 +108,7 @@ class MaxFinder(wiring.Component):
         return m
 
 
-class Reciprocal(wiring.Component):
+class Reciprocal(Component):
     """``r = floor(2^q / s)`` by restoring division, one quotient bit per cycle.
 
     The quotient has ``r_bits`` bits, so the division starts from the partial remainder
@@ -154,7 +155,7 @@ class Reciprocal(wiring.Component):
         return m
 
 
-class Normaliser(wiring.Component):
+class Normaliser(Component):
     """``y = (e * r + 2^(shift-1)) >> shift``, kept to ``y_bits`` bits, in two pipeline stages.
 
     With ``e <= S`` and ``r = floor(2^Q / S)``, ``e * r <= 2^Q``, so with ``shift = Q - O`` the
@@ -193,7 +194,7 @@ class Normaliser(wiring.Component):
         return m
 
 
-class SoftmaxRow(wiring.Component):
+class SoftmaxRow(Component):
     """Streaming softmax of rows of fixed-point logits, as a four-stage row pipeline.
 
     Subclasses provide the exp phase (:meth:`exp_phase`), the per-element accumulation

@@ -11,6 +11,7 @@ from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_int
+from .component import Component
 
 __all__ = ["UartTx", "UartRx", "MIN_DIVISOR", "FRAME_BITS"]
 
@@ -18,7 +19,7 @@ MIN_DIVISOR = 4  # the receiver samples mid-bit: half a bit must be at least two
 FRAME_BITS = 10  # start + 8 data + stop
 
 
-class UartTx(wiring.Component):
+class UartTx(Component):
     """Serialises each byte of the ``i`` stream onto ``tx``.
 
     Ports: ``i`` (stream of 8-bit payloads; ``ready`` while the line is idle, so a byte is
@@ -49,7 +50,7 @@ class UartTx(wiring.Component):
         return m
 
 
-class UartRx(wiring.Component):
+class UartRx(Component):
     """Deserialises frames from ``rx`` into the ``o`` byte stream.
 
     ``rx`` passes a two-flip-flop synchroniser (it comes from a pin). A start bit must still be

@@ -1,7 +1,8 @@
 """docs/api.md's examples, run as they stand: a doc that drifts from the API fails here."""
 
 import re
-import warnings
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,13 @@ def test_parameter_error_prints_one_line(capsys):
     exec(compile(_examples()[1], str(API_PAGE), "exec"), {"__name__": "api_example"})
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("acc_bits=3 is out of range"), out
+
+
+def test_a_refused_parameter_leaves_no_unused_elaboratable_warning():
+    # In a fresh interpreter, so that the warning Amaranth gives at collection (or at exit)
+    # cannot be hidden by pytest's own warning capture.
+    done = subprocess.run([sys.executable, "-W", "always", "-c", _examples()[1]],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("acc_bits=3 is out of range")
+    assert "UnusedElaboratable" not in done.stderr, done.stderr

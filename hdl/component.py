@@ -1,0 +1,47 @@
+"""The base class of every lowbit unit: a ``wiring.Component`` whose refused parameters leave
+no trace.
+
+Amaranth warns (``UnusedElaboratable``) about every elaboratable that is garbage-collected
+without having been elaborated. A component whose constructor refuses its parameters was never
+a usable circuit, so that warning would only bury the one-line :class:`ParameterError` under
+noise: :class:`Component` marks such an instance as accounted for, and lets the error through.
+"""
+
+import functools
+
+from amaranth.lib import wiring
+
+from lowbit.core.params import ParameterError
+
+__all__ = ["Component"]
+
+
+class Component(wiring.Component):
+    """``wiring.Component``, except that an ``__init__`` raising :class:`ParameterError` does
+    not leave an ``UnusedElaboratable`` warning behind (for the instance or for the
+    sub-components it had already built)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_lowbit_checked", False):
+            return
+
+        @functools.wraps(init)
+        def checked_init(self, *args, **kwargs):
+            try:
+                init(self, *args, **kwargs)
+            except ParameterError:
+                _silence(self)
+                raise
+
+        checked_init._lowbit_checked = True
+        cls.__init__ = checked_init
+
+
+def _silence(component):
+    # The half-built instance and any elaboratable it already holds (a sub-unit built before a
+    # later check failed) are refused together.
+    for value in [component, *vars(component).values()]:
+        if hasattr(value, "_MustUse__used"):
+            value._MustUse__used = True
