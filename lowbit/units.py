@@ -22,7 +22,6 @@ _DOT_FUSED = Param("fused", False, "every lane's partial products in one carry-s
                    choices=(False, True), golden=False)
 
 
-
 def _int8_mac_like(params):
     """The INT8 x INT8 MAC with the same accumulator, overflow mode and pipeline."""
     return dict(weight_bits=8, act_bits=params["act_bits"], acc_bits=params["acc_bits"],
@@ -42,6 +41,32 @@ def _int4_mac_like(params):
     return dict(_int8_mac_like(params), weight_bits=4)
 
 
+# Work per cycle (``Unit.throughput``), declared once here and read by the flow, the sweeps and
+# the report (lowbit.metrics): a MAC does one multiply-accumulate per cycle, a dot product one
+# per lane (one beat per cycle), a dequantizer one element per cycle.
+def _one_mac(params):
+    return {"MAC": 1}
+
+
+def _lane_macs(params):
+    return {"MAC": params["lanes"]}
+
+
+def _one_element(params):
+    return {"element": 1}
+
+
+def _row_rate(component):
+    """Elements per cycle of a row softmax unit in steady state, rows of ``max_len`` back to
+    back: ``max_len / cycles_per_row(max_len)`` (its slowest stage sets the row spacing)."""
+    def rate(params):
+        from .registry import resolve_ref
+        unit = resolve_ref(component)(**params)
+        unit._MustUse__silence = True  # built for its cycle formula only, never elaborated
+        return {"element": params["max_len"] / unit.cycles_per_row(params["max_len"])}
+    return rate
+
+
 UNITS = Registry([
     Unit(
         name="dint_mac",
@@ -56,6 +81,7 @@ UNITS = Registry([
         component="lowbit.hdl.dint_mac:DintMac",
         golden="lowbit.golden_models.dint_mac:DintMac",
         testbench="lowbit.sim_tests.tb_mac",
+        throughput=_one_mac,
         implementations=("fused",),
         baseline="int_mac",
         baseline_params=_int8_mac_like,
@@ -81,6 +107,7 @@ UNITS = Registry([
         component="lowbit.hdl.pot_mac:PotMac",
         golden="lowbit.golden_models.pot_mac:PotMac",
         testbench="lowbit.sim_tests.tb_mac",
+        throughput=_one_mac,
         implementations=("fused",),
         baseline="int_mac",
         baseline_params=_int4_mac_like,
@@ -104,6 +131,7 @@ UNITS = Registry([
         component="lowbit.hdl.pot_dot:PotDot",
         golden="lowbit.golden_models.pot_dot:PotDot",
         testbench="lowbit.sim_tests.tb_dot",
+        throughput=_lane_macs,
         implementations=("fused",),
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=4, act_bits=p["act_bits"]),
@@ -130,6 +158,7 @@ UNITS = Registry([
         component="lowbit.hdl.dint_dot:DintDot",
         golden="lowbit.golden_models.dint_dot:DintDot",
         testbench="lowbit.sim_tests.tb_dot",
+        throughput=_lane_macs,
         implementations=("fused",),
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=8, act_bits=p["act_bits"]),
@@ -147,6 +176,7 @@ UNITS = Registry([
         component="lowbit.hdl.pot_dequant:PotDequant",
         golden="lowbit.golden_models.pot_dequant:PotDequant",
         testbench="lowbit.sim_tests.tb_dequant",
+        throughput=_one_element, work="element",
         baseline="int4_dequant",
         baseline_params=lambda p: {},
         mutants="lowbit.sim_tests.mutants:POT_DEQUANT",
@@ -211,6 +241,7 @@ UNITS = Registry([
         component="lowbit.hdl.exaq_softmax:ExaqSoftmax",
         golden="lowbit.golden_models.exaq_softmax:ExaqSoftmax",
         testbench="lowbit.sim_tests.tb_softmax",
+        throughput=_row_rate("lowbit.hdl.exaq_softmax:ExaqSoftmax"), work="element",
         baseline="softmax_fixed",
         baseline_params=lambda p: {k: p[k] for k in ("in_bits", "in_frac", "lut_frac",
                                                      "out_frac", "max_len", "epc")},
@@ -246,6 +277,7 @@ UNITS = Registry([
         component="lowbit.hdl.softmax_fixed:SoftmaxFixed",
         golden="lowbit.golden_models.softmax_fixed:SoftmaxFixed",
         testbench="lowbit.sim_tests.tb_softmax",
+        throughput=_row_rate("lowbit.hdl.softmax_fixed:SoftmaxFixed"), work="element",
         variant="fixed",
         testbench_meta=_row_formulas,
         mutants="lowbit.sim_tests.mutants:SOFTMAX_FIXED",
@@ -262,6 +294,7 @@ UNITS = Registry([
         component="lowbit.hdl.int_mac:IntMac",
         golden="lowbit.golden_models.int_mac:IntMac",
         testbench="lowbit.sim_tests.tb_mac",
+        throughput=_one_mac,
         implementations=("fused",),
         mutants="lowbit.sim_tests.mutants:INT_MAC",
         code_bits="weight_bits",
@@ -281,6 +314,7 @@ UNITS = Registry([
         component="lowbit.hdl.int_dot:IntDot",
         golden="lowbit.golden_models.int_dot:IntDot",
         testbench="lowbit.sim_tests.tb_dot",
+        throughput=_lane_macs,
         implementations=("fused", "booth"),
         mutants="lowbit.sim_tests.mutants:INT_DOT",
         code_bits="weight_bits",
@@ -311,6 +345,7 @@ UNITS = Registry([
         component="lowbit.hdl.int4_dequant:Int4Dequant",
         golden="lowbit.golden_models.int4_dequant:Int4Dequant",
         testbench="lowbit.sim_tests.tb_dequant",
+        throughput=_one_element, work="element",
         mutants="lowbit.sim_tests.mutants:INT4_DEQUANT",
         proofs=("lowbit.sim_tests.formal.dequant:INT4_DEQUANT",
                 "lowbit.sim_tests.formal.dequant:INT4_DEQUANT_STREAM"),
