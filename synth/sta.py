@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 from lowbit.core.errors import LowbitError
 
@@ -35,9 +36,12 @@ def require_sta():
 
 def sta_version():
     """OpenSTA's version string (for the records)."""
-    done = subprocess.run([require_sta(), "-no_init", "-no_splash"],
-                          input="puts \"VERSION [sta::version]\"\nexit\n",
-                          capture_output=True, text=True)
+    # In a scratch folder (cwd and HOME): sta writes its command history, .history_sta, there.
+    with tempfile.TemporaryDirectory() as scratch:
+        done = subprocess.run([require_sta(), "-no_init", "-no_splash"],
+                              input="puts \"VERSION [sta::version]\"\nexit\n",
+                              capture_output=True, text=True, cwd=scratch,
+                              env={**os.environ, "HOME": scratch})
     match = re.search(r"^VERSION (\S+)$", done.stdout, re.M)
     if match is None:
         raise LowbitError(f"sta printed no version (exit status {done.returncode})")
