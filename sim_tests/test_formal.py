@@ -98,7 +98,7 @@ def test_prove_command_bad_input_is_one_line(args, message, capsys):
 def test_prove_command_lists_and_runs_a_proof(build_root, capsys):
     assert main(["prove", "--unit", "int_mac", "--list"]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in listed] == ["accumulator"]
+    assert [line.split()[0] for line in listed] == ["accumulator", "fused_mac_whole"]
     assert "[dint_mac, pot_mac, int_mac]" in listed[0]
     assert main(["--build", str(build_root / "prove-cli"), "prove", "--proof", "dint_product",
                  "--solver", "z3"]) == 0
