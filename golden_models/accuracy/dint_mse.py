@@ -5,13 +5,13 @@ Run ``python -m lowbit.golden_models.dint_mse`` to print the Markdown table quot
 that they do not depend on the scale of the synthetic weights.
 """
 
-import argparse
 import time
 
 import numpy as np
 
 from .._checks import check_choice
 from ..dint import SPECIALS, DintFormat, dequantize, dequantize_int, quantize_dint, quantize_int
+from ._program import legacy_main
 
 __all__ = ["DISTRIBUTIONS", "synthetic_weights", "relative_mse", "mse_rows"]
 
@@ -82,9 +82,7 @@ def run(args):
 
 def main(argv=None):
     """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return legacy_main(__doc__, add_arguments, run, argv)
 
 if __name__ == "__main__":
     main()

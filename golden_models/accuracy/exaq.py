@@ -27,7 +27,6 @@ include both ends.
 Run ``python -m lowbit.golden_models.exaq`` to print the tables quoted in docs/exaq_softmax.md.
 """
 
-import argparse
 import functools
 import math
 import time
@@ -40,6 +39,7 @@ from ..dint import finite_floats
 from ..exaq_softmax import BITS, ExaqSoftmax
 from ..softmax_common import float_rows, softmax_float
 from ..softmax_fixed import SoftmaxFixed
+from ._program import legacy_main
 
 __all__ = [
     "GAUSS_RULES",
@@ -490,9 +490,7 @@ def run(args):
 
 def main(argv=None):
     """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return legacy_main(__doc__, add_arguments, run, argv)
 
 if __name__ == "__main__":
     main()

@@ -23,7 +23,6 @@ KL that of the exact distribution ``e_i / S`` before the output rounding (as
 Run ``python -m lowbit.golden_models.exaq_minilm`` for the tables of docs/exaq_softmax.md.
 """
 
-import argparse
 import time
 from collections import namedtuple
 
@@ -37,6 +36,7 @@ from .minilm import MiniLM, softmax
 from .sentences import load_sentences
 from ..softmax_common import softmax_float
 from ..softmax_fixed import SoftmaxFixed
+from ._program import legacy_main
 
 __all__ = ["MAX_LEN", "attention_rows", "calibrated_clips", "hardware_rows", "RowErrors", "measure",
            "CLIP_RULES", "ClipRuleResult", "compare_clip_rules", "format_clip_rules", "main"]
@@ -266,9 +266,7 @@ def run(args):
 
 def main(argv=None):
     """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return legacy_main(__doc__, add_arguments, run, argv)
 
 if __name__ == "__main__":
     main()

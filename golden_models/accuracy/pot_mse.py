@@ -8,7 +8,6 @@ on the calibration set that step 2 fits (``calib``) and on a held-out set (``tes
 from the same distribution.
 """
 
-import argparse
 import time
 
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from ..dint import dequantize, dequantize_int, quantize_int
 from .dint_mse import DISTRIBUTIONS, relative_mse, synthetic_weights
 from ..pot import ApotFormat, PotFormat, quantize_pot_rtn, quantize_pot_two_step
+from ._program import legacy_main
 
 __all__ = ["synthetic_activations", "relative_output_error", "error_rows", "minilm_rows"]
 
@@ -130,9 +130,7 @@ def run(args):
 
 def main(argv=None):
     """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return legacy_main(__doc__, add_arguments, run, argv)
 
 if __name__ == "__main__":
     main()
