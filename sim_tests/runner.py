@@ -11,14 +11,12 @@ the unit's ``variant``, its golden model ``golden`` (a ``"module:attr"`` referen
 "vectors": n, ...}``).
 """
 
-import fcntl
 import json
 import os
 import shlex
 import shutil
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -28,6 +26,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import data
 
 from lowbit.core.errors import LowbitError
+from lowbit.core.locks import exclusive_lock
 from lowbit.core.params import params_tag
 from lowbit.verilog import to_verilog
 
@@ -174,18 +173,11 @@ def _skipped(results_xml):
     return sum(case.find("skipped") is not None for case in cases)
 
 
-@contextmanager
 def _build_lock(build_dir, simulator):
-    """Hold an exclusive lock on ``<build_dir parent>/<simulator>.lock``, so that two runs of
-    one unit and parameter set into one build folder take turns instead of mixing their
-    files (summary.jsonl, results.xml)."""
-    build_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(build_dir.parent / f"{simulator}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """An exclusive lock on ``<build_dir parent>/<simulator>.lock``, so that two runs of one
+    unit and parameter set into one build folder take turns instead of mixing their files
+    (summary.jsonl, results.xml)."""
+    return exclusive_lock(build_dir.parent / f"{simulator}.lock")
 
 
 def simulate(unit, params=None, simulator="icarus", *, build_root=Path("build/sim"),

@@ -35,13 +35,12 @@ Every file of a run goes to ``run_dir(...)``; tools run with that folder as work
 relative paths, so no script or log names the machine's folders.
 """
 
-import fcntl
 import json
 import re
 import time
-from contextlib import contextmanager
 
 from lowbit.core.errors import LowbitError
+from lowbit.core.locks import exclusive_lock
 from lowbit.core.params import params_tag
 from lowbit.verilog import to_verilog
 
@@ -237,17 +236,10 @@ def _fmax(run, top, target, device, seed, options):
     return round(min(achieved), 2) if achieved else None
 
 
-@contextmanager
 def _locked(run):
     """Hold the run folder ``run`` for this process: another run of the same unit, parameters,
     target and options (another `lowbit` command on the same build folder) waits."""
-    run.parent.mkdir(parents=True, exist_ok=True)
-    with open(run.parent / f"{run.name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(run.parent / f"{run.name}.lock")
 
 
 def synthesize(component_factory, *, unit, params, target, device=None, build_dir, seed=1,
