@@ -13,6 +13,7 @@ from lowbit.golden_models.dint import DintFormat, quantize_dint, quantize_int
 from lowbit.golden_models.dint_dot import DintDot, lane_beats
 from lowbit.sim_tests.cases import BOTH, ICARUS, sim_cases
 from lowbit.sim_tests.runner import simulate
+from lowbit.units import UNITS
 
 VARIANTS = [(s, f) for s in ("half", "pm_half") for f in (1, 2)]
 STREAM_TESTS = {"exact_latency_and_full_throughput", "random_stalls_on_both_streams",
@@ -72,7 +73,7 @@ CASES = [
 
 @pytest.mark.parametrize("unit, params, simulator", sim_cases(CASES))
 def test_dint_dot(unit, params, simulator, build_root):
-    result = simulate(unit, params, simulator, build_root=build_root / "sim")
+    result = simulate(UNITS[unit], params, simulator, build_root=build_root / "sim")
     assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
     assert {d["test"] for d in result.details} == STREAM_TESTS
 
@@ -105,7 +106,7 @@ def run_minilm(tmp_path, build_root, simulator, params, channels, tokens):
     weights, acts = lane_beats(codes, act_codes, params["lanes"])
     beats = tmp_path / "beats.npz"
     np.savez(beats, weights=weights, acts=acts)
-    result = simulate("dint_dot", params, simulator, build_root=build_root / "sim-minilm",
+    result = simulate(UNITS["dint_dot"], params, simulator, build_root=build_root / "sim-minilm",
                       extra_env={"LOWBIT_DOT_BEATS": str(beats)})
     assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
     real = {d["test"]: d for d in result.details}["real_data_beats"]

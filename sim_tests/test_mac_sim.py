@@ -9,6 +9,7 @@ import pytest
 
 from lowbit.sim_tests.cases import BOTH, ICARUS, sim_cases
 from lowbit.sim_tests.runner import simulate
+from lowbit.units import UNITS
 
 CASES = [
     ("dint_mac", {}, BOTH),
@@ -33,7 +34,7 @@ CASES = [
 
 @pytest.mark.parametrize("unit, params, simulator", sim_cases(CASES))
 def test_mac(unit, params, simulator, build_root):
-    result = simulate(unit, params, simulator, build_root=build_root / "sim")
+    result = simulate(UNITS[unit], params, simulator, build_root=build_root / "sim")
     assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
     tests = {d["test"]: d for d in result.details}
     assert set(tests) == {"reset_state_and_exact_latency", "every_product",

@@ -5,6 +5,7 @@ import pytest
 
 from lowbit.sim_tests.cases import BOTH, ICARUS, sim_cases
 from lowbit.sim_tests.runner import simulate
+from lowbit.units import UNITS
 
 MAC_CASES = [
     ("pot_mac", {}, BOTH),
@@ -32,7 +33,7 @@ DOT_CASES = [
 
 @pytest.mark.parametrize("unit, params, simulator", sim_cases(MAC_CASES))
 def test_pot_mac(unit, params, simulator, build_root):
-    result = simulate(unit, params, simulator, build_root=build_root / "sim")
+    result = simulate(UNITS[unit], params, simulator, build_root=build_root / "sim")
     assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
     tests = {d["test"]: d for d in result.details}
     assert tests["every_product"]["exhaustive"]
@@ -42,7 +43,7 @@ def test_pot_mac(unit, params, simulator, build_root):
 
 @pytest.mark.parametrize("unit, params, simulator", sim_cases(DOT_CASES))
 def test_dot(unit, params, simulator, build_root):
-    result = simulate(unit, params, simulator, build_root=build_root / "sim")
+    result = simulate(UNITS[unit], params, simulator, build_root=build_root / "sim")
     assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
     assert {d["test"] for d in result.details} == {
         "exact_latency_and_full_throughput", "random_stalls_on_both_streams",
@@ -59,7 +60,7 @@ DEQUANT_CASES = [
 
 @pytest.mark.parametrize("unit, params, simulator", sim_cases(DEQUANT_CASES))
 def test_dequant(unit, params, simulator, build_root):
-    result = simulate(unit, params, simulator, build_root=build_root / "sim")
+    result = simulate(UNITS[unit], params, simulator, build_root=build_root / "sim")
     assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
     assert {d["test"] for d in result.details} == {"every_code_times_every_scale_class",
                                                    "random_stalls", "reset_with_weights_inside"}

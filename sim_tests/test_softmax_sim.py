@@ -47,7 +47,7 @@ CASES = [
 
 @pytest.mark.parametrize("unit, params, simulator", sim_cases(CASES))
 def test_softmax(unit, params, simulator, build_root):
-    result = simulate(unit, params, simulator, build_root=build_root / "sim")
+    result = simulate(UNITS[unit], params, simulator, build_root=build_root / "sim")
     assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
     tests = {d["test"]: d for d in result.details}
     assert set(tests) == {"exact_cycles_per_row", "random_rows_random_stalls", "reset_mid_row"}
@@ -58,7 +58,7 @@ def test_softmax(unit, params, simulator, build_root):
 def minilm_rows(path, bits):
     """Six attention rows of MiniLM (layers 0 and 5, first evaluation sentence) as the
     fixed-point units take them, with the calibrated clips; written to ``path`` (.npz)."""
-    from lowbit.golden_models.exaq_minilm import hardware_rows
+    from lowbit.golden_models.accuracy.exaq_minilm import hardware_rows
     rows, length = hardware_rows(6, bits)
     arrays = {"count": len(rows)}
     for n, (x, clip) in enumerate(rows):
@@ -71,11 +71,11 @@ def minilm_rows(path, bits):
     ("exaq_softmax", 2, "icarus"), ("exaq_softmax", 3, "icarus"), ("softmax_fixed", 3, "icarus"),
 ])
 def test_real_minilm_rows_through_the_unit(unit, bits, simulator, build_root, tmp_path):
-    from lowbit.golden_models.evaluate import EXAQ_FIXED
+    from lowbit.golden_models.accuracy.evaluate import EXAQ_FIXED
     path, length = minilm_rows(tmp_path / "minilm_rows.npz", bits)
     params = EXAQ_FIXED | {"max_len": 32, "epc": 2} | ({"bits": bits} if unit == "exaq_softmax" else {})
     assert length <= params["max_len"]
-    result = simulate(unit, params, simulator, build_root=build_root / "sim",
+    result = simulate(UNITS[unit], params, simulator, build_root=build_root / "sim",
                       extra_env={"LOWBIT_ROWS": str(path), "COCOTB_TEST_FILTER": "real_rows"})
     assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
     real = [d for d in result.details if d["test"] == "real_rows"]
@@ -136,24 +136,29 @@ def test_rom_is_the_golden_table(in_bits, in_frac, lut_frac, index_frac):
 def test_cycle_formulas():
     """cycles_per_row = the slowest of the four row stages: A (load) beats + 1; B (code and
     count) beats + 3 + acc_stages + 1 with cfg; R (sum, reciprocal, y table) sum_cycles + 1 +
-    r_bits + prep_cycles + 1; C (output) beats + 2 + the stages that read the row's state;
+    r_cycles + prep_cycles + 1; C (output) beats + 2 + the stages that read the row's state;
     row_latency adds the load, R and the output pipeline (docs/exaq_hardware.md)."""
     exaq, fixed = ExaqSoftmax(), SoftmaxFixed()
     assert (exaq.r_bits, fixed.r_bits) == (20, 20)          # O + ceil(log2 128) + 3
+    # Two quotient bits per cycle: the reciprocal takes ceil(r_bits / 2) cycles.
+    assert (exaq.r_cycles, fixed.r_cycles) == (10, 10)
+    assert ExaqSoftmax(max_len=1024).r_cycles == 12          # r_bits 23
     assert (exaq.sum_cycles, exaq.prep_cycles, exaq.out_stages) == (0, 9, 1)
     assert (fixed.sum_cycles, fixed.prep_cycles, fixed.out_stages) == (0, 0, 2)
     # epc 1: S from table entries in B (ExpSum, acc_stages 1), no sum steps in R.
-    assert exaq.stage_cycles(128) == {"A": 129, "B": 128 + 5, "R": 0 + 1 + 20 + 10, "C": 131}
-    assert fixed.stage_cycles(128) == {"A": 129, "B": 128 + 4, "R": 21, "C": 131}
+    assert exaq.stage_cycles(128) == {"A": 129, "B": 128 + 5, "R": 0 + 1 + 10 + 10, "C": 131}
+    assert fixed.stage_cycles(128) == {"A": 129, "B": 128 + 4, "R": 11, "C": 131}
     assert (exaq.cycles_per_row(128), fixed.cycles_per_row(128)) == (133, 132)
-    assert exaq.row_latency(128) == 2 * 128 + 132 + 31 + 1 + 2
-    assert fixed.row_latency(128) == 2 * 128 + 132 + 21 + 2 + 2
+    assert exaq.row_latency(128) == 2 * 128 + 132 + 21 + 1 + 2
+    assert fixed.row_latency(128) == 2 * 128 + 132 + 11 + 2 + 2
     # Short rows: the fixed per-row work of stage R is the slowest stage.
-    assert exaq.cycles_per_row(16) == 31 and fixed.cycles_per_row(16) == 21
+    assert exaq.cycles_per_row(16) == 21 and fixed.cycles_per_row(16) == 20
+    assert exaq.cycles_per_row(8) == 21 and fixed.cycles_per_row(8) == 12
     # epc >= 4: code counters in B, 2^b + 1 multiply-adds in R.
     counting = ExaqSoftmax(epc=4)
     assert counting.counting and not exaq.counting
-    assert counting.stage_cycles(128) == {"A": 33, "B": 32 + 4, "R": 9 + 1 + 20 + 10, "C": 35}
+    assert counting.stage_cycles(128) == {"A": 33, "B": 32 + 4, "R": 9 + 1 + 10 + 10, "C": 35}
+    assert counting.cycles_per_row(128) == SoftmaxFixed(epc=4).cycles_per_row(128) == 36
     wide = ExaqSoftmax(epc=4, max_len=1024, top="zero")
     assert wide.cycles_per_row(1000) == 250 + 4
     assert ExaqSoftmax(epc=16, max_len=4096).cycles_per_row(4096) == 256 + 4
