@@ -18,7 +18,6 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -147,15 +146,6 @@ def require_simulator(simulator):
                               "its simulations: install with `apt-get install perl make g++`")
 
 
-def _registered(unit):
-    """``unit`` itself if it is a registry entry; a unit *name* is looked up in the registry
-    (kept for callers not yet passing entries: the one upward reference of the runner, which
-    sim_tests/test_layers.py reports until the last caller passes an entry)."""
-    if not isinstance(unit, str):
-        return unit
-    return import_module("lowbit.units").UNITS[unit]
-
-
 def testbench_meta(unit, params, component):
     """The ``LOWBIT_META`` facts of ``unit`` at ``params`` (``component`` built from them)."""
     meta = {"latency": component.latency, "ports": _port_shapes(component),
@@ -190,7 +180,9 @@ def simulate(unit, params=None, simulator="icarus", *, build_root=Path("build/si
     raised. Tool and set-up problems raise :class:`LowbitError`. Concurrent runs of one unit
     and parameter set into one build folder are serialised by a file lock.
     """
-    unit = _registered(unit)
+    if isinstance(unit, str):   # the runner sits below the registry and never looks names up
+        raise TypeError(f"simulate() takes a registry entry, lowbit.units.UNITS[{unit!r}], "
+                        f"not the name {unit!r}")
     params = unit.resolve(params)
     require_simulator(simulator)
     build_dir = (Path(build_root) / f"{unit.name}-{params_tag(params)}" / simulator).resolve()

@@ -43,10 +43,7 @@ LAYER_NAMES = {0: "core", 1: "gateware/models", 2: "simulation/synthesis", 3: "a
 # Wrong-way imports being removed this session by their modules' owners, (source, target) ->
 # who and how. The test fails on any other, and warns of an entry here that no longer occurs
 # (so the list only shrinks); it must be empty when issue 11 closes.
-PENDING = {
-    ("lowbit.sim_tests.runner", "lowbit.units"):
-        "H1: the name lookup of simulate(), until every caller passes UNITS[name]",
-}
+PENDING = {}
 PENDING_CYCLES = {}
 
 
@@ -281,6 +278,16 @@ def test_the_checker_sees_every_kind_of_import(tmp_path):
                                                             for e in edges}
     # units -> hdl.a (a reference), hdl.a <-> hdl.b, hdl.a -> units, core -> units -> core
     assert loops == [["lowbit.core.errors", "lowbit.hdl.a", "lowbit.hdl.b", "lowbit.units"]]
+
+
+def test_the_runner_takes_a_registry_entry_not_a_name():
+    """The runner sits below the registry: handed a unit's name instead of its entry it says
+    what to pass, rather than importing lowbit.units to look the name up."""
+    import pytest
+
+    from lowbit.sim_tests.runner import simulate
+    with pytest.raises(TypeError, match=r"UNITS\['dint_mac'\]"):
+        simulate("dint_mac")
 
 
 if __name__ == "__main__":
