@@ -22,6 +22,12 @@ def add_arguments(parser):
                              "image in that format)")
     parser.add_argument("--list", action="store_true",
                         help="list the units that have a waveform scenario and exit")
+    parser.add_argument("--names", action="store_true",
+                        help="instead of drawing: how many signals of each unit's Icarus dump at "
+                             "its defaults are machine-named ($1, $signal$10); default every unit")
+    parser.add_argument("--sources", action="store_true",
+                        help="with --names: the source lines (file:line) whose expressions make "
+                             "those nets")
 
 
 def run_command(args, say=print):
@@ -31,6 +37,8 @@ def run_command(args, say=print):
         for name in with_scenario:
             say(name)
         return 0
+    if args.names or args.sources:
+        return _names(args.unit or [unit.name for unit in UNITS], args.sources, say)
     if args.all and args.unit:
         raise LowbitError("name units or give --all, not both")
     names = with_scenario if args.all else args.unit
@@ -61,3 +69,15 @@ def run_command(args, say=print):
             continue
         say(f"wrote {path} ({path.stat().st_size} bytes, {trace.cycles} cycles)")
     return 1 if failed else 0
+
+
+def _names(names, sources, say):
+    """``lowbit waves --names``: the share of machine-named signals per unit."""
+    from lowbit.sim_tests.waveform.names import auto_sources, readability
+    for name in names:
+        auto, total, _ = readability(UNITS[name])
+        say(f"{name:<14} {auto:>5} of {total:>5} signals auto-named ({auto / total:.0%})")
+        if sources:
+            for where, count in auto_sources(UNITS[name]).items():
+                say(f"    {count:>5}  {where}")
+    return 0

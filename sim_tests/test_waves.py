@@ -39,7 +39,7 @@ def test_waves_command_draws_the_committed_figure(tmp_path, capsys):
 
 
 # Units whose dump at the defaults still has more than 10% machine-named signals, with the
-# measured share (python -m lowbit.sim_tests.waveform.names --sources lists the source lines
+# measured share (`lowbit waves --names --sources` lists the source lines
 # to name). A unit leaves this list when its owner names its signals; the test fails for a
 # listed unit that already passes, so the list only shrinks.
 PENDING_NAMES = {

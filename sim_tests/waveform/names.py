@@ -7,7 +7,7 @@ helpers (``$auto$...``). A reader can do nothing with those. :func:`dump_names` 
 at ``params`` in Icarus (a zero-time run of a top that calls ``$dumpvars`` on it, so the dump
 is exactly the one ``lowbit sim --waves`` gives) and returns every variable's scope and name;
 :func:`auto_named` tells a machine name from a designer's one; :func:`readability` is the
-measurement (``python -m lowbit.sim_tests.waveform.names [UNIT ...]`` prints it per unit).
+measurement (``lowbit waves --names [UNIT ...] [--sources]`` prints it per unit).
 
 A name that Amaranth made unique with a suffix (``is_zero$14``, a second ``is_zero``) starts
 with the designer's word, so it counts as named.
@@ -16,7 +16,6 @@ with the designer's word, so it counts as named.
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -115,18 +114,3 @@ def auto_sources(unit, params=None):
         elif words[0] == "end":
             src = None
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
-
-
-def main(argv=None):
-    from lowbit.units import UNITS
-    names = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--sources"] or [unit.name for unit in UNITS]
-    for name in names:
-        auto, total, _ = readability(UNITS[name])
-        print(f"{name:<14} {auto:>5} of {total:>5} signals auto-named ({auto / total:.0%})")
-        if "--sources" in sys.argv:
-            for where, n in auto_sources(UNITS[name]).items():
-                print(f"    {n:>5}  {where}")
-
-
-if __name__ == "__main__":
-    main()
