@@ -14,7 +14,7 @@ from .params import Param
 __all__ = ["ACT_BITS", "ACC_BITS", "OVERFLOW", "PIPELINE", "WEIGHT_BITS", "LANES",
            "POT_BITS", "ZERO_CODE", "DINT_SPECIAL", "DINT_FRAC_BITS", "ROWS", "COLS",
            "ARRAY_ACC_BITS", "IN_BITS", "IN_FRAC", "LUT_FRAC", "OUT_FRAC", "MAX_LEN", "EPC",
-           "EXAQ_BITS", "EXAQ_TOP"]
+           "EXAQ_BITS", "EXAQ_TOP", "REQUANT_ACC_BITS", "M_BITS", "REQUANT_OUT_BITS"]
 
 # --- Multiply-accumulate units and dot products
 ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
@@ -54,3 +54,10 @@ EPC = Param("epc", 1, "elements per cycle (lanes per beat)", choices=(1, 2, 4, 8
 EXAQ_BITS = Param("bits", 3, "code width b: 2^b table entries", lo=2, hi=4)
 EXAQ_TOP = Param("top", ExaqTop.EXP, "what the top code means: exp(-C) from the table, or 0",
                  choices=tuple(ExaqTop))
+
+# --- Requantization
+REQUANT_ACC_BITS = Param("acc_bits", 32, "signed input (accumulator) width", lo=2, hi=48)
+M_BITS = Param("m_bits", 16, "unsigned multiplier M width", lo=1, hi=32,
+               bound="acc_bits + m_bits <= 64")
+REQUANT_OUT_BITS = Param("out_bits", 8, "signed output width (saturating)", lo=2, hi=32,
+                         bound="below acc_bits + m_bits")
