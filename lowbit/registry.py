@@ -75,6 +75,9 @@ class Unit:
       name of the parameter that holds it, or a callable of the parameters.
     - ``formats``: the accuracy-table :class:`Format` rows the unit computes.
     - ``docs``: the unit's documentation page, relative to the repository (``docs/x.md``).
+    - ``workload``: the operand streams ``lowbit power`` measures the unit's netlist on: a
+      reference to ``f(unit, params, *, data, seed, cycles) -> Workload`` in its family's
+      module of ``lowbit.synth.workloads`` (``"lowbit.synth.workloads.dot:dot_workload"``).
     """
     name: str
     summary: str
@@ -97,6 +100,7 @@ class Unit:
     code_bits: object = field(default=None, compare=False)
     formats: tuple[Format, ...] = ()
     docs: str | None = None
+    workload: str | None = None
 
     def param(self, name):
         for p in self.params:
@@ -198,6 +202,10 @@ class Unit:
     def proof_objects(self):
         """The formal proofs that cover the unit, in declaration order."""
         return [resolve_ref(ref) for ref in self.proofs]
+
+    def workload_function(self):
+        """The unit's workload function (see ``workload``), or ``None`` if it has none."""
+        return resolve_ref(self.workload) if self.workload else None
 
     def mutant_set(self):
         """The unit's ``MutantSet`` (its mutants and their checks), or ``None``."""

@@ -97,6 +97,7 @@ UNITS = Registry([
                 "lowbit.sim_tests.formal.mac:DINT_PRODUCT_A16",
                 "lowbit.sim_tests.formal.dint_dot:FUSED_MAC_WHOLE"),
         scenario="lowbit.sim_tests.waveform.scenarios:dint_mac",
+        workload="lowbit.synth.workloads.mac:mac_workload",
         docs="docs/dint_mac.md",
     ),
     Unit(
@@ -120,6 +121,7 @@ UNITS = Registry([
                 "lowbit.sim_tests.formal.mac:POT_PRODUCT_A16",
                 "lowbit.sim_tests.formal.dint_dot:FUSED_MAC_WHOLE"),
         scenario="lowbit.sim_tests.waveform.scenarios:pot_mac",
+        workload="lowbit.synth.workloads.mac:mac_workload",
         docs="docs/pot.md",
     ),
     Unit(
@@ -140,6 +142,7 @@ UNITS = Registry([
         proofs=("lowbit.sim_tests.formal.dot:DOT_DATAPATH",
                 "lowbit.sim_tests.formal.dot:POT_DOT_STREAM"),
         scenario="lowbit.sim_tests.waveform.scenarios:pot_dot",
+        workload="lowbit.synth.workloads.dot:dot_workload",
         docs="docs/pot.md",
     ),
     Unit(
@@ -164,6 +167,7 @@ UNITS = Registry([
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=8, act_bits=p["act_bits"]),
         code_bits=4,   # dINT4: the format fixes the code at 4 bits
         scenario="lowbit.sim_tests.waveform.scenarios:dint_dot",
+        workload="lowbit.synth.workloads.dot:dot_workload",
         proofs=("lowbit.sim_tests.formal.dint_dot:DINT_DOT_STREAM",),
         docs="docs/dint_dot.md",
     ),
@@ -184,6 +188,7 @@ UNITS = Registry([
         proofs=("lowbit.sim_tests.formal.dequant:POT_DEQUANT",
                 "lowbit.sim_tests.formal.dequant:POT_DEQUANT_STREAM"),
         scenario="lowbit.sim_tests.waveform.scenarios:pot_dequant",
+        workload="lowbit.synth.workloads.dequant:dequant_workload",
         docs="docs/pot.md",
     ),
     Unit(
@@ -302,6 +307,7 @@ UNITS = Registry([
         proofs=("lowbit.sim_tests.formal.mac:ACCUMULATOR",
                 "lowbit.sim_tests.formal.dint_dot:FUSED_MAC_WHOLE"),
         docs="docs/dint_mac.md",
+        workload="lowbit.synth.workloads.mac:mac_workload",
     ),
     Unit(
         name="int_dot",
@@ -321,6 +327,7 @@ UNITS = Registry([
         proofs=("lowbit.sim_tests.formal.dot:DOT_DATAPATH",
                 "lowbit.sim_tests.formal.dot:INT_DOT_STREAM"),
         docs="docs/pot.md",
+        workload="lowbit.synth.workloads.dot:dot_workload",
     ),
     Unit(
         name="int_array",
@@ -350,5 +357,6 @@ UNITS = Registry([
         proofs=("lowbit.sim_tests.formal.dequant:INT4_DEQUANT",
                 "lowbit.sim_tests.formal.dequant:INT4_DEQUANT_STREAM"),
         docs="docs/pot.md",
+        workload="lowbit.synth.workloads.dequant:dequant_workload",
     ),
 ])

@@ -3,7 +3,8 @@ entry alone: a component that builds at the defaults, a golden model that takes 
 unit's arithmetic parameters, a testbench module with pytest cases that simulate it, mutants
 with checks that exist, a documentation page in the site's navigation that names it, and for
 the project's own units (those measured against a baseline) a waveform scenario and formal
-proofs. Baselines need no scenario or proof of their own."""
+proofs. Baselines need no scenario or proof of their own. Every unit, baseline or not, declares
+the workload ``lowbit power`` measures its netlist on (``Unit.workload``)."""
 
 import functools
 import inspect
@@ -28,6 +29,10 @@ PENDING = {
     ("dint_dot", "proofs"): "H4/H2: a proof of the dINT lane products",
     ("dint_dot", "mutants"): "H4: a DINT_DOT MutantSet in sim_tests/mutants.py",
     ("dint_dot", "docs"): "H4: docs/dint_dot.md in mkdocs.yml's nav",
+    ("btc_array", "workload"): "H13: synth/workloads/matrix.py (lowbit power)",
+    ("int_array", "workload"): "H13: synth/workloads/matrix.py (lowbit power)",
+    ("exaq_softmax", "workload"): "H14: synth/workloads/softmax.py (lowbit power)",
+    ("softmax_fixed", "workload"): "H14: synth/workloads/softmax.py (lowbit power)",
 }
 
 
@@ -126,9 +131,28 @@ def _pieces(unit):
             return None
         return None if unit.proof_objects() else "no formal proofs"
 
+    def workload():
+        """A declared ``lowbit power`` workload that gives one input vector per cycle on
+        the component's own input ports (its netlist check runs in sim_tests/test_power.py)."""
+        from lowbit.synth.workloads import Workload, built, port_widths
+        function = unit.workload_function()
+        if function is None:
+            return "no workload for lowbit power (Unit.workload)"
+        params = unit.resolve({})
+        cycles = 96
+        work = function(unit, params, data="random", seed=1, cycles=cycles)
+        if not isinstance(work, Workload) or work.ops <= 0 or work.checked <= 0:
+            return f"{unit.workload} gave no checked operations"
+        ports = {name for name, _ in port_widths(built(unit, params))[0]}
+        if set(work.vectors) - ports:
+            return f"vectors for no input port: {sorted(set(work.vectors) - ports)}"
+        if any(len(v) != cycles for v in work.vectors.values()):
+            return f"not one vector per cycle for {cycles} cycles"
+        return None
+
     for piece, test in (("component", component), ("golden", golden),
                         ("testbench", testbench), ("mutants", mutants), ("docs", docs),
-                        ("scenario", scenario), ("proofs", proofs)):
+                        ("scenario", scenario), ("proofs", proofs), ("workload", workload)):
         check(piece, test)
     return problems
 
@@ -148,9 +172,10 @@ def test_a_missing_piece_is_reported():
     """The check itself: an entry without mutants or docs, with a misspelt testbench."""
     from dataclasses import replace
     broken = replace(UNITS["pot_dequant"], mutants=None, docs="docs/nope.md",
-                     testbench="lowbit.sim_tests.tb_nope")
+                     testbench="lowbit.sim_tests.tb_nope", workload=None)
     problems = _pieces(broken)
     assert problems["mutants"] == "no mutants"
+    assert problems["workload"].startswith("no workload")
     assert "not in mkdocs.yml" in problems["docs"]
     assert problems["testbench"] == "no module lowbit.sim_tests.tb_nope"
     assert problems["component"] is None and problems["golden"] is None

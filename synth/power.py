@@ -41,7 +41,8 @@ from .asic import DELAY_TARGET_PS, map_design, resolve_liberty
 from .liberty import library_id
 from .sta import power_tcl, read_dump, read_power, run_sta, sta_version
 from .tools import tool_versions
-from .workloads import accumulator_workload, make_workload, port_widths
+from .workloads import make_workload, port_widths
+from .workloads.mac import accumulator_workload
 
 __all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_CYCLES", "GLITCH_NOTE", "PowerResult", "cell_models",
            "simulate_netlist", "read_vcd", "net_activities", "netlist_power", "liberty_power",
