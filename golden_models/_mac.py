@@ -1,15 +1,14 @@
 """Width and argument rules common to the MAC golden models (dINT x INT8, INT x INT8)."""
 
-from lowbit.core.widths import signed_bits_for, signed_range
-
 import numpy as np
 
-from ._checks import check_choice, check_int, int_array, same_length
-from .accumulator import MAX_ACC_BITS, OVERFLOW_MODES, accumulate
+from lowbit.core.unit_params import ACC_BITS, ACT_BITS, OVERFLOW
+from lowbit.core.widths import signed_bits_for, signed_range
 
-__all__ = ["MIN_OPERAND_BITS", "MAX_OPERAND_BITS", "product_bits", "check_acc", "MacModel", "CodebookMacModel"]
+from ._checks import int_array, same_length
+from .accumulator import accumulate
 
-MIN_OPERAND_BITS, MAX_OPERAND_BITS = 2, 16
+__all__ = ["product_bits", "check_acc", "MacModel", "CodebookMacModel"]
 
 
 def product_bits(w_lo, w_hi, act_bits):
@@ -25,7 +24,8 @@ def product_bits(w_lo, w_hi, act_bits):
 
 def check_acc(acc_bits, overflow, min_bits):
     """Validate the accumulator parameters of a MAC whose products need ``min_bits`` bits."""
-    return check_int("acc_bits", acc_bits, min_bits, MAX_ACC_BITS), check_choice("overflow", overflow, OVERFLOW_MODES)
+    return (ACC_BITS.check(acc_bits, lo=min_bits),
+            OVERFLOW.check(overflow))
 
 
 class MacModel:
@@ -57,7 +57,7 @@ class CodebookMacModel(MacModel):
     def __init__(self, fmt, *, act_bits, acc_bits, overflow):
         self.format = fmt
         self.frac_bits = fmt.frac_bits
-        self.act_bits = check_int("act_bits", act_bits, MIN_OPERAND_BITS, MAX_OPERAND_BITS)
+        self.act_bits = ACT_BITS.check(act_bits)
         values = fmt.scaled_values
         self.product_bits = product_bits(int(values.min()), int(values.max()), self.act_bits)
         self.acc_bits, self.overflow = check_acc(acc_bits, overflow, self.product_bits)

@@ -13,11 +13,13 @@ import numpy as np
 
 from lowbit.core.widths import signed_range
 
-from ._checks import check_choice, check_int, flag_array, int_array, same_length
+from lowbit.core.modes import Overflow
+from lowbit.core.unit_params import OVERFLOW
 
-__all__ = ["OVERFLOW_MODES", "MAX_ACC_BITS", "wrap_signed", "accumulate"]
+from ._checks import check_int, flag_array, int_array, same_length
 
-OVERFLOW_MODES = ("wrap", "saturate")
+__all__ = ["MAX_ACC_BITS", "wrap_signed", "accumulate"]
+
 MAX_ACC_BITS = 64
 
 _INT64_LO, _INT64_HI = signed_range(64)
@@ -84,16 +86,16 @@ def accumulate(products, valid, clear, *, acc_bits, overflow="wrap"):
       ``products``: integer array in the int64 range (the MAC's product for that cycle);
       ``valid``: bools or 0/1, the product is added only when set;
       ``clear``: bools or 0/1, the register restarts from 0 on that cycle (before the add).
-    ``acc_bits`` in 1..64; ``overflow`` in ``OVERFLOW_MODES``.
+    ``acc_bits`` in 1..64; ``overflow`` one of :class:`~lowbit.core.modes.Overflow`.
     Output: int64 array, ``acc[t]`` in ``signed_range(acc_bits)``.
     """
     acc_bits = check_int("acc_bits", acc_bits, 1, MAX_ACC_BITS)
-    overflow = check_choice("overflow", overflow, OVERFLOW_MODES)
+    overflow = OVERFLOW.check(overflow)
     products = int_array("products", products, _INT64_LO, _INT64_HI)
     valid = flag_array("valid", valid)
     clear = flag_array("clear", clear)
     same_length(products=products, valid=valid, clear=clear)
     terms = np.where(valid, products, np.int64(0))
-    if overflow == "wrap":
+    if overflow == Overflow.WRAP:
         return _accumulate_wrap(terms, clear, acc_bits)
     return _accumulate_saturate(terms, clear, acc_bits)

@@ -22,7 +22,10 @@ import math
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_int, int_array
+from lowbit.core.modes import DintCodebook
+from lowbit.core.unit_params import DINT_FRAC_BITS, DINT_SPECIAL
+
+from ._checks import ParameterError, check_int, int_array
 
 __all__ = [
     "SPECIALS",
@@ -36,7 +39,7 @@ __all__ = [
     "dequantize_int",
 ]
 
-SPECIALS = ("half", "pm_half")
+SPECIALS = tuple(DintCodebook)   # the codebooks, declared once in lowbit.core.modes
 N_CODES = 16
 MAX_INT_BITS = 16
 
@@ -52,13 +55,13 @@ def dint_scaled_codebook(special, frac_bits):
     Inputs: ``special`` in ``SPECIALS``, ``frac_bits`` in 1..2.
     Output: int64 array of 16 entries (exact integers: the MAC's weight operand).
     """
-    special = check_choice("special", special, SPECIALS)
-    frac_bits = check_int("frac_bits", frac_bits, 1, 2)
+    special = DINT_SPECIAL.check(special)
+    frac_bits = DINT_FRAC_BITS.check(frac_bits)
     one = 1 << frac_bits
     table = np.empty(N_CODES, dtype=np.int64)
     table[0:8] = np.arange(0, 8) * one
     table[9:16] = np.arange(-7, 0) * one  # bit patterns 1001..1111 as two's complement
-    if special == "half":
+    if special == DintCodebook.HALF:
         table[8] = 1  # 1000 would be -8 in two's complement: it becomes +2**-f instead
     else:
         table[7], table[8] = 1, -1
@@ -143,8 +146,8 @@ class DintFormat:
     max_level = 7
 
     def __init__(self, special="half", frac_bits=1):
-        self.special = check_choice("special", special, SPECIALS)
-        self.frac_bits = check_int("frac_bits", frac_bits, 1, 2)
+        self.special = DINT_SPECIAL.check(special)
+        self.frac_bits = DINT_FRAC_BITS.check(frac_bits)
         self.scaled_values = dint_scaled_codebook(self.special, self.frac_bits)
         self.values = self.scaled_values / float(1 << self.frac_bits)  # exact: dyadic rationals
         order = np.argsort(self.values)
@@ -155,7 +158,7 @@ class DintFormat:
         self.rounder = LevelRounder(self.levels, unit=2.0**-self.frac_bits)
 
     def __repr__(self):
-        return f"DintFormat(special={self.special!r}, frac_bits={self.frac_bits})"
+        return f"DintFormat(special={str(self.special)!r}, frac_bits={self.frac_bits})"
 
     def decode(self, codes):
         """Inputs: integer codes in 0..15, any shape. Output: float64 values, same shape."""

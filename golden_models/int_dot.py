@@ -6,10 +6,10 @@ activation parameters, the widths, and the exact lane sums.
 
 import numpy as np
 
+from lowbit.core.unit_params import ACT_BITS, WEIGHT_BITS
 from lowbit.core.widths import signed_bits_for, signed_range, sum_bits
 
 from ._checks import ParameterError, check_int, int_array
-from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS
 
 __all__ = ["MAX_LANES", "product_range", "LaneDot", "IntDot"]
 
@@ -46,7 +46,7 @@ class LaneDot:
 
     def __init__(self, lanes, act_bits, w_lo, w_hi):
         self.lanes = check_int("lanes", lanes, 1, MAX_LANES)
-        self.act_bits = check_int("act_bits", act_bits, MIN_OPERAND_BITS, MAX_OPERAND_BITS)
+        self.act_bits = ACT_BITS.check(act_bits)
         lo, hi = product_range(w_lo, w_hi, self.act_bits)
         self.product_bits = signed_bits_for(lo, hi)
         self.sum_bits = sum_bits(lo, hi, self.lanes)
@@ -73,7 +73,7 @@ class IntDot(LaneDot):
     """
 
     def __init__(self, *, lanes=8, weight_bits=4, act_bits=8):
-        self.weight_bits = check_int("weight_bits", weight_bits, MIN_OPERAND_BITS, MAX_OPERAND_BITS)
+        self.weight_bits = WEIGHT_BITS.check(weight_bits)
         super().__init__(lanes, act_bits, *signed_range(self.weight_bits))
 
     def dot(self, weights, acts):

@@ -1,9 +1,10 @@
 """Golden model of the INT x INT multiply-accumulate, the baseline of ``dint_mac``."""
 
+from lowbit.core.unit_params import ACT_BITS, WEIGHT_BITS
 from lowbit.core.widths import signed_range
 
-from ._checks import check_int, int_array
-from ._mac import MAX_OPERAND_BITS, MIN_OPERAND_BITS, MacModel, check_acc, product_bits
+from ._checks import int_array
+from ._mac import MacModel, check_acc, product_bits
 
 __all__ = ["IntMac"]
 
@@ -17,8 +18,8 @@ class IntMac(MacModel):
     """
 
     def __init__(self, *, weight_bits=8, act_bits=8, acc_bits=32, overflow="wrap"):
-        self.weight_bits = check_int("weight_bits", weight_bits, MIN_OPERAND_BITS, MAX_OPERAND_BITS)
-        self.act_bits = check_int("act_bits", act_bits, MIN_OPERAND_BITS, MAX_OPERAND_BITS)
+        self.weight_bits = WEIGHT_BITS.check(weight_bits)
+        self.act_bits = ACT_BITS.check(act_bits)
         self.product_bits = product_bits(*signed_range(self.weight_bits), self.act_bits)
         self.acc_bits, self.overflow = check_acc(acc_bits, overflow, self.product_bits)
 

@@ -4,20 +4,20 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_choice, check_int
+from lowbit.core.modes import Overflow
+from lowbit.core.params import check_int
+from lowbit.core.unit_params import ACC_BITS, OVERFLOW
 from lowbit.core.widths import signed_range
 from .component import Component
 
-__all__ = ["OVERFLOW_MODES", "check_accumulator", "register_sum", "Accumulator"]
-
-OVERFLOW_MODES = ("wrap", "saturate")
+__all__ = ["check_accumulator", "register_sum", "Accumulator"]
 
 
 def check_accumulator(*, product_bits, acc_bits, overflow, stages):
     """Validate an accumulator configuration; shared by the units that build one."""
     check_int("product_bits", product_bits, 2, 64)
-    check_int("acc_bits", acc_bits, product_bits, 64, why=f"a product needs {product_bits} bits")
-    check_choice("overflow", overflow, OVERFLOW_MODES)
+    acc_bits = ACC_BITS.check(acc_bits, lo=product_bits, why=f"a product needs {product_bits} bits")
+    overflow = OVERFLOW.check(overflow)
     check_int("stages", stages, 0, 4)
     return dict(product_bits=product_bits, acc_bits=acc_bits, overflow=overflow, stages=stages)
 
@@ -27,7 +27,7 @@ def register_sum(m, acc, total, overflow):
 
     ``total`` is the resolved sum, one bit wider than ``acc``: its top two bits differ exactly
     on overflow, which is all saturation needs to know."""
-    if overflow == "wrap":
+    if overflow == Overflow.WRAP:
         m.d.sync += acc.eq(total)  # truncation is the wrap-around
     else:
         lo, hi = signed_range(len(acc))

@@ -1,12 +1,11 @@
 """N-lane dINT4 weight x INT activation dot product (SPEC.md "dINT"), with a pipelined tree."""
 
-from amaranth.hdl import Signal, signed, unsigned
+from amaranth.hdl import unsigned
 
-from lowbit.core.params import check_choice, check_int
+from lowbit.core.unit_params import ACT_BITS, DINT_FRAC_BITS, DINT_SPECIAL, LANES
 from lowbit.core.widths import signed_bits_for, signed_range, sum_bits
 
-from .adder_tree import BitHeap
-from .dint_mac import SPECIAL_VARIANTS, add_signed_product, decode_table
+from .dint_mac import add_signed_product, decode_table
 from .dot_product import LaneDotProduct
 
 __all__ = ["DintDot"]
@@ -53,10 +52,10 @@ class DintDot(LaneDotProduct):
     """
 
     def __init__(self, *, lanes=8, special="half", frac_bits=1, act_bits=8, fused=False):
-        self.special = check_choice("special", special, SPECIAL_VARIANTS)
-        self.frac_bits = check_int("frac_bits", frac_bits, 1, 2)
-        check_int("act_bits", act_bits, 2, 16)
-        check_int("lanes", lanes, 4, 64)
+        self.special = DINT_SPECIAL.check(special)
+        self.frac_bits = DINT_FRAC_BITS.check(frac_bits)
+        ACT_BITS.check(act_bits)
+        LANES.check(lanes)
         w_lo, w_hi = scaled_range(special, frac_bits)
         a_lo, a_hi = signed_range(act_bits)
         corners = [w * a for w in (w_lo, w_hi) for a in (a_lo, a_hi)]
@@ -64,16 +63,5 @@ class DintDot(LaneDotProduct):
         super().__init__(lanes=lanes, act_bits=act_bits, weight_shape=unsigned(4),
                          sum_bits=sum_bits(min(corners), max(corners), lanes), fused=fused)
 
-    def lane_terms(self, m, weights, acts):
-        terms = []
-        for k in range(self.lanes):
-            heap = BitHeap(self.product_bits)
-            add_signed_product(m, heap, weights[k], acts[k], self.special, self.frac_bits)
-            product = Signal(signed(self.product_bits), name=f"product{k}")
-            m.d.comb += product.eq(heap.resolve(m, f"lane{k}"))
-            terms.append(product)
-        return [terms]
-
-    def add_lane_products(self, m, heap, weights, acts):
-        for k in range(self.lanes):
-            add_signed_product(m, heap, weights[k], acts[k], self.special, self.frac_bits)
+    def add_lane_product(self, m, heap, weight, act):
+        add_signed_product(m, heap, weight, act, self.special, self.frac_bits)

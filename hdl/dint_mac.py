@@ -2,14 +2,13 @@
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
-from lowbit.core.params import check_choice, check_int
+from lowbit.core.modes import DintCodebook
+from lowbit.core.unit_params import ACT_BITS, DINT_FRAC_BITS, DINT_SPECIAL
 from lowbit.core.widths import signed_bits_for, signed_range
 
 from .mac import MacUnit
 
-__all__ = ["SPECIAL_VARIANTS", "decode", "DintMac"]
-
-SPECIAL_VARIANTS = ("half", "pm_half")
+__all__ = ["decode_table", "decode", "add_signed_product", "DintMac"]
 
 
 def decode_table(special):
@@ -19,7 +18,8 @@ def decode_table(special):
     for a magnitude of 2^-f: ``half`` spends the pattern 1000 (which would be -8) on +2^-f;
     ``pm_half`` spends 0111 on +2^-f and 1000 on -2^-f, and keeps 1001 as -7.
     """
-    special_codes = {"half": {0b1000: 0}, "pm_half": {0b0111: 0, 0b1000: 1}}[special]
+    special_codes = {DintCodebook.HALF: {0b1000: 0},
+                     DintCodebook.PM_HALF: {0b0111: 0, 0b1000: 1}}[special]
     table = {}
     for code in range(16):
         if code in special_codes:
@@ -129,9 +129,9 @@ class DintMac(MacUnit):
 
     def __init__(self, *, special="half", frac_bits=1, act_bits=8, acc_bits=32,
                  overflow="wrap", pipeline=1, fused=False):
-        self.special = check_choice("special", special, SPECIAL_VARIANTS)
-        self.frac_bits = check_int("frac_bits", frac_bits, 1, 2)
-        self.act_bits = check_int("act_bits", act_bits, 2, 16)
+        self.special = DINT_SPECIAL.check(special)
+        self.frac_bits = DINT_FRAC_BITS.check(frac_bits)
+        self.act_bits = ACT_BITS.check(act_bits)
         a_lo, _ = signed_range(act_bits)
         largest = 7 << frac_bits  # the largest |value x 2^f|
         super().__init__(weight_shape=unsigned(4), act_bits=act_bits,

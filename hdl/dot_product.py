@@ -4,7 +4,8 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_choice, check_int
+from lowbit.core.params import check_choice
+from lowbit.core.unit_params import ACT_BITS, LANES
 from .component import Component
 
 from .adder_tree import BitHeap, adder_tree, adder_trees, tree_levels
@@ -18,9 +19,12 @@ class LaneDotProduct(Component):
 
     A subclass passes ``weight_shape``, ``sum_bits`` and ``term_lists`` (how many lists of terms
     it sums: the lane products, plus e.g. a list of correction bits) to ``__init__`` and
-    provides :meth:`lane_terms`, which turns one beat's weights and activations into those
-    lists, one entry per lane in each. The lists are reduced in lockstep (the same pipeline
-    stages) and their sums added in one final stage.
+    provides either :meth:`add_lane_product` (one lane's product as partial products in a
+    :class:`~lowbit.hdl.adder_tree.BitHeap`: the frame then resolves one heap per lane,
+    :meth:`resolved_lane_products`, and puts every lane's into the fused form's one heap) or
+    :meth:`lane_terms` and :meth:`add_lane_products` themselves. :meth:`lane_terms` turns one
+    beat's weights and activations into those lists, one entry per lane in each. The lists are
+    reduced in lockstep (the same pipeline stages) and their sums added in one final stage.
 
     Attributes
     ----------
@@ -44,8 +48,8 @@ class LaneDotProduct(Component):
     """
 
     def __init__(self, *, lanes, act_bits, weight_shape, sum_bits, term_lists=1, fused=False):
-        self.lanes = check_int("lanes", lanes, 4, 64)
-        self.act_bits = check_int("act_bits", act_bits, 2, 16)
+        self.lanes = LANES.check(lanes)
+        self.act_bits = ACT_BITS.check(act_bits)
         self.fused = check_choice("fused", fused, (False, True))
         self.sum_bits = sum_bits
         self.latency = 2 if fused else 1 + tree_levels(lanes) + tree_levels(term_lists)
@@ -58,12 +62,36 @@ class LaneDotProduct(Component):
             "o": Out(stream.Signature(signed(sum_bits))),
         })
 
-    def lane_terms(self, m, weights, acts):
+    def add_lane_product(self, m, heap, weight, act):
+        """Add one lane's exact product ``weight x act`` to ``heap`` as partial products."""
         raise NotImplementedError
 
+    def resolved_lane_products(self, m, weights, acts, add_product=None):
+        """Every lane's product from a :class:`~lowbit.hdl.adder_tree.BitHeap` of its own: the
+        lane's partial products (``add_product(m, heap, weight, act)``, by default
+        :meth:`add_lane_product`) reduced by the lane's carry-save tree and resolved by its one
+        carry-propagate adder. Returns the signed ``product<k>`` Signals, ``self.product_bits``
+        wide (the subclass sets it: the widest exact lane product), lane by lane."""
+        add_product = self.add_lane_product if add_product is None else add_product
+        products = []
+        for k in range(self.lanes):
+            heap = BitHeap(self.product_bits)
+            add_product(m, heap, weights[k], acts[k])
+            product = Signal(signed(self.product_bits), name=f"product{k}")
+            m.d.comb += product.eq(heap.resolve(m, f"lane{k}"))
+            products.append(product)
+        return products
+
+    def lane_terms(self, m, weights, acts):
+        """The lists of terms to sum, each with one entry per lane; by default one list, the
+        lanes' products (:meth:`resolved_lane_products`)."""
+        return [self.resolved_lane_products(m, weights, acts)]
+
     def add_lane_products(self, m, heap, weights, acts):
-        """Add every lane's exact product to ``heap`` as partial products (fused form)."""
-        raise NotImplementedError
+        """Add every lane's exact product to ``heap`` as partial products (fused form); by
+        default :meth:`add_lane_product` lane by lane."""
+        for k in range(self.lanes):
+            self.add_lane_product(m, heap, weights[k], acts[k])
 
     def elaborate(self, platform):
         m = Module()

@@ -1,11 +1,11 @@
 """The baseline N-lane integer dot product (INT4 x INT8 lanes by default)."""
 
-from amaranth.hdl import Signal, signed
+from amaranth.hdl import signed
 
-from lowbit.core.params import check_choice, check_int
+from lowbit.core.params import check_choice
+from lowbit.core.unit_params import ACT_BITS, LANES, WEIGHT_BITS
 from lowbit.core.widths import signed_bits_for, signed_range, sum_bits
 
-from .adder_tree import BitHeap
 from .dot_product import LaneDotProduct
 from .int_mac import add_booth_product
 
@@ -30,10 +30,10 @@ class IntDot(LaneDotProduct):
 
     def __init__(self, *, lanes=8, weight_bits=4, act_bits=8, fused=False, booth=False):
         self.booth = check_choice("booth", booth, (False, True))
-        self.weight_bits = check_int("weight_bits", weight_bits, 2, 16)
-        check_int("act_bits", act_bits, 2, 16)
+        self.weight_bits = WEIGHT_BITS.check(weight_bits)
+        ACT_BITS.check(act_bits)
         (w_lo, w_hi), (a_lo, a_hi) = signed_range(weight_bits), signed_range(act_bits)
-        check_int("lanes", lanes, 4, 64)
+        LANES.check(lanes)
         self.product_bits = signed_bits_for(min(w_lo * a_hi, w_hi * a_lo), w_lo * a_lo)
         super().__init__(lanes=lanes, act_bits=act_bits, weight_shape=signed(weight_bits),
                          sum_bits=sum_bits(min(w_lo * a_hi, w_hi * a_lo), w_lo * a_lo, lanes),
@@ -42,15 +42,7 @@ class IntDot(LaneDotProduct):
     def lane_terms(self, m, weights, acts):
         if not self.booth:
             return [[weights[k] * acts[k] for k in range(self.lanes)]]
-        terms = []
-        for k in range(self.lanes):
-            heap = BitHeap(self.product_bits)
-            add_booth_product(m, heap, weights[k], acts[k])
-            product = Signal(signed(self.product_bits), name=f"product{k}")
-            m.d.comb += product.eq(heap.resolve(m, f"lane{k}"))
-            terms.append(product)
-        return [terms]
+        return super().lane_terms(m, weights, acts)
 
-    def add_lane_products(self, m, heap, weights, acts):
-        for k in range(self.lanes):
-            add_booth_product(m, heap, weights[k], acts[k])
+    def add_lane_product(self, m, heap, weight, act):
+        add_booth_product(m, heap, weight, act)

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Const, Mux, Signal, signed
 
-from lowbit.core.params import check_int
+from lowbit.core.unit_params import ACT_BITS, WEIGHT_BITS
 from lowbit.core.widths import signed_bits_for, signed_range
 
 from .mac import MacUnit
@@ -41,8 +41,8 @@ class IntMac(MacUnit):
 
     def __init__(self, *, weight_bits=8, act_bits=8, acc_bits=32, overflow="wrap", pipeline=1,
                  fused=False):
-        self.weight_bits = check_int("weight_bits", weight_bits, 2, 16)
-        self.act_bits = check_int("act_bits", act_bits, 2, 16)
+        self.weight_bits = WEIGHT_BITS.check(weight_bits)
+        self.act_bits = ACT_BITS.check(act_bits)
         w_lo, w_hi = signed_range(weight_bits)
         a_lo, a_hi = signed_range(act_bits)
         super().__init__(weight_shape=signed(weight_bits), act_bits=act_bits,

@@ -4,7 +4,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_choice, check_int
+from lowbit.core.params import check_choice
+from lowbit.core.unit_params import PIPELINE
 from .component import Component
 
 from .accumulator import Accumulator, check_accumulator, register_sum
@@ -44,12 +45,13 @@ class MacUnit(Component):
 
     def __init__(self, *, weight_shape, act_bits, product_bits, acc_bits, overflow, pipeline,
                  fused=False):
-        check_int("pipeline", pipeline, 0, 2)
+        pipeline = PIPELINE.check(pipeline)
         self.fused = check_choice("fused", fused, (False, True))
         self.product_bits = product_bits
         self._accumulator = check_accumulator(product_bits=product_bits, acc_bits=acc_bits,
                                               overflow=overflow, stages=pipeline)
-        self.acc_bits, self.overflow, self.pipeline = acc_bits, overflow, pipeline
+        self.acc_bits, self.overflow = self._accumulator["acc_bits"], self._accumulator["overflow"]
+        self.pipeline = pipeline
         super().__init__({
             "weight": In(weight_shape),
             "act": In(signed(act_bits)),

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
-from lowbit.core.params import check_int
+from lowbit.core.unit_params import ACT_BITS, LANES
 from lowbit.core.widths import signed_range, sum_bits
 
 from .dot_product import LaneDotProduct
@@ -29,8 +29,8 @@ class PotDot(LaneDotProduct):
 
     def __init__(self, *, lanes=8, bits=4, zero_code=True, act_bits=8, fused=False):
         self.code = PotCode(bits=bits, zero_code=zero_code)
-        check_int("act_bits", act_bits, 2, 16)
-        check_int("lanes", lanes, 4, 64)
+        ACT_BITS.check(act_bits)
+        LANES.check(lanes)
         a_lo, _ = signed_range(act_bits)
         largest = -a_lo << self.code.frac_bits
         super().__init__(lanes=lanes, act_bits=act_bits, weight_shape=unsigned(bits),

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
-from lowbit.core.params import check_int
+from lowbit.core.unit_params import ACT_BITS
 from lowbit.core.widths import signed_bits_for, signed_range
 
 from .mac import MacUnit
@@ -36,7 +36,7 @@ class PotMac(MacUnit):
     def __init__(self, *, bits=4, zero_code=True, act_bits=8, acc_bits=32, overflow="wrap",
                  pipeline=1, fused=False):
         self.code = PotCode(bits=bits, zero_code=zero_code)
-        self.act_bits = check_int("act_bits", act_bits, 2, 16)
+        self.act_bits = ACT_BITS.check(act_bits)
         a_lo, _ = signed_range(act_bits)
         largest = -a_lo << self.code.frac_bits
         super().__init__(weight_shape=unsigned(bits), act_bits=act_bits,
