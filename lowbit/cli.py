@@ -1,7 +1,10 @@
-"""The `lowbit` command line: units, generate, sim, synth, flow."""
+"""lowbit: generate low-bit LLM arithmetic units as Verilog, check them in simulation against
+their golden models, synthesize them beside their baselines, and report area, timing, energy and
+accuracy. `lowbit flow` is the main job; `lowbit COMMAND --help` describes each command."""
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -12,11 +15,61 @@ __all__ = ["main"]
 DEFAULT_BUILD = Path("build")
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; every option's default shown unless its help already says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" not in text and action.default not in (None, False, argparse.SUPPRESS)
+                and action.option_strings and action.nargs != 0):
+            default = (" ".join(map(str, action.default)) if isinstance(action.default, list)
+                       else action.default)
+            text += f" (default: {default})"
+        return text.replace("%", "%%")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one error line and exit status 2."""
+    """argparse, but a usage mistake is one error line and exit status 2, and every option's
+    default shows in ``--help``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise LowbitError(f"{message} (see `{self.prog} --help`)")
+
+
+def bounded(kind, lo=None, hi=None, *, above=None):
+    """An argparse ``type``: a number of ``kind`` (int or float) within ``lo..hi`` (either may
+    be open; ``above``: strictly greater than it). A value outside is one error line naming the
+    option and the range (exit 2). The function carries ``kind``, ``lo``, ``hi``, ``above``, so
+    tests can list every option's range."""
+    if above is not None:
+        wanted = f"a number above {above:g}"
+    elif hi is None:
+        wanted = f"{'an integer' if kind is int else 'a number'} >= {lo}"
+    else:
+        wanted = f"{'an integer' if kind is int else 'a number'} in {lo}..{hi}"
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
+        if (isinstance(value, float) and not math.isfinite(value)
+                or above is not None and not value > above
+                or lo is not None and value < lo or hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give {wanted}")
+        return value
+
+    parse.__name__ = kind.__name__
+    parse.kind, parse.lo, parse.hi, parse.above = kind, lo, hi, above
+    return parse
+
+
+COUNT = bounded(int, 1)           # jobs, cycles, grid points: at least one
+SEED = bounded(int, 0, 2**32 - 1)  # cocotb's and NumPy's seeds are unsigned 32-bit
 
 
 def _overrides(pairs):
@@ -212,14 +265,15 @@ def build_parser():
     p.add_argument("-o", "--output", help="output file (default build/verilog/UNIT.v; - for stdout)")
 
     p = unit_command("sim", "run a unit's cocotb testbench against its golden model")
-    p.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="icarus")
+    p.add_argument("--simulator", choices=("icarus", "verilator", "both"), default="icarus",
+                   help="simulator of the generated Verilog (both: one after the other)")
     p.add_argument("--waves", action="store_true", help="dump a waveform and print its path")
-    p.add_argument("--seed", type=int, default=1, help="random seed of the testbench")
+    p.add_argument("--seed", type=SEED, default=1, help="random seed of the testbench")
 
     p = unit_command("synth", "synthesize a unit (area; Fmax by place-and-route)")
     p.add_argument("--target", choices=TARGETS, action="append", required=True,
-                   help="repeatable")
-    p.add_argument("--device", help="ice40: up5k; ecp5: 25k (default) or 85k")
+                   help="synthesis target (repeatable)")
+    p.add_argument("--device", help="ice40: up5k (default); ecp5: 25k (default) or 85k")
     p.add_argument("--no-pnr", action="store_true", help="area only, no place-and-route")
     p.add_argument("--json", type=Path, help="JSON output (default build/synth/UNIT.json)")
 
@@ -229,7 +283,7 @@ def build_parser():
     p.add_argument("--board", choices=list(BOARDS), required=True,
                    help="icebreaker (iCE40 UP5K, 12 MHz), ulx3s (ECP5 LFE5U-25F, 25 MHz), "
                         "ulx3s-85f (the LFE5U-85F version)")
-    p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+    p.add_argument("--baud", type=bounded(int, 1), default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")
 
     from .synth.power import DEFAULT_CLOCK_MHZ, DEFAULT_CYCLES
@@ -237,12 +291,12 @@ def build_parser():
                               "simulation of the standard-cell netlist (docs/power.md)")
     p.add_argument("--data", choices=("minilm", "random"), default="minilm",
                    help="operands: MiniLM weights and activations (default) or random")
-    p.add_argument("--clock", type=float, default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
+    p.add_argument("--clock", type=bounded(float, above=0), default=DEFAULT_CLOCK_MHZ, metavar="MHZ",
                    help=f"clock frequency for both (default {DEFAULT_CLOCK_MHZ:g} MHz)")
     p.add_argument("--liberty", type=Path, metavar="FILE",
                    help="Liberty library, .lib or .lib.gz (default: see docs/synthesis.md)")
-    p.add_argument("--seed", type=int, default=1, help="operand selection seed (default 1)")
-    p.add_argument("--cycles", type=int, default=DEFAULT_CYCLES,
+    p.add_argument("--seed", type=SEED, default=1, help="operand selection seed (default 1)")
+    p.add_argument("--cycles", type=COUNT, default=DEFAULT_CYCLES,
                    help=f"simulated cycles per unit (default {DEFAULT_CYCLES})")
     p.add_argument("--json", type=Path, help="JSON output (default build/power/UNIT-DATA.json)")
     p.add_argument("--breakdown", action="store_true",
@@ -251,9 +305,10 @@ def build_parser():
     p = sub.add_parser("flow", help="the main job: every unit at its defaults beside its "
                                     "baseline: generate, simulate, synthesize, report")
     p.add_argument("--target", choices=TARGETS, action="append",
-                   help="repeatable (default: ice40, ecp5, generic)")
-    p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
-    p.add_argument("--jobs", type=int, default=2,
+                   help="synthesis target, repeatable (default: ice40, ecp5, generic)")
+    p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus",
+                   help="simulator of every unit's testbench")
+    p.add_argument("--jobs", type=COUNT, default=2,
                    help="parallel simulation and synthesis jobs (default 2)")
     p.add_argument("--unit", action="append", metavar="NAME",
                    help="only this unit and its baseline (repeatable; default: every unit)")
@@ -262,7 +317,7 @@ def build_parser():
                                      "(cached, parallel) into one table")
     p.add_argument("config", type=Path, help="sweep file (TOML); see sweeps/*.toml")
     p.add_argument("--out", type=Path, help="output folder (default build/sweep/NAME)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel jobs (default 2)")
+    p.add_argument("--jobs", type=COUNT, default=2, help="parallel jobs (default 2)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run the points on the Dask distributed scheduler at ADDRESS "
                         "(tcp://HOST:PORT) instead of a local pool of --jobs processes")
@@ -280,7 +335,7 @@ def build_parser():
     mutation_arguments(p)
 
     from . import prove, waves
-    p = sub.add_parser("prove", help="SymbiYosys proofs: each unit's arithmetic equals SPEC.md, "
+    p = sub.add_parser("prove", help="SymbiYosys proofs: each unit's arithmetic equals docs/spec.md, "
                                      "its streams keep the stream rules (docs/formal.md)")
     prove.add_arguments(p)
     p = sub.add_parser("waves", help="one transaction of a unit, checked against the golden "
@@ -292,7 +347,7 @@ def build_parser():
     p = sub.add_parser("eval", help="accuracy of the formats on the real MiniLM model "
                                     "(writes accuracy.md and accuracy.json)")
     p.add_argument("--out", type=Path, help="output folder (default: the --build folder)")
-    p.add_argument("--damp", type=float, default=DEFAULT_DAMP,
+    p.add_argument("--damp", type=bounded(float, 0), default=DEFAULT_DAMP,
                    help=f"GPTQ/Athena damping (default {DEFAULT_DAMP:g}, see docs/ptq.md)")
     p.add_argument("--athena", action="store_true", help="add Athena (column grouping) rows (slow)")
     p.add_argument("--dint-variants", action="store_true",
@@ -312,14 +367,27 @@ def build_parser():
                    help="the small sentence set (40 calibration sentences, 30 pairs) instead of the study set")
     p.add_argument("--a8", choices=("sym", "asym"), default="sym",
                    help="INT8 activations of the W4A8 rows: per-token symmetric (default) or asymmetric")
-    p.add_argument("--n-grid", type=int, default=DEFAULT_N_GRID,
+    p.add_argument("--n-grid", type=COUNT, default=DEFAULT_N_GRID,
                    help=f"clipping ratios of the weight scale searches (default {DEFAULT_N_GRID})")
     p.add_argument("--rows", nargs="+", choices=list(ROWS), metavar="ROW",
                    help=f"only these rows: {', '.join(ROWS)}")
 
     from .experiments import add_parser as experiment_parser
     experiment_parser(sub, _Parser)
+    _describe(parser)
     return parser
+
+
+def _describe(parser):
+    """Give every subcommand without a description its one-line help as the description, so
+    that ``lowbit COMMAND --help`` says what the command does."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, child in action.choices.items():
+                if not child.description and helps.get(name):
+                    child.description = helps[name][0].upper() + helps[name][1:] + "."
+                _describe(child)
 
 
 COMMANDS = {"power": cmd_power, "units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
