@@ -31,13 +31,14 @@ placement, so the wire capacitance is the library's wire-load model (sky130: ``S
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from lowbit.core.errors import LowbitError
 from lowbit.core.params import params_tag
 from lowbit.verilog import to_verilog
 
 from .liberty import LIBERTY_HINT, find_liberty, library_id, materialize
+from .result import SynthResult
 from .sta import require_sta, sta_version, worst_path
 from .tools import run_tool, tool_versions
 from .wrapper import Harness
@@ -55,42 +56,22 @@ DONT_USE = ("*__lpflow_*", "*__probe_*", "*__dlygate*", "*__dlymetal*", "*__clkd
 
 
 @dataclass(frozen=True)
-class AsicResult:
-    """A ``SynthResult`` of the ``asic`` target (same fields, same meaning) plus:
+class AsicResult(SynthResult):
+    """A :class:`~lowbit.synth.result.SynthResult` of the ``asic`` target (its fields keep
+    their meaning; ``area_um2`` is the cell area of the bare unit from ``stat -liberty``,
+    ``liberty`` the library's file name and hash, ``gate_equivalents`` ``area_um2`` over the
+    area of the library's smallest NAND2, ``fmax_mhz`` OpenSTA's), plus:
 
-    * ``area_um2``: cell area of the bare unit (``stat -liberty``); ``sequential_area_um2``
-      the flip-flops' share of it;
-    * ``gate_equivalents``: ``area_um2`` over the area of the library's smallest NAND2;
-    * ``fmax_mhz``, ``critical_path_ns``: OpenSTA's worst register-to-register path of the unit
-      in the timing harness (minimum period), ``critical_path`` its cell types in order;
-    * ``liberty``: the library's file name and hash; ``delay_target_ps``: ABC's ``-D``.
+    * ``sequential_area_um2``: the flip-flops' share of ``area_um2``;
+    * ``critical_path_ns``: OpenSTA's worst register-to-register path of the unit in the
+      timing harness (the minimum period), ``critical_path`` its cell types in order;
+    * ``delay_target_ps``: ABC's ``-D``.
     """
 
-    unit: str
-    params: dict
-    target: str
-    device: str | None
-    luts: int | None
-    ffs: int
-    carry: int | None
-    dsps: int | None
-    gate_equivalents: float | None
-    transistors: int | None
-    fmax_mhz: float | None
-    logic_depth: int | None
-    cells: dict
-    tool_versions: dict
-    seconds: float
-    area_um2: float
-    sequential_area_um2: float
-    critical_path_ns: float | None
-    critical_path: list
-    liberty: str
-    delay_target_ps: int
-    options: list = field(default_factory=list)
-
-    def as_dict(self):
-        return asdict(self)
+    sequential_area_um2: float = 0.0
+    critical_path_ns: float | None = None
+    critical_path: list = field(default_factory=list)
+    delay_target_ps: int = DELAY_TARGET_PS
 
 
 def resolve_liberty(liberty, build_dir):
