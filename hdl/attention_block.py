@@ -1,0 +1,623 @@
+"""One quantized self-attention layer (MiniLM's: Q, K, V projections, per-head scores, softmax,
+context, output projection) as one streaming circuit built from the units (issue 17; the
+integer pipeline is /work/brief/BLOCK.md's, docs/block.md).
+
+The projection engine is a unit's lane dot product (``int_dot`` INT8 x INT8, ``dint_dot``
+dINT4 x INT8, ``pot_dot`` PoT4 x INT8); the activation x activation products (Q K^T and P V)
+run on an ``int_dot`` of 9-bit x 8-bit lanes beside it; the softmax is ``softmax_fixed`` or
+``exaq_softmax``; requantization between the stages is one shared scale-and-round stage.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from lowbit.core.params import ParameterError, check_choice, check_int
+from lowbit.core.widths import signed_range
+
+from .component import Component
+from .dint_dot import DintDot
+from .exaq_softmax import ExaqSoftmax
+from .int_dot import IntDot
+from .pot_dot import PotDot
+from .softmax_fixed import SoftmaxFixed
+
+__all__ = ["AttentionBlock", "ENGINES", "SOFTMAXES", "SHIFT_BITS", "BIAS_BITS"]
+
+ENGINES = ("int8", "dint", "pot", "bitplane")
+SOFTMAXES = ("fixed", "exaq2", "exaq3")
+SHIFT_BITS = 6          # requant shift s in 0..63
+BIAS_BITS = 32          # int32 biases in the accumulator's units
+ACT_BITS = 8            # INT8 activations (x, Q8, K8, V8, C8)
+P_BITS = 8              # softmax outputs 0..2^out_frac with out_frac = 7: unsigned 8-bit
+AA_WEIGHT_BITS = 9      # the activation x activation engine's "weight" lane: Q8 or P, signed 9
+
+# Destinations of a result (the kind tag that travels with each beat).
+KIND_Q, KIND_K, KIND_V, KIND_O, KIND_S, KIND_C = range(6)
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+class AttentionBlock(Component):
+    """One self-attention layer of ``d_model`` channels, ``heads`` heads, up to ``max_tokens``
+    tokens, on one ``lanes``-wide projection engine.
+
+    Parameters
+    ----------
+    engine : "int8" | "dint" | "pot"
+        The projection engine: ``IntDot`` (INT8 x INT8), ``DintDot`` (dINT4 ``half``, f = 1)
+        or ``PotDot`` (PoT4 with the zero code, f = 7), ``lanes`` wide. ("bitplane", the
+        btc_array at p = 2 / q = 8, is not built yet: refused with one line.)
+    softmax : "fixed" | "exaq2" | "exaq3"
+        ``SoftmaxFixed`` or ``ExaqSoftmax`` (b = 2 or 3, top "exp") on the score rows, one
+        element per cycle, ``max_len = max_tokens``, ``out_frac = 7``.
+    lanes : int, 4..64
+        Lanes of the projection engine and of the activation x activation engine.
+    d_model : int, 16..384, a multiple of heads x lanes
+    heads : int, 1..12 (head_dim = d_model / heads)
+    max_tokens : int, 2..128
+    in_bits, in_frac, lut_frac : the softmax's logit width, its fractional bits and F.
+    m_bits : int, 8..24, width of the requant multipliers M.
+
+    Streams (all ``amaranth.lib.stream``; a layer is one ``cfg`` word, then the others):
+
+    ``cfg`` (In): one word per layer: ``tokens`` T (1..max_tokens), the score requant
+    (``m_s``, ``s_s``), the context requant (``m_x``, ``s_x``) and, for EXAQ, the softmax's
+    ``clip`` and ``lut`` (BLOCK.md). Taken when the block is idle.
+    ``x`` (In): the layer input, T x d_model INT8 codes, ``lanes`` per beat, token-major
+    (beat ``t * d_model / lanes + b`` holds channels ``b * lanes ..``).
+    ``w`` (In): the weight rows in the order the sequencer uses them: for P in q, k, v, o, for
+    each output channel c, ``d_model / lanes`` beats of ``lanes`` codes (input channels in
+    order). A row is kept in an on-chip row buffer and reused for all T tokens; two banks,
+    so the next row streams in while this one computes.
+    ``ch`` (In): one word per weight row, in the same order: the channel's ``bias`` (int32,
+    the accumulator's units) and requant pair (``m``, ``s``; unused for o).
+    ``o`` (Out): the layer output out[t, c] (signed ``out_bits``, exact), channel-major: beat
+    ``c * T + t``; ``last`` on the layer's final beat.
+
+    The layer (BLOCK.md stages 1-5): load x; the Q, K, V projections (results requantized to
+    INT8 into the Q, K buffers and the transposed V buffer); per head, the scores of every
+    (t, u) (requantized to the logits, streamed row by row into the softmax, whose outputs P
+    fill the P buffer), then the context of every (t, j) (requantized into the C buffer; row
+    t starts when P row t is in); the output projection from the C buffer to ``o``.
+
+    Cycles per layer (every input always valid, ``o`` always ready, the softmax keeping up
+    with the score rows; :meth:`cycles`, checked in simulation): with B = d_model / lanes,
+    dh = head_dim, Bh = dh / lanes, Bt = ceil(T / lanes),
+    ``1 + T B + 3 (d_model T B) + 1 + heads (T T Bh + 1 + T dh Bt + 1) + tail + d_model T B
+    + tail_o`` where ``tail`` is the pipeline depth waited for before the output projection
+    (:attr:`tail`) and ``tail_o`` that of the last output beat. The engines do one beat per
+    cycle: :meth:`utilisation`.
+    """
+
+    def __init__(self, *, engine="int8", softmax="fixed", lanes=8, d_model=32, heads=2,
+                 max_tokens=8, in_bits=12, in_frac=4, lut_frac=10, m_bits=16):
+        self.engine = check_choice("engine", engine, ENGINES)
+        self.softmax = check_choice("softmax", softmax, SOFTMAXES)
+        if engine == "bitplane":
+            raise ParameterError("engine='bitplane' is not built yet: engine must be one of "
+                                 "int8, dint, pot", name="engine", value=engine,
+                                 choices=("int8", "dint", "pot"))
+        self.lanes = check_int("lanes", lanes, 4, 64)
+        self.heads = check_int("heads", heads, 1, 12)
+        self.d_model = check_int("d_model", d_model, 16, 384)
+        if d_model % (heads * lanes):
+            raise ParameterError(
+                f"d_model={d_model} is not allowed: d_model must be a multiple of heads x "
+                f"lanes = {heads * lanes} in 16..384", name="d_model", value=d_model)
+        self.max_tokens = check_int("max_tokens", max_tokens, 2, 128)
+        self.in_bits = check_int("in_bits", in_bits, 4, 16)
+        self.in_frac = check_int("in_frac", in_frac, 0, in_bits - 1,
+                                 why="a logit has in_bits - 1 bits besides its sign")
+        self.lut_frac = check_int("lut_frac", lut_frac, 4, 16)
+        self.m_bits = check_int("m_bits", m_bits, 8, 24)
+        self.out_frac = 7
+        self.head_dim = d_model // heads
+        self.beats = d_model // lanes                    # B: beats of a d_model vector
+        self.head_beats = self.head_dim // lanes          # Bh
+        self.token_beats = _ceil_div(max_tokens, lanes)   # beats of a max_tokens vector
+
+        # The units, built here so that their parameters are checked now.
+        if engine == "int8":
+            self.proj = IntDot(lanes=lanes, weight_bits=8, act_bits=ACT_BITS)
+            self.weight_shape = signed(8)
+        elif engine == "dint":
+            self.proj = DintDot(lanes=lanes, special="half", frac_bits=1, act_bits=ACT_BITS)
+            self.weight_shape = unsigned(4)
+        else:
+            self.proj = PotDot(lanes=lanes, bits=4, zero_code=True, act_bits=ACT_BITS)
+            self.weight_shape = unsigned(4)
+        self.aa = IntDot(lanes=lanes, weight_bits=AA_WEIGHT_BITS, act_bits=ACT_BITS)
+        common = dict(in_bits=in_bits, in_frac=in_frac, lut_frac=lut_frac,
+                      out_frac=self.out_frac, max_len=max_tokens, epc=1)
+        if softmax == "fixed":
+            self.sm = SoftmaxFixed(**common)
+            self.exaq_bits = None
+        else:
+            self.exaq_bits = int(softmax[-1])
+            self.sm = ExaqSoftmax(bits=self.exaq_bits, top="exp", **common)
+        self.engine_latency = max(self.proj.latency, self.aa.latency)
+
+        # Accumulator widths: a projection's sum of B beats plus the bias; a score's Bh beats
+        # of Q8 K8 lanes; a context's beats of P V8 lanes.
+        proj_lo, proj_hi = signed_range(self.proj.sum_bits)
+        aa_lo, aa_hi = signed_range(self.aa.sum_bits)
+        bias_lo, bias_hi = signed_range(BIAS_BITS)
+        aa_beats = max(self.head_beats, self.token_beats)
+        lo = min(proj_lo * self.beats + bias_lo, aa_lo * aa_beats)
+        hi = max(proj_hi * self.beats + bias_hi, aa_hi * aa_beats)
+        self.acc_bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1
+        self.out_bits = self.acc_bits
+        self.product_bits = self.acc_bits + m_bits + 1
+        self.latency = None
+        # Pipeline depth from an issued beat to its result's write: the memory read, the
+        # engine, the accumulate stage, the two requant stages.
+        self.tail = 1 + self.engine_latency + 1 + 2 + 1
+        self.fifo_depth = 16
+
+        lut_layout = {}
+        if self.exaq_bits is not None:
+            lut_layout = {"clip": unsigned(in_bits + 1),
+                          "lut": data.ArrayLayout(unsigned(lut_frac + 1), 1 << self.exaq_bits)}
+        cfg = data.StructLayout({
+            "tokens": unsigned(max_tokens.bit_length()),
+            "m_s": unsigned(m_bits), "s_s": unsigned(SHIFT_BITS),
+            "m_x": unsigned(m_bits), "s_x": unsigned(SHIFT_BITS),
+            **lut_layout,
+        })
+        ch = data.StructLayout({"bias": signed(BIAS_BITS), "m": unsigned(m_bits),
+                                "s": unsigned(SHIFT_BITS)})
+        super().__init__({
+            "cfg": In(stream.Signature(cfg)),
+            "x": In(stream.Signature(data.ArrayLayout(signed(ACT_BITS), lanes))),
+            "w": In(stream.Signature(data.ArrayLayout(self.weight_shape, lanes))),
+            "ch": In(stream.Signature(ch)),
+            "o": Out(stream.Signature(data.StructLayout({"data": signed(self.out_bits),
+                                                         "last": 1}))),
+        })
+
+    # --- Cycle counts ---
+
+    def phase_cycles(self, tokens):
+        """Each phase's cycles for a layer of ``tokens`` tokens (streams never stalled)."""
+        t = check_int("tokens", tokens, 1, self.max_tokens)
+        bt = _ceil_div(t, self.lanes)
+        return {
+            "cfg": 1,
+            "load_x": t * self.beats,
+            "qkv": 3 * self.d_model * t * self.beats,
+            "scores": self.heads * (t * t * self.head_beats + 1),
+            "context": self.heads * (t * self.head_dim * bt + 1),
+            "drain": 1 + self.tail,
+            "out": self.d_model * t * self.beats,
+            "out_tail": self.tail,
+        }
+
+    def cycles(self, tokens):
+        """Cycles from taking the ``cfg`` word to taking the layer's last ``o`` beat."""
+        return sum(self.phase_cycles(tokens).values())
+
+    def engine_beats(self, tokens):
+        """Beats of each engine per layer: ``{"proj": ..., "aa": ...}``."""
+        bt = _ceil_div(tokens, self.lanes)
+        return {"proj": 4 * self.d_model * tokens * self.beats,
+                "aa": self.heads * (tokens * tokens * self.head_beats
+                                    + tokens * self.head_dim * bt)}
+
+    def utilisation(self, tokens, cycles=None):
+        """Busy fraction of each engine over a layer of ``cycles`` (default :meth:`cycles`)."""
+        cycles = self.cycles(tokens) if cycles is None else cycles
+        return {name: beats / cycles for name, beats in self.engine_beats(tokens).items()}
+
+    # --- The circuit ---
+
+    def elaborate(self, platform):
+        m = Module()
+        L, D, B = self.lanes, self.d_model, self.beats
+        dh, Bh, TB = self.head_dim, self.head_beats, self.token_beats
+        T_MAX = self.max_tokens
+        wbits = self.weight_shape.width
+
+        m.submodules.proj = proj = self.proj
+        m.submodules.aa = aa = self.aa
+        m.submodules.softmax = sm = self.sm
+
+        # --- Buffers (kept in ``buffers`` by name, for simulation) ---
+        self.buffers = {}
+        def buffer(name, depth, granular):
+            mem = Memory(shape=unsigned(ACT_BITS * L), depth=max(2, depth), init=[])
+            m.submodules[name] = self.buffers[name] = mem
+            wp = mem.write_port(granularity=ACT_BITS) if granular else mem.write_port()
+            return mem, wp, mem.read_port()
+
+        _, x_wr, x_rd = buffer("x_buffer", T_MAX * B, False)
+        _, q_wr, q_rd = buffer("q_buffer", T_MAX * B, True)
+        _, k_wr, k_rd = buffer("k_buffer", T_MAX * B, True)
+        _, v_wr, v_rd = buffer("vt_buffer", D * TB, True)     # V transposed: channel-major
+        _, c_wr, c_rd = buffer("c_buffer", T_MAX * B, True)
+        _, p_wr, p_rd = buffer("p_buffer", T_MAX * TB, True)  # this head's P rows
+        m.submodules.w_buffer = w_mem = Memory(shape=unsigned(wbits * L), depth=2 * B, init=[])
+        w_wr, w_rd = w_mem.write_port(), w_mem.read_port()
+
+        # --- Layer configuration ---
+        cfg = Signal(self.cfg.payload.shape(), reset_less=True)
+        tokens = cfg.tokens
+
+        # --- Weight row loader: two banks of one row each, with the row's ch word ---
+        row_full = Signal(2)
+        ch_full = Signal(2)
+        load_bank = Signal()
+        load_beat = Signal(range(max(B, 2)))
+        ch_bank = Signal()
+        bias = [Signal(signed(BIAS_BITS), name=f"bias{k}", reset_less=True) for k in range(2)]
+        mul = [Signal(self.m_bits, name=f"m{k}", reset_less=True) for k in range(2)]
+        shift = [Signal(SHIFT_BITS, name=f"s{k}", reset_less=True) for k in range(2)]
+        set_row, set_ch, release = Signal(2), Signal(2), Signal(2)
+        m.d.comb += [
+            self.w.ready.eq(~row_full.bit_select(load_bank, 1)),
+            w_wr.addr.eq(Mux(load_bank, B, 0) + load_beat),
+            w_wr.data.eq(self.w.payload.as_value()),
+            w_wr.en.eq(self.w.valid & self.w.ready),
+            self.ch.ready.eq(~ch_full.bit_select(ch_bank, 1)),
+        ]
+        with m.If(self.w.valid & self.w.ready):
+            m.d.sync += load_beat.eq(Mux(load_beat == B - 1, 0, load_beat + 1))
+            with m.If(load_beat == B - 1):
+                m.d.sync += load_bank.eq(~load_bank)
+                m.d.comb += set_row.eq(Mux(load_bank, 2, 1))
+        with m.If(self.ch.valid & self.ch.ready):
+            m.d.sync += ch_bank.eq(~ch_bank)
+            m.d.comb += set_ch.eq(Mux(ch_bank, 2, 1))
+            for k in range(2):
+                with m.If(ch_bank == k):
+                    m.d.sync += [bias[k].eq(self.ch.payload.bias), mul[k].eq(self.ch.payload.m),
+                                 shift[k].eq(self.ch.payload.s)]
+        m.d.sync += [row_full.eq((row_full | set_row) & ~release),
+                     ch_full.eq((ch_full | set_ch) & ~release)]
+
+        # --- Sequencer counters ---
+        proj_sel = Signal(range(4))          # 0 q, 1 k, 2 v, 3 o
+        cur_bank = Signal()
+        beat = Signal(range(max(B, TB, 2)))   # beat within the current dot product
+        tok = Signal(range(T_MAX + 1))        # t
+        chan = Signal(range(D + 1))           # output channel c (projections), j (context)
+        col = Signal(range(T_MAX + 1))        # u (scores)
+        head = Signal(range(self.heads + 1))
+        act_base = Signal(range(T_MAX * B + 1))       # t * B
+        c_word = Signal(range(B + 1))                 # c // L
+        c_lane = Signal(range(L))                     # c % L
+        t_word = Signal(range(TB + 1))                # t // L
+        t_lane = Signal(range(L))                     # t % L
+        vt_base = Signal(range(D * TB + 1))           # c * TB
+        head_off = Signal(range(B + 1))               # h * Bh
+        head_vt = Signal(range(D * TB + 1))           # h * dh * TB
+        q_base = Signal(range(T_MAX * B + 1))         # t * B + h * Bh
+        k_base = Signal(range(T_MAX * B + 1))         # u * B + h * Bh
+        p_base = Signal(range(T_MAX * TB + 1))        # t * TB
+        u_base = Signal(range(T_MAX + L + 1))         # beat * L (context)
+        drain = Signal(range(self.tail + 2))
+
+        # P rows written so far in this head (the softmax's outputs).
+        p_rows = Signal(range(T_MAX + 1))
+        p_clear = Signal()
+
+        # Credits: results headed for a FIFO that are issued but not yet taken out of it.
+        m.submodules.s_fifo = s_fifo = SyncFIFOBuffered(width=self.in_bits + 1,
+                                                        depth=self.fifo_depth)
+        m.submodules.o_fifo = o_fifo = SyncFIFOBuffered(width=self.out_bits,
+                                                        depth=self.fifo_depth)
+        s_credit = Signal(range(self.fifo_depth + 1))
+        o_credit = Signal(range(self.fifo_depth + 1))
+        s_take, o_take = Signal(), Signal()          # a credit taken at issue
+
+        issue = Signal()                # a beat is issued this cycle
+        kind = Signal(range(6))
+        first, last = Signal(), Signal()
+        row_last = Signal()             # a score ending a softmax row
+        dest_addr = Signal(range(max(T_MAX * B, D * TB, T_MAX * TB) + 1))
+        dest_lane = Signal(range(L))
+        is_aa = Signal()
+        layer_done = Signal()
+
+        m.d.comb += [
+            self.cfg.ready.eq(0),
+            self.x.ready.eq(0),
+            x_wr.en.eq(0),
+        ]
+
+        with m.FSM(name="seq"):
+            with m.State("IDLE"):
+                m.d.comb += self.cfg.ready.eq(1)
+                with m.If(self.cfg.valid):
+                    m.d.sync += [cfg.eq(self.cfg.payload), act_base.eq(0), beat.eq(0)]
+                    m.next = "LOAD_X"
+            with m.State("LOAD_X"):
+                m.d.comb += [self.x.ready.eq(1), x_wr.en.eq(self.x.valid),
+                             x_wr.addr.eq(act_base + beat),
+                             x_wr.data.eq(self.x.payload.as_value())]
+                with m.If(self.x.valid):
+                    m.d.sync += beat.eq(beat + 1)
+                    with m.If(beat == B - 1):
+                        m.d.sync += [beat.eq(0), act_base.eq(act_base + B)]
+                        with m.If(act_base == (tokens - 1) * B):
+                            m.d.sync += [act_base.eq(0), tok.eq(0), chan.eq(0), proj_sel.eq(0),
+                                         c_word.eq(0), c_lane.eq(0), t_word.eq(0),
+                                         t_lane.eq(0), vt_base.eq(0)]
+                            m.next = "PROJ"
+            with m.State("PROJ"):
+                bank_ok = (row_full & ch_full).bit_select(cur_bank, 1)
+                is_o = proj_sel == 3
+                m.d.comb += [
+                    kind.eq(proj_sel),
+                    first.eq(beat == 0), last.eq(beat == B - 1),
+                    issue.eq(bank_ok & ~(is_o & last & (o_credit == self.fifo_depth))),
+                    o_take.eq(issue & is_o & last),
+                    dest_addr.eq(Mux(proj_sel == 2, vt_base + t_word, act_base + c_word)),
+                    dest_lane.eq(Mux(proj_sel == 2, t_lane, c_lane)),
+                    w_rd.addr.eq(Mux(cur_bank, B, 0) + beat),
+                    x_rd.addr.eq(act_base + beat),
+                    c_rd.addr.eq(act_base + beat),
+                ]
+                with m.If(issue):
+                    m.d.sync += beat.eq(beat + 1)
+                    with m.If(last):
+                        m.d.sync += [beat.eq(0), tok.eq(tok + 1), act_base.eq(act_base + B),
+                                     t_lane.eq(Mux(t_lane == L - 1, 0, t_lane + 1)),
+                                     t_word.eq(t_word + (t_lane == L - 1))]
+                        with m.If(tok == tokens - 1):
+                            m.d.comb += release.eq(Mux(cur_bank, 2, 1))
+                            m.d.sync += [tok.eq(0), act_base.eq(0), t_lane.eq(0), t_word.eq(0),
+                                         cur_bank.eq(~cur_bank), chan.eq(chan + 1),
+                                         c_lane.eq(Mux(c_lane == L - 1, 0, c_lane + 1)),
+                                         c_word.eq(c_word + (c_lane == L - 1)),
+                                         vt_base.eq(vt_base + TB)]
+                            with m.If(chan == D - 1):
+                                m.d.sync += [chan.eq(0), c_lane.eq(0), c_word.eq(0),
+                                             vt_base.eq(0), proj_sel.eq(proj_sel + 1)]
+                                with m.If(proj_sel == 2):
+                                    m.d.sync += [head.eq(0), head_off.eq(0), head_vt.eq(0),
+                                                 q_base.eq(0), k_base.eq(0), col.eq(0)]
+                                    m.d.comb += p_clear.eq(1)
+                                    m.next = "SCORES"
+                                with m.If(proj_sel == 3):
+                                    m.next = "OUT_TAIL"
+            with m.State("SCORES"):
+                m.d.comb += [
+                    kind.eq(KIND_S), is_aa.eq(1),
+                    first.eq(beat == 0), last.eq(beat == Bh - 1),
+                    row_last.eq(col == tokens - 1),
+                    issue.eq(~(last & (s_credit == self.fifo_depth))),
+                    s_take.eq(issue & last),
+                    q_rd.addr.eq(q_base + beat),
+                    k_rd.addr.eq(k_base + beat),
+                ]
+                with m.If(issue):
+                    m.d.sync += beat.eq(beat + 1)
+                    with m.If(last):
+                        m.d.sync += [beat.eq(0), col.eq(col + 1), k_base.eq(k_base + B)]
+                        with m.If(col == tokens - 1):
+                            m.d.sync += [col.eq(0), k_base.eq(head_off), tok.eq(tok + 1),
+                                         q_base.eq(q_base + B)]
+                            with m.If(tok == tokens - 1):
+                                m.d.sync += [tok.eq(0), chan.eq(0), u_base.eq(0), p_base.eq(0),
+                                             act_base.eq(0), c_word.eq(head_off), c_lane.eq(0),
+                                             vt_base.eq(head_vt)]
+                                m.next = "SCORES_END"
+            with m.State("SCORES_END"):
+                m.next = "CONTEXT"
+            with m.State("CONTEXT"):
+                row_start = (chan == 0) & (beat == 0)
+                m.d.comb += [
+                    kind.eq(KIND_C), is_aa.eq(1),
+                    first.eq(beat == 0), last.eq(u_base + L >= tokens),
+                    issue.eq(~row_start | (p_rows > tok)),
+                    dest_addr.eq(act_base + c_word), dest_lane.eq(c_lane),
+                    p_rd.addr.eq(p_base + beat),
+                    v_rd.addr.eq(vt_base + beat),
+                ]
+                with m.If(issue):
+                    m.d.sync += [beat.eq(beat + 1), u_base.eq(u_base + L)]
+                    with m.If(last):
+                        m.d.sync += [beat.eq(0), u_base.eq(0), chan.eq(chan + 1),
+                                     vt_base.eq(vt_base + TB),
+                                     c_lane.eq(Mux(c_lane == L - 1, 0, c_lane + 1)),
+                                     c_word.eq(c_word + (c_lane == L - 1))]
+                        with m.If(chan == dh - 1):
+                            m.d.sync += [chan.eq(0), vt_base.eq(head_vt), c_word.eq(head_off),
+                                         c_lane.eq(0), tok.eq(tok + 1), p_base.eq(p_base + TB),
+                                         act_base.eq(act_base + B)]
+                            with m.If(tok == tokens - 1):
+                                m.d.sync += [tok.eq(0), head.eq(head + 1),
+                                             head_off.eq(head_off + Bh),
+                                             head_vt.eq(head_vt + dh * TB),
+                                             q_base.eq(head_off + Bh), k_base.eq(head_off + Bh),
+                                             act_base.eq(0)]
+                                m.next = "CONTEXT_END"
+            with m.State("CONTEXT_END"):
+                with m.If(head == self.heads):
+                    m.d.sync += [drain.eq(self.tail), proj_sel.eq(3), chan.eq(0),
+                                 c_word.eq(0), c_lane.eq(0)]
+                    m.next = "DRAIN"
+                with m.Else():
+                    m.d.comb += p_clear.eq(1)
+                    m.next = "SCORES"
+            with m.State("DRAIN"):
+                # The last contexts reach the C buffer before the output projection reads it.
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 0):
+                    m.next = "PROJ"
+            with m.State("OUT_TAIL"):
+                with m.If(layer_done):
+                    m.next = "IDLE"
+
+        # --- Beat issue -> memory read (one cycle) -> engines ---
+        def delayed(value, name):
+            reg = Signal(value.shape(), name=name, reset_less=True)
+            m.d.sync += reg.eq(value)
+            return reg
+
+        lane_bank_bias = Mux(cur_bank, bias[1], bias[0])
+        lane_bank_m = Mux(cur_bank, mul[1], mul[0])
+        lane_bank_s = Mux(cur_bank, shift[1], shift[0])
+        tag_fields = {
+            "kind": unsigned(3), "first": 1, "last": 1, "row_last": 1,
+            "addr": unsigned(len(dest_addr)), "lane": unsigned(len(dest_lane)),
+            "bias": signed(BIAS_BITS), "m": unsigned(self.m_bits), "s": unsigned(SHIFT_BITS),
+            "aa": 1,
+        }
+        tag = Signal(data.StructLayout(tag_fields))
+        is_proj = kind < 4
+        m.d.comb += [
+            tag.kind.eq(kind), tag.first.eq(first), tag.last.eq(last),
+            tag.row_last.eq(row_last), tag.addr.eq(dest_addr), tag.lane.eq(dest_lane),
+            tag.bias.eq(Mux(is_proj, lane_bank_bias, 0)),
+            tag.m.eq(Mux(is_proj, lane_bank_m, Mux(kind == KIND_S, cfg.m_s, cfg.m_x))),
+            tag.s.eq(Mux(is_proj, lane_bank_s, Mux(kind == KIND_S, cfg.s_s, cfg.s_x))),
+            tag.aa.eq(is_aa),
+        ]
+        valid1 = Signal()
+        m.d.sync += valid1.eq(issue)
+        tag1 = delayed(tag, "tag_s1")
+        u_base1 = delayed(u_base, "u_base_s1")
+        is_o1 = tag1.kind == KIND_O
+        act_word = Mux(is_o1, c_rd.data, x_rd.data)
+        m.d.comb += [
+            proj.i.valid.eq(valid1 & ~tag1.aa),
+            proj.i.payload.weights.eq(w_rd.data),
+            proj.i.payload.acts.eq(act_word),
+            proj.o.ready.eq(1),
+            aa.i.valid.eq(valid1 & tag1.aa),
+            aa.o.ready.eq(1),
+        ]
+        is_ctx1 = tag1.kind == KIND_C
+        for k in range(L):
+            q_lane = q_rd.data.word_select(k, ACT_BITS).as_signed()
+            p_lane = p_rd.data.word_select(k, P_BITS)
+            p_masked = Mux(u_base1 + k < tokens, p_lane, 0)
+            m.d.comb += [
+                aa.i.payload.weights[k].eq(Mux(is_ctx1, p_masked, q_lane)),
+                aa.i.payload.acts[k].eq(Mux(is_ctx1, v_rd.data.word_select(k, ACT_BITS),
+                                            k_rd.data.word_select(k, ACT_BITS))),
+            ]
+
+        # Equal latency for both engines: the shorter one's result is delayed.
+        def padded(stream_o, latency, name):
+            value, valid = stream_o.payload, stream_o.valid
+            for n in range(self.engine_latency - latency):
+                value = delayed(value, f"{name}_pad{n}")
+                v = Signal(name=f"{name}_pad_valid{n}")
+                m.d.sync += v.eq(valid)
+                valid = v
+            return value, valid
+
+        proj_sum, proj_valid = padded(proj.o, proj.latency, "proj")
+        aa_sum, aa_valid = padded(aa.o, aa.latency, "aa")
+        tag_e = tag1
+        for n in range(self.engine_latency):
+            tag_e = delayed(tag_e, f"tag_e{n}")
+
+        # --- Accumulate ---
+        dot = Signal(signed(self.acc_bits))
+        m.d.comb += dot.eq(Mux(proj_valid, proj_sum, aa_sum))
+        dot_valid = proj_valid | aa_valid
+        acc = Signal(signed(self.acc_bits), reset_less=True)
+        total = Signal(signed(self.acc_bits), reset_less=True)
+        total_valid = Signal()
+        base = Mux(tag_e.first, tag_e.bias, acc)
+        m.d.sync += total_valid.eq(dot_valid & tag_e.last)
+        with m.If(dot_valid):
+            m.d.sync += acc.eq(base + dot)
+        m.d.sync += total.eq(base + dot)
+        tag_a = delayed(tag_e, "tag_acc")
+
+        # --- Requant: clamp(floor((a M + 2^(s-1)) / 2^s)), s in 0..63, as
+        # ((2 a M) >> s + 1) >> 1 (one arithmetic shifter) ---
+        product = Signal(signed(self.product_bits), reset_less=True)
+        m.d.sync += product.eq(total * tag_a.m)
+        total_r = delayed(total, "total_rq")
+        valid_r = Signal()
+        m.d.sync += valid_r.eq(total_valid)
+        tag_r = delayed(tag_a, "tag_rq")
+        doubled = Signal(signed(self.product_bits + 1))
+        m.d.comb += doubled.eq(product << 1)
+        halved = Signal(signed(self.product_bits + 1))
+        m.d.comb += halved.eq(doubled >> tag_r.s)
+        rounded = Signal(signed(self.product_bits + 1))
+        m.d.comb += rounded.eq((halved + 1) >> 1)
+        is_s = tag_r.kind == KIND_S
+        out_lo = Mux(is_s, -(1 << (self.in_bits - 1)), -(1 << (ACT_BITS - 1)))
+        out_hi = Mux(is_s, (1 << (self.in_bits - 1)) - 1, (1 << (ACT_BITS - 1)) - 1)
+        clamped = Signal(signed(self.in_bits + 1))
+        m.d.comb += clamped.eq(Mux(rounded < out_lo, out_lo,
+                                   Mux(rounded > out_hi, out_hi, rounded)))
+        y = Signal(signed(self.in_bits + 1), reset_less=True)
+        m.d.sync += y.eq(clamped)
+        total_w = delayed(total_r, "total_w")
+        valid_w = Signal()
+        m.d.sync += valid_w.eq(valid_r)
+        tag_w = delayed(tag_r, "tag_w")
+
+        # --- Write the result ---
+        byte = y[:ACT_BITS]
+        word = Cat(*([byte] * L))
+        lane_mask = Signal(L)
+        m.d.comb += lane_mask.eq(1 << tag_w.lane)
+        for kind_k, port in ((KIND_Q, q_wr), (KIND_K, k_wr), (KIND_V, v_wr), (KIND_C, c_wr)):
+            m.d.comb += [port.addr.eq(tag_w.addr), port.data.eq(word),
+                         port.en.eq(Mux(valid_w & (tag_w.kind == kind_k), lane_mask, 0))]
+        m.d.comb += [
+            s_fifo.w_en.eq(valid_w & (tag_w.kind == KIND_S)),
+            s_fifo.w_data.eq(Cat(y[:self.in_bits], tag_w.row_last)),
+            o_fifo.w_en.eq(valid_w & (tag_w.kind == KIND_O)),
+            o_fifo.w_data.eq(total_w),
+        ]
+
+        # --- Scores -> softmax -> P buffer ---
+        m.d.comb += [
+            sm.i.valid.eq(s_fifo.r_rdy),
+            sm.i.payload.data[0].eq(s_fifo.r_data[:self.in_bits]),
+            sm.i.payload.count.eq(1),
+            sm.i.payload.last.eq(s_fifo.r_data[self.in_bits]),
+            s_fifo.r_en.eq(sm.i.ready),
+            sm.o.ready.eq(1),
+        ]
+        if self.exaq_bits is not None:
+            m.d.comb += [sm.cfg.valid.eq(1), sm.cfg.payload.clip.eq(cfg.clip),
+                         sm.cfg.payload.lut.eq(cfg.lut)]
+        s_pop = s_fifo.r_rdy & s_fifo.r_en
+        m.d.sync += s_credit.eq(s_credit + s_take - s_pop)
+
+        p_col_word = Signal(range(TB + 1))
+        p_col_lane = Signal(range(L))
+        p_row_base = Signal(range(T_MAX * TB + 1))
+        p_take = sm.o.valid
+        m.d.comb += [p_wr.addr.eq(p_row_base + p_col_word),
+                     p_wr.data.eq(Cat(*([sm.o.payload.data[0][:P_BITS]] * L))),
+                     p_wr.en.eq(Mux(p_take, 1 << p_col_lane, 0))]
+        with m.If(p_take):
+            m.d.sync += [p_col_lane.eq(Mux(p_col_lane == L - 1, 0, p_col_lane + 1)),
+                         p_col_word.eq(p_col_word + (p_col_lane == L - 1))]
+            with m.If(sm.o.payload.last):
+                m.d.sync += [p_col_lane.eq(0), p_col_word.eq(0), p_rows.eq(p_rows + 1),
+                             p_row_base.eq(p_row_base + TB)]
+        with m.If(p_clear):
+            m.d.sync += [p_rows.eq(0), p_row_base.eq(0), p_col_lane.eq(0), p_col_word.eq(0)]
+
+        # --- Output projection -> o ---
+        out_count = Signal(range(D * T_MAX + 1))
+        o_pop = self.o.valid & self.o.ready
+        m.d.comb += [
+            self.o.valid.eq(o_fifo.r_rdy),
+            self.o.payload.data.eq(o_fifo.r_data),
+            self.o.payload.last.eq(out_count == D * tokens - 1),
+            o_fifo.r_en.eq(self.o.ready),
+            layer_done.eq(o_pop & self.o.payload.last),
+        ]
+        m.d.sync += o_credit.eq(o_credit + o_take - o_pop)
+        with m.If(o_pop):
+            m.d.sync += out_count.eq(Mux(self.o.payload.last, 0, out_count + 1))
+        return m
