@@ -1,8 +1,7 @@
 """``lowbit experiment NAME``: the MiniLM accuracy study's programs (the tables its docs quote).
 
 Each program is a subcommand with its own ``--help``; progress goes to stderr; a bad value is
-one error line and exit status 2, as everywhere in ``lowbit``. The old ``python -m
-lowbit.golden_models.<module>`` entry points still run the same code.
+one error line and exit status 2, as everywhere in ``lowbit``.
 """
 
 import importlib
@@ -27,6 +26,8 @@ PROGRAMS = {
     "pot-mse": (_STUDY + "pot_mse", "weight MSE and layer error of PoT, APoT and INT4 (docs/pot.md)"),
     "ptq": (_STUDY + "ptq", "GPTQ / Athena against RTN on MiniLM layers or the whole model (docs/ptq.md)"),
     "minilm-reference": (_STUDY + "reference", "rewrite the stored MiniLM reference embeddings"),
+    "block-accuracy": ("lowbit.golden_models.block.minilm", "the attention block's integer model on MiniLM "
+                       "against FP32: layer output and embedding per configuration (docs/block_model.md)"),
 }
 
 
