@@ -147,6 +147,9 @@ def cmd_sim(args):
               f"checked against the golden model ({result.seconds:.1f} s; log {result.log})")
         if result.waves:
             print(f"waves: {result.waves}")
+        if not result.ok:
+            from .core.logs import explain
+            print("  " + explain(f"{unit.name} on {simulator}", result.log))
         failed |= not result.ok
     return 1 if failed else 0
 
@@ -154,12 +157,26 @@ def cmd_sim(args):
 def cmd_synth(args):
     from .synth import format_table, synthesize
     unit, params = _unit_and_params(args)
+    if args.breakdown:
+        from .synth.breakdown import BREAKDOWN_TARGETS
+        bad = [t for t in args.target if t not in BREAKDOWN_TARGETS]
+        if bad:
+            raise LowbitError(f"--breakdown is not available for target {bad[0]}; allowed: "
+                              f"{', '.join(BREAKDOWN_TARGETS)}")
     results = []
     for target in args.target:
         results.append(synthesize(lambda: unit.build(params), unit=unit.name, params=params,
                                   target=target, device=args.device,
                                   build_dir=args.build / "synth", pnr=not args.no_pnr))
     print(format_table(results))
+    if args.breakdown:   # the area per submodule, hierarchy kept (lowbit.synth.breakdown)
+        from .synth.breakdown import breakdown, format_breakdown
+        for flat in results:
+            parts = breakdown(lambda: unit.build(params), unit=unit.name, params=params,
+                              target=flat.target, device=args.device,
+                              build_dir=args.build / "synth", options=flat.options)
+            print()
+            print(format_breakdown(parts, flat))
     out = args.json or args.build / "synth" / f"{unit.name}.json"
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
@@ -276,6 +293,8 @@ def build_parser():
     p.add_argument("--device", help="ice40: up5k (default); ecp5: 25k (default) or 85k")
     p.add_argument("--no-pnr", action="store_true", help="area only, no place-and-route")
     p.add_argument("--json", type=Path, help="JSON output (default build/synth/UNIT.json)")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also the area per submodule, hierarchy kept (ice40, ecp5, generic)")
 
     from .synth.board import BOARDS, DEFAULT_BAUD
     p = unit_command("board", "bitstream of a unit behind a UART host bridge for a real board "

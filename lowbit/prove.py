@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from .core.errors import LowbitError
+from .core.logs import explain
 from .units import UNITS
 
 __all__ = ["add_arguments", "select", "run_command"]
@@ -87,6 +88,8 @@ def run_command(args, say=print):
         for line in result.detail:
             print(f"    {line}", file=sys.stderr)
         if not result.passed:
+            print("    " + explain(f"{p.name} {result.status}", result.workdir.parent / "sby.log"),
+                  file=sys.stderr)
             print(f"    traces and logs in {result.workdir.parent}", file=sys.stderr)
     say(format_table(results))
     return 0 if all(r.passed for r in results) else 1

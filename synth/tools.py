@@ -26,6 +26,7 @@ from pathlib import Path
 import amaranth
 
 from lowbit.core.errors import LowbitError
+from lowbit.core.logs import explain
 
 __all__ = ["TOOLS", "PROGRAMS", "scripts_dirs", "find_tool", "tool_environment", "sby_command",
            "run_tool", "tool_version", "tool_versions"]
@@ -125,24 +126,18 @@ def run_tool(tool, args, *, cwd, log, error_log=None):
     """Run ``tool`` (a key of ``TOOLS``) with ``args`` in folder ``cwd``.
 
     Standard output and error go to the file ``log`` (a path relative to ``cwd`` or absolute).
-    Raises ``LowbitError`` naming the tool and its log file if the tool exits non-zero; the
-    error line is taken from ``error_log`` where the tool writes its own log there.
+    Raises ``LowbitError`` if the tool exits non-zero: one line naming the tool, the cause
+    (:func:`lowbit.core.logs.failure_cause`: a crash's own message, such as a WebAssembly trap
+    on standard output, beats the ``ERROR:`` of the tool's log ``error_log``) and the log that
+    held it.
     """
     log_path = cwd / log
     with open(log_path, "w") as log_file:
         status = subprocess.run(_command(tool, args), cwd=cwd, stdout=log_file,
                                 stderr=subprocess.STDOUT).returncode
     if status != 0:
-        error_path = cwd / (error_log or log)
-        raise LowbitError(f"{tool} failed (exit status {status}){_last_error(error_path)}; "
-                          f"see {error_path}")
-
-
-def _last_error(log_path):
-    """``": <the last ERROR line>"`` of a tool log, or ``""`` if there is none."""
-    errors = [line.strip() for line in log_path.read_text(errors="replace").splitlines()
-              if line.startswith("ERROR:")]
-    return f": {errors[-1]}" if errors else ""
+        logs = [cwd / error_log, log_path] if error_log else [log_path]
+        raise LowbitError(explain(f"{tool} failed (exit status {status})", *logs))
 
 
 @functools.cache

@@ -1,0 +1,74 @@
+"""Every failure names its cause in one line (lowbit.core.logs), read from captured excerpts of
+each kind of log (sim_tests/data/logs/): a tool crash's own message beats the last line of the
+tool's log, and the line names the log that held it."""
+
+from pathlib import Path
+
+import pytest
+
+from lowbit.core.logs import explain, failure_cause
+
+LOGS = Path(__file__).resolve().parent / "data" / "logs"
+
+
+@pytest.mark.parametrize("logs, cause", [
+    # Yosys killed by a WebAssembly trap: its own log stops mid-TECHMAP, the trap is on stdout
+    (["yosys-wasm-trap.log", "yosys-wasm-trap.stdout"],
+     "crashed: wasm trap: call stack exhausted in Yosys::TopoSort"),
+    (["yosys-syntax-error.log"], "ERROR: syntax error, unexpected TOK_ENDMODULE"),
+    (["yosys-check-error.log"], "ERROR: Found 1 problems in 'check -assert'."),
+    (["nextpnr-json.log"],
+     "ERROR: JSON file 'empty.json' doesn't look like a netlist (doesn't contain \"modules\" key)"),
+    (["nextpnr-place.log"], "ERROR: Unable to place cell 'cells.7.acc_SB_LUT4_O_12', no BELs "
+                            "remaining to implement cell type 'ICESTORM_LC'"),
+    (["sby-assert-failed.log"],
+     "Assert failed in top: /work/sim_tests/formal/mac.py:41 (_witness_.check_60)"),
+    (["sby-solver-error.log"], "ERROR: engine_0: Engine terminated without status"),
+    (["cocotb-test-failed.log"],
+     "test random_accumulation failed: AssertionError: acc differs from the golden model at "
+     "beat 1817: got -32768, expected 32767 (overflow=saturate)"),
+    (["verilator-build.log"], "%Error: /work/build/sim/int_mac-743c82f58b/verilator/int_mac.v:3:1: "
+                              "syntax error, unexpected endmodule, expecting ',' or ';'"),
+    (["icarus-build.log"], "/work/build/sim/int_mac-743c82f58b/icarus/int_mac.v:3: syntax error"),
+    (["gxx-build.log"], "Vtop__ALL.cpp:1234:5: error: 'vlSymsp' was not declared in this scope"),
+])
+def test_the_cause_of_each_kind_of_failure_is_one_line(logs, cause):
+    paths = [LOGS / name for name in logs]
+    found, where = failure_cause(*paths)
+    assert found == cause
+    assert where in paths
+    message = explain("yosys failed (exit status 1)", *paths)
+    assert message == f"yosys failed (exit status 1): {cause}; full log: {where}"
+    assert "\n" not in message
+
+
+def test_the_crash_wins_over_the_tools_own_log_whichever_comes_first():
+    trap = LOGS / "yosys-wasm-trap.stdout"
+    assert failure_cause(LOGS / "yosys-wasm-trap.log", trap)[1] == trap
+    assert failure_cause(trap, LOGS / "yosys-syntax-error.log")[1] == trap
+
+
+def test_no_cause_still_names_the_log(tmp_path):
+    quiet = tmp_path / "harness.log"
+    quiet.write_text("2.47.2. Continuing TECHMAP pass.\n")
+    assert failure_cause(quiet, tmp_path / "missing.stdout") == (None, None)
+    assert explain("yosys failed (exit status 1)", tmp_path / "missing.stdout", quiet) == \
+        f"yosys failed (exit status 1); full log: {quiet}"
+
+
+def test_a_long_cause_is_cut_to_one_readable_line():
+    cause, _ = failure_cause("ERROR: " + "x" * 1000 + "\n")
+    assert len(cause) == 300 and cause.endswith("...")
+
+
+def test_a_failing_yosys_run_raises_its_cause_and_log(tmp_path):
+    from lowbit.core.errors import LowbitError
+    from lowbit.synth.tools import run_tool
+    (tmp_path / "bad.v").write_text("module top(input a, output y);\n  assign y = a & b\nendmodule\n")
+    (tmp_path / "bad.ys").write_text("read_verilog bad.v\nsynth -top top\n")
+    with pytest.raises(LowbitError) as error:
+        run_tool("yosys", ["-q", "-l", "bad.log", "-s", "bad.ys"], cwd=tmp_path, log="bad.stdout",
+                 error_log="bad.log")
+    message = str(error.value)
+    assert message.startswith("yosys failed (exit status 1): ERROR: syntax error, unexpected "), message
+    assert message.endswith(f"; full log: {tmp_path / 'bad.log'}") and "\n" not in message
