@@ -387,7 +387,7 @@ def test_a_failing_tool_is_one_line_with_its_error(build_root):
     folder = fake_build(build_root / "board-fake" / "broken",
                         "Info: reading\nERROR: IO pin 'uart_0__tx__io' constrained twice\n", 1)
     with pytest.raises(LowbitError, match="exit status 1\\): ERROR: IO pin 'uart_0__tx__io' "
-                                          "constrained twice; see .*x.tim"):
+                                          "constrained twice; full log: .*x.tim"):
         board._run_build(folder, "x", None)
 
 

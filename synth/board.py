@@ -32,6 +32,7 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import io
 
 from lowbit.core.errors import LowbitError
+from lowbit.core.logs import explain
 from lowbit.hdl.host_bridge import HostBridge
 from lowbit.hdl.uart import MIN_DIVISOR, UartRx, UartTx
 from lowbit.core.params import params_tag
@@ -170,11 +171,8 @@ def _run_build(build_dir, name, env):
             if counts[0] > counts[1]}
     if over:
         raise _DoesNotFit(over)
-    errors = [line.strip() for source in (text, log.read_text(errors="replace"))
-              for line in source.splitlines() if line.startswith("ERROR:")]
-    where = nextpnr_log if text else log
-    raise LowbitError(f"the board build failed (exit status {status})"
-                      f"{': ' + errors[-1] if errors else ''}; see {where}")
+    raise LowbitError(explain(f"the board build failed (exit status {status})",
+                              *([nextpnr_log] if text else []), log))
 
 
 def _report(build_dir, name, spec, platform):
