@@ -102,13 +102,21 @@ class AttentionBlock(Component):
             raise ParameterError("engine='bitplane' is not built yet: engine must be one of "
                                  "int8, dint, pot", name="engine", value=engine,
                                  choices=("int8", "dint", "pot"))
-        self.lanes = check_int("lanes", lanes, 4, 64)
-        self.heads = check_int("heads", heads, 1, 12)
         self.d_model = check_int("d_model", d_model, 16, 384)
-        if d_model % (heads * lanes):
+        self.heads = check_int("heads", heads, 1, 12)
+        if d_model % heads:
+            divisors = [h for h in range(1, 13) if d_model % h == 0]
             raise ParameterError(
-                f"d_model={d_model} is not allowed: d_model must be a multiple of heads x "
-                f"lanes = {heads * lanes} in 16..384", name="d_model", value=d_model)
+                f"heads={heads} is not allowed: heads must divide d_model={d_model}, one of "
+                f"{', '.join(map(str, divisors))}", name="heads", value=heads, choices=divisors)
+        self.lanes = check_int("lanes", lanes, 4, 64)
+        if (d_model // heads) % lanes:
+            divisors = [n for n in range(4, 65) if (d_model // heads) % n == 0]
+            raise ParameterError(
+                f"lanes={lanes} is not allowed: lanes must divide head_dim = d_model / heads = "
+                f"{d_model // heads} (d_model a multiple of heads x lanes), one of "
+                f"{', '.join(map(str, divisors)) or 'none in 4..64'}", name="lanes", value=lanes,
+                choices=divisors or None)
         self.max_tokens = check_int("max_tokens", max_tokens, 2, 128)
         self.in_bits = check_int("in_bits", in_bits, 4, 16)
         self.in_frac = check_int("in_frac", in_frac, 0, in_bits - 1,
@@ -194,8 +202,22 @@ class AttentionBlock(Component):
             "context": self.heads * (t * self.head_dim * bt + 1),
             "drain": 1 + self.tail,
             "out": self.d_model * t * self.beats,
-            "out_tail": self.tail,
+            "out_tail": self.tail + 1,
         }
+
+    def cycles_exact(self, tokens):
+        """Whether :meth:`cycles` is exact at ``tokens``: the softmax takes each score row as
+        it comes (``T Bh >= cycles_per_row(T)``) and every context row finds its P row
+        written (row t's P is in ``(t + 1) T Bh + tail + row_latency(T) - T + 2`` cycles
+        after the scores start; its context starts ``T T Bh + 1 + t dh Bt`` after)."""
+        t = check_int("tokens", tokens, 1, self.max_tokens)
+        row = t * self.head_beats
+        if row < self.sm.cycles_per_row(t):
+            return False
+        ready = self.tail + self.sm.row_latency(t) - t + 2
+        context_row = self.head_dim * _ceil_div(t, self.lanes)
+        return all(t * row + 1 + k * context_row >= (k + 1) * row + ready + 1
+                   for k in range(t))
 
     def cycles(self, tokens):
         """Cycles from taking the ``cfg`` word to taking the layer's last ``o`` beat."""
@@ -248,6 +270,10 @@ class AttentionBlock(Component):
         tokens = cfg.tokens
 
         # --- Weight row loader: two banks of one row each, with the row's ch word ---
+        # (Combinational signals are plain expressions, never assigned inside a condition:
+        # Yosys writes such an assignment as an `always @*` block, which Icarus does not run
+        # while its inputs keep their initial values; and no m.FSM, whose `case` statements
+        # Verilator's -Wall calls incomplete. As in hdl/softmax_row.py.)
         row_full = Signal(2)
         ch_full = Signal(2)
         load_bank = Signal()
@@ -257,21 +283,24 @@ class AttentionBlock(Component):
         mul = [Signal(self.m_bits, name=f"m{k}", reset_less=True) for k in range(2)]
         shift = [Signal(SHIFT_BITS, name=f"s{k}", reset_less=True) for k in range(2)]
         set_row, set_ch, release = Signal(2), Signal(2), Signal(2)
+        w_take, ch_take = Signal(), Signal()
         m.d.comb += [
             self.w.ready.eq(~row_full.bit_select(load_bank, 1)),
+            w_take.eq(self.w.valid & self.w.ready),
             w_wr.addr.eq(Mux(load_bank, B, 0) + load_beat),
             w_wr.data.eq(self.w.payload.as_value()),
-            w_wr.en.eq(self.w.valid & self.w.ready),
+            w_wr.en.eq(w_take),
+            set_row.eq(Mux(w_take & (load_beat == B - 1), Mux(load_bank, 2, 1), 0)),
             self.ch.ready.eq(~ch_full.bit_select(ch_bank, 1)),
+            ch_take.eq(self.ch.valid & self.ch.ready),
+            set_ch.eq(Mux(ch_take, Mux(ch_bank, 2, 1), 0)),
         ]
-        with m.If(self.w.valid & self.w.ready):
+        with m.If(w_take):
             m.d.sync += load_beat.eq(Mux(load_beat == B - 1, 0, load_beat + 1))
             with m.If(load_beat == B - 1):
                 m.d.sync += load_bank.eq(~load_bank)
-                m.d.comb += set_row.eq(Mux(load_bank, 2, 1))
-        with m.If(self.ch.valid & self.ch.ready):
+        with m.If(ch_take):
             m.d.sync += ch_bank.eq(~ch_bank)
-            m.d.comb += set_ch.eq(Mux(ch_bank, 2, 1))
             for k in range(2):
                 with m.If(ch_bank == k):
                     m.d.sync += [bias[k].eq(self.ch.payload.bias), mul[k].eq(self.ch.payload.m),
@@ -323,136 +352,130 @@ class AttentionBlock(Component):
         is_aa = Signal()
         layer_done = Signal()
 
+        # The sequencer's state, one value per phase.
+        (IDLE, LOAD_X, PROJ, SCORES, SCORES_END, CONTEXT, CONTEXT_END, DRAIN,
+         OUT_TAIL) = range(9)
+        state = Signal(range(9))
+        st = {k: Signal(name=f"in_{n}") for k, n in enumerate(
+            ("idle", "load_x", "proj", "scores", "scores_end", "context", "context_end",
+             "drain", "out_tail"))}
+        m.d.comb += [st[k].eq(state == k) for k in st]
+
+        bank_ok = (row_full & ch_full).bit_select(cur_bank, 1)
+        is_o = proj_sel == 3
+        last_proj, last_score = beat == B - 1, beat == Bh - 1
+        last_context = u_base + L >= tokens
+        row_start = (chan == 0) & (beat == 0)
+        issue_proj, issue_score, issue_context = Signal(), Signal(), Signal()
+        proj_row_end = issue_proj & last_proj & (tok == tokens - 1)     # a channel's last beat
+        proj_end = proj_row_end & (chan == D - 1)                         # a projection's
         m.d.comb += [
-            self.cfg.ready.eq(0),
-            self.x.ready.eq(0),
-            x_wr.en.eq(0),
+            self.cfg.ready.eq(st[IDLE]),
+            self.x.ready.eq(st[LOAD_X]),
+            x_wr.en.eq(st[LOAD_X] & self.x.valid),
+            x_wr.addr.eq(act_base + beat),
+            x_wr.data.eq(self.x.payload.as_value()),
+            issue_proj.eq(st[PROJ] & bank_ok &
+                          ~(is_o & last_proj & (o_credit == self.fifo_depth))),
+            issue_score.eq(st[SCORES] & ~(last_score & (s_credit == self.fifo_depth))),
+            issue_context.eq(st[CONTEXT] & (~row_start | (p_rows > tok))),
+            issue.eq(issue_proj | issue_score | issue_context),
+            is_aa.eq(st[SCORES] | st[CONTEXT]),
+            kind.eq(Mux(st[PROJ], proj_sel, Mux(st[SCORES], KIND_S, KIND_C))),
+            first.eq(beat == 0),
+            last.eq(Mux(st[PROJ], last_proj, Mux(st[SCORES], last_score, last_context))),
+            row_last.eq(col == tokens - 1),
+            o_take.eq(issue_proj & is_o & last_proj),
+            s_take.eq(issue_score & last_score),
+            dest_addr.eq(Mux(st[PROJ] & (proj_sel == 2), vt_base + t_word, act_base + c_word)),
+            dest_lane.eq(Mux(st[PROJ] & (proj_sel == 2), t_lane, c_lane)),
+            w_rd.addr.eq(Mux(cur_bank, B, 0) + beat),
+            x_rd.addr.eq(act_base + beat),
+            c_rd.addr.eq(act_base + beat),
+            q_rd.addr.eq(q_base + beat),
+            k_rd.addr.eq(k_base + beat),
+            p_rd.addr.eq(p_base + beat),
+            v_rd.addr.eq(vt_base + beat),
+            release.eq(Mux(proj_row_end, Mux(cur_bank, 2, 1), 0)),
+            p_clear.eq((proj_end & (proj_sel == 2)) |
+                       (st[CONTEXT_END] & (head != self.heads))),
         ]
 
-        with m.FSM(name="seq"):
-            with m.State("IDLE"):
-                m.d.comb += self.cfg.ready.eq(1)
-                with m.If(self.cfg.valid):
-                    m.d.sync += [cfg.eq(self.cfg.payload), act_base.eq(0), beat.eq(0)]
-                    m.next = "LOAD_X"
-            with m.State("LOAD_X"):
-                m.d.comb += [self.x.ready.eq(1), x_wr.en.eq(self.x.valid),
-                             x_wr.addr.eq(act_base + beat),
-                             x_wr.data.eq(self.x.payload.as_value())]
-                with m.If(self.x.valid):
-                    m.d.sync += beat.eq(beat + 1)
-                    with m.If(beat == B - 1):
-                        m.d.sync += [beat.eq(0), act_base.eq(act_base + B)]
-                        with m.If(act_base == (tokens - 1) * B):
-                            m.d.sync += [act_base.eq(0), tok.eq(0), chan.eq(0), proj_sel.eq(0),
-                                         c_word.eq(0), c_lane.eq(0), t_word.eq(0),
-                                         t_lane.eq(0), vt_base.eq(0)]
-                            m.next = "PROJ"
-            with m.State("PROJ"):
-                bank_ok = (row_full & ch_full).bit_select(cur_bank, 1)
-                is_o = proj_sel == 3
-                m.d.comb += [
-                    kind.eq(proj_sel),
-                    first.eq(beat == 0), last.eq(beat == B - 1),
-                    issue.eq(bank_ok & ~(is_o & last & (o_credit == self.fifo_depth))),
-                    o_take.eq(issue & is_o & last),
-                    dest_addr.eq(Mux(proj_sel == 2, vt_base + t_word, act_base + c_word)),
-                    dest_lane.eq(Mux(proj_sel == 2, t_lane, c_lane)),
-                    w_rd.addr.eq(Mux(cur_bank, B, 0) + beat),
-                    x_rd.addr.eq(act_base + beat),
-                    c_rd.addr.eq(act_base + beat),
-                ]
-                with m.If(issue):
-                    m.d.sync += beat.eq(beat + 1)
-                    with m.If(last):
-                        m.d.sync += [beat.eq(0), tok.eq(tok + 1), act_base.eq(act_base + B),
-                                     t_lane.eq(Mux(t_lane == L - 1, 0, t_lane + 1)),
-                                     t_word.eq(t_word + (t_lane == L - 1))]
-                        with m.If(tok == tokens - 1):
-                            m.d.comb += release.eq(Mux(cur_bank, 2, 1))
-                            m.d.sync += [tok.eq(0), act_base.eq(0), t_lane.eq(0), t_word.eq(0),
-                                         cur_bank.eq(~cur_bank), chan.eq(chan + 1),
-                                         c_lane.eq(Mux(c_lane == L - 1, 0, c_lane + 1)),
-                                         c_word.eq(c_word + (c_lane == L - 1)),
-                                         vt_base.eq(vt_base + TB)]
-                            with m.If(chan == D - 1):
-                                m.d.sync += [chan.eq(0), c_lane.eq(0), c_word.eq(0),
-                                             vt_base.eq(0), proj_sel.eq(proj_sel + 1)]
-                                with m.If(proj_sel == 2):
-                                    m.d.sync += [head.eq(0), head_off.eq(0), head_vt.eq(0),
-                                                 q_base.eq(0), k_base.eq(0), col.eq(0)]
-                                    m.d.comb += p_clear.eq(1)
-                                    m.next = "SCORES"
-                                with m.If(proj_sel == 3):
-                                    m.next = "OUT_TAIL"
-            with m.State("SCORES"):
-                m.d.comb += [
-                    kind.eq(KIND_S), is_aa.eq(1),
-                    first.eq(beat == 0), last.eq(beat == Bh - 1),
-                    row_last.eq(col == tokens - 1),
-                    issue.eq(~(last & (s_credit == self.fifo_depth))),
-                    s_take.eq(issue & last),
-                    q_rd.addr.eq(q_base + beat),
-                    k_rd.addr.eq(k_base + beat),
-                ]
-                with m.If(issue):
-                    m.d.sync += beat.eq(beat + 1)
-                    with m.If(last):
-                        m.d.sync += [beat.eq(0), col.eq(col + 1), k_base.eq(k_base + B)]
-                        with m.If(col == tokens - 1):
-                            m.d.sync += [col.eq(0), k_base.eq(head_off), tok.eq(tok + 1),
-                                         q_base.eq(q_base + B)]
-                            with m.If(tok == tokens - 1):
-                                m.d.sync += [tok.eq(0), chan.eq(0), u_base.eq(0), p_base.eq(0),
-                                             act_base.eq(0), c_word.eq(head_off), c_lane.eq(0),
-                                             vt_base.eq(head_vt)]
-                                m.next = "SCORES_END"
-            with m.State("SCORES_END"):
-                m.next = "CONTEXT"
-            with m.State("CONTEXT"):
-                row_start = (chan == 0) & (beat == 0)
-                m.d.comb += [
-                    kind.eq(KIND_C), is_aa.eq(1),
-                    first.eq(beat == 0), last.eq(u_base + L >= tokens),
-                    issue.eq(~row_start | (p_rows > tok)),
-                    dest_addr.eq(act_base + c_word), dest_lane.eq(c_lane),
-                    p_rd.addr.eq(p_base + beat),
-                    v_rd.addr.eq(vt_base + beat),
-                ]
-                with m.If(issue):
-                    m.d.sync += [beat.eq(beat + 1), u_base.eq(u_base + L)]
-                    with m.If(last):
-                        m.d.sync += [beat.eq(0), u_base.eq(0), chan.eq(chan + 1),
-                                     vt_base.eq(vt_base + TB),
-                                     c_lane.eq(Mux(c_lane == L - 1, 0, c_lane + 1)),
-                                     c_word.eq(c_word + (c_lane == L - 1))]
-                        with m.If(chan == dh - 1):
-                            m.d.sync += [chan.eq(0), vt_base.eq(head_vt), c_word.eq(head_off),
-                                         c_lane.eq(0), tok.eq(tok + 1), p_base.eq(p_base + TB),
-                                         act_base.eq(act_base + B)]
-                            with m.If(tok == tokens - 1):
-                                m.d.sync += [tok.eq(0), head.eq(head + 1),
-                                             head_off.eq(head_off + Bh),
-                                             head_vt.eq(head_vt + dh * TB),
-                                             q_base.eq(head_off + Bh), k_base.eq(head_off + Bh),
-                                             act_base.eq(0)]
-                                m.next = "CONTEXT_END"
-            with m.State("CONTEXT_END"):
-                with m.If(head == self.heads):
-                    m.d.sync += [drain.eq(self.tail), proj_sel.eq(3), chan.eq(0),
-                                 c_word.eq(0), c_lane.eq(0)]
-                    m.next = "DRAIN"
-                with m.Else():
-                    m.d.comb += p_clear.eq(1)
-                    m.next = "SCORES"
-            with m.State("DRAIN"):
-                # The last contexts reach the C buffer before the output projection reads it.
-                m.d.sync += drain.eq(drain - 1)
-                with m.If(drain == 0):
-                    m.next = "PROJ"
-            with m.State("OUT_TAIL"):
-                with m.If(layer_done):
-                    m.next = "IDLE"
+        with m.If(st[IDLE] & self.cfg.valid):
+            m.d.sync += [cfg.eq(self.cfg.payload), act_base.eq(0), beat.eq(0),
+                         state.eq(LOAD_X)]
+        with m.If(st[LOAD_X] & self.x.valid):
+            m.d.sync += beat.eq(beat + 1)
+            with m.If(beat == B - 1):
+                m.d.sync += [beat.eq(0), act_base.eq(act_base + B)]
+                with m.If(act_base == (tokens - 1) * B):
+                    m.d.sync += [act_base.eq(0), tok.eq(0), chan.eq(0), proj_sel.eq(0),
+                                 c_word.eq(0), c_lane.eq(0), t_word.eq(0),
+                                 t_lane.eq(0), vt_base.eq(0), state.eq(PROJ)]
+        with m.If(issue_proj):
+            m.d.sync += beat.eq(beat + 1)
+            with m.If(last_proj):
+                m.d.sync += [beat.eq(0), tok.eq(tok + 1), act_base.eq(act_base + B),
+                             t_lane.eq(Mux(t_lane == L - 1, 0, t_lane + 1)),
+                             t_word.eq(t_word + (t_lane == L - 1))]
+                with m.If(tok == tokens - 1):
+                    m.d.sync += [tok.eq(0), act_base.eq(0), t_lane.eq(0), t_word.eq(0),
+                                 cur_bank.eq(~cur_bank), chan.eq(chan + 1),
+                                 c_lane.eq(Mux(c_lane == L - 1, 0, c_lane + 1)),
+                                 c_word.eq(c_word + (c_lane == L - 1)),
+                                 vt_base.eq(vt_base + TB)]
+                    with m.If(chan == D - 1):
+                        m.d.sync += [chan.eq(0), c_lane.eq(0), c_word.eq(0),
+                                     vt_base.eq(0), proj_sel.eq(proj_sel + 1)]
+                        with m.If(proj_sel == 2):
+                            m.d.sync += [head.eq(0), head_off.eq(0), head_vt.eq(0),
+                                         q_base.eq(0), k_base.eq(0), col.eq(0),
+                                         state.eq(SCORES)]
+                        with m.If(proj_sel == 3):
+                            m.d.sync += state.eq(OUT_TAIL)
+        with m.If(issue_score):
+            m.d.sync += beat.eq(beat + 1)
+            with m.If(last_score):
+                m.d.sync += [beat.eq(0), col.eq(col + 1), k_base.eq(k_base + B)]
+                with m.If(col == tokens - 1):
+                    m.d.sync += [col.eq(0), k_base.eq(head_off), tok.eq(tok + 1),
+                                 q_base.eq(q_base + B)]
+                    with m.If(tok == tokens - 1):
+                        m.d.sync += [tok.eq(0), chan.eq(0), u_base.eq(0), p_base.eq(0),
+                                     act_base.eq(0), c_word.eq(head_off), c_lane.eq(0),
+                                     vt_base.eq(head_vt), state.eq(SCORES_END)]
+        with m.If(st[SCORES_END]):
+            m.d.sync += state.eq(CONTEXT)
+        with m.If(issue_context):
+            m.d.sync += [beat.eq(beat + 1), u_base.eq(u_base + L)]
+            with m.If(last_context):
+                m.d.sync += [beat.eq(0), u_base.eq(0), chan.eq(chan + 1),
+                             vt_base.eq(vt_base + TB),
+                             c_lane.eq(Mux(c_lane == L - 1, 0, c_lane + 1)),
+                             c_word.eq(c_word + (c_lane == L - 1))]
+                with m.If(chan == dh - 1):
+                    m.d.sync += [chan.eq(0), vt_base.eq(head_vt), c_word.eq(head_off),
+                                 c_lane.eq(0), tok.eq(tok + 1), p_base.eq(p_base + TB),
+                                 act_base.eq(act_base + B)]
+                    with m.If(tok == tokens - 1):
+                        m.d.sync += [tok.eq(0), head.eq(head + 1),
+                                     head_off.eq(head_off + Bh),
+                                     head_vt.eq(head_vt + dh * TB),
+                                     q_base.eq(head_off + Bh), k_base.eq(head_off + Bh),
+                                     act_base.eq(0), state.eq(CONTEXT_END)]
+        with m.If(st[CONTEXT_END]):
+            with m.If(head == self.heads):
+                m.d.sync += [drain.eq(self.tail), proj_sel.eq(3), chan.eq(0),
+                             c_word.eq(0), c_lane.eq(0), state.eq(DRAIN)]
+            with m.Else():
+                m.d.sync += state.eq(SCORES)
+        with m.If(st[DRAIN]):
+            # The last contexts reach the C buffer before the output projection reads it.
+            m.d.sync += drain.eq(drain - 1)
+            with m.If(drain == 0):
+                m.d.sync += state.eq(PROJ)
+        with m.If(st[OUT_TAIL] & layer_done):
+            m.d.sync += state.eq(IDLE)
 
         # --- Beat issue -> memory read (one cycle) -> engines ---
         def delayed(value, name):

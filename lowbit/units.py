@@ -9,7 +9,8 @@ from .core.unit_params import (ACC_BITS, ACT_BITS, ARRAY_ACC_BITS, COLS,
                                DINT_FRAC_BITS, DINT_SPECIAL, EPC, EXAQ_BITS,
                                EXAQ_TOP, IN_BITS, IN_FRAC, LANES, LUT_FRAC,
                                MAX_LEN, OUT_FRAC, OVERFLOW, PIPELINE, POT_BITS,
-                               ROWS, WEIGHT_BITS, ZERO_CODE)
+                               ROWS, WEIGHT_BITS, ZERO_CODE, M_BITS,
+                               REQUANT_ACC_BITS, REQUANT_OUT_BITS)
 from .registry import Format, Registry, SlowCorner, Unit
 
 __all__ = ["UNITS"]
@@ -34,6 +35,14 @@ def _row_formulas(component, params):
     lengths = range(1, params["max_len"] + 1)
     return {name: [None] + [getattr(component, name)(n) for n in lengths]
             for name in ("beats", "row_latency", "cycles_per_row")}
+
+
+def _block_formulas(component, params):
+    """The attention block's cycles per layer for T = 1..max_tokens tokens (index 0 unused),
+    and whether the formula is exact at T (the softmax keeps up with the score rows)."""
+    tokens = range(1, params["max_tokens"] + 1)
+    return {"cycles": [None] + [component.cycles(t) for t in tokens],
+            "exact": [None] + [component.cycles_exact(t) for t in tokens]}
 
 
 def _int4_mac_like(params):
@@ -165,6 +174,7 @@ UNITS = Registry([
         implementations=("fused",),
         baseline="int_dot",
         baseline_params=lambda p: dict(lanes=p["lanes"], weight_bits=8, act_bits=p["act_bits"]),
+        mutants="lowbit.sim_tests.mutants:DINT_DOT",
         code_bits=4,   # dINT4: the format fixes the code at 4 bits
         scenario="lowbit.sim_tests.waveform.scenarios:dint_dot",
         workload="lowbit.synth.workloads.dot:dot_workload",
@@ -192,6 +202,24 @@ UNITS = Registry([
         docs="docs/pot.md",
     ),
     Unit(
+        name="requant",
+        summary="requantization between the stages of a quantized layer: acc x M / 2^s, round "
+                "half up, saturate; lanes share one (M, s) per beat",
+        source="no published unit: the scale-and-round step of integer inference (issue 17); "
+               "no baseline, as none is published",
+        params=(Param("lanes", 1, "accumulators per beat, sharing one (M, s)", lo=1, hi=64,
+                      golden=False),
+                REQUANT_ACC_BITS, M_BITS, REQUANT_OUT_BITS),
+        component="lowbit.hdl.requant:Requant",
+        golden="lowbit.golden_models.requant:Requant",
+        testbench="lowbit.sim_tests.tb_requant",
+        throughput=lambda p: {"element": p["lanes"]}, work="element",
+        mutants="lowbit.sim_tests.test_requant_sim:MUTANTS",
+        code_bits="out_bits",
+        workload="lowbit.synth.workloads.requant:requant_workload",
+        docs="docs/requant.md",
+    ),
+    Unit(
         name="btc_array",
         summary="binary tensor-core array (ABQ-LLM): WpAq matmul from AND/popcount bit planes, "
                 "p and q chosen per job",
@@ -207,7 +235,7 @@ UNITS = Registry([
                       lo=1, hi=2, golden=False)),
         component="lowbit.hdl.btc_array:BtcArray",
         golden="lowbit.golden_models.btc_array:BtcArray",
-        testbench="lowbit.sim_tests.tb_matrix",
+        testbench="lowbit.sim_tests.tb_btc",
         baseline="int_array",
         # The INT8 array with accumulators for the same depth, max_slices x k_slice.
         baseline_params=lambda p: dict(rows=p["rows"], cols=p["cols"], acc_bits=max(16, (
@@ -225,6 +253,7 @@ UNITS = Registry([
                 "lowbit.sim_tests.formal.btc:BTC_POPCOUNT_32",
                 "lowbit.sim_tests.formal.btc:BTC_ARRAY_STREAM"),
         scenario="lowbit.sim_tests.waveform.scenarios:btc_array",
+        workload="lowbit.synth.workloads.matrix:matrix_workload",
         docs="docs/btc_array.md",
     ),
     Unit(
@@ -339,6 +368,7 @@ UNITS = Registry([
         testbench="lowbit.sim_tests.tb_matrix",
         throughput=lambda p: {"INT8": p["rows"] * p["cols"]},
         variant="int",
+        workload="lowbit.synth.workloads.matrix:matrix_workload",
         mutants="lowbit.sim_tests.mutants:INT_ARRAY",
         slow_corners=(SlowCorner("max", "256 MAC cells, each its own Verilog module: ~20 s to "
                                         "generate, 1 MB of Verilog", {"rows": 2, "cols": 2}),),
@@ -358,5 +388,37 @@ UNITS = Registry([
                 "lowbit.sim_tests.formal.dequant:INT4_DEQUANT_STREAM"),
         docs="docs/pot.md",
         workload="lowbit.synth.workloads.dequant:dequant_workload",
+    ),
+    Unit(
+        name="attention_block",
+        summary="one quantized self-attention layer (MiniLM's): Q, K, V projections on a lane "
+                "engine of the chosen format, per-head scores and context on an int_dot, the "
+                "chosen softmax, requant between the stages, on-chip buffers, one sequencer",
+        source="composition of the units (issue 17)",
+        params=(
+            Param("engine", "int8", "projection engine: int8 (int_dot), dint (dint_dot), pot "
+                                    "(pot_dot); the bitplane engine is not built yet",
+                  choices=("int8", "dint", "pot")),
+            Param("softmax", "fixed", "softmax unit: softmax_fixed or exaq_softmax b = 2, 3",
+                  choices=("fixed", "exaq2", "exaq3")),
+            Param("lanes", 8, "lanes of the projection engine and of the activation x "
+                              "activation int_dot", lo=4, hi=64, golden=False),
+            Param("d_model", 32, "model width D, a multiple of heads x lanes", lo=16, hi=384),
+            Param("heads", 2, "attention heads (head_dim = d_model / heads)", lo=1, hi=12),
+            Param("max_tokens", 8, "longest sentence (buffer depth; the softmax's max_len)",
+                  lo=2, hi=128),
+            IN_BITS.with_default(12), IN_FRAC, LUT_FRAC,
+            Param("m_bits", 16, "width of the requant multipliers M", lo=8, hi=24),
+        ),
+        component="lowbit.hdl.attention_block:AttentionBlock",
+        golden="lowbit.golden_models.block:BlockParams",
+        testbench="lowbit.sim_tests.tb_block",
+        throughput=lambda p: {"MAC": p["lanes"]},
+        testbench_meta=_block_formulas,
+        mutants="lowbit.sim_tests.mutants:ATTENTION_BLOCK",
+        slow_corners=(SlowCorner("max", "d_model 384 with 128 tokens: buffers of 49,152 codes "
+                                        "each, minutes to generate",
+                                 {"d_model": 32, "heads": 2, "lanes": 8}),),
+        docs="docs/block.md",
     ),
 ])

@@ -10,7 +10,8 @@ the circuit computes (so its survival is no test gap).
 
 The checks are pytest node ids under sim_tests/, cheapest first: the unit's default Icarus
 case, and for the MACs a saturating case and for pot_dot a 5-lane case too, which reach the
-modes (saturation, odd adder-tree levels) that the defaults do not.
+modes (saturation, odd adder-tree levels) that the defaults do not; and a fused case (one
+carry-save tree) of each unit that has the form, with an odd Booth weight width for int_mac.
 """
 
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ DINT_MAC = MutantSet(
         'test_mac_sim.py::test_mac[dint_mac-defaults-icarus]',
         'test_mac_sim.py::test_mac[dint_mac-special=pm_half-frac_bits=2-acc_bits=14-'
         'overflow=saturate-pipeline=0-icarus]',
+        'test_mac_sim.py::test_mac[dint_mac-special=pm_half-frac_bits=2-acc_bits=14-'
+        'overflow=saturate-pipeline=0-fused=True-icarus]',
     ),
     mutants=(
         _m('acc-carry-in', 'accumulator', 'carry',
@@ -69,6 +72,19 @@ DINT_MAC = MutantSet(
            'code 0 decoded as negative',
            equivalent='code 0 has magnitude 0; decoded as negative, the accumulator adds ~0 + '
                       '1 = 0 in its place (minus zero is zero), so every sum is the same'),
+        # The fused form (hdl/mac.py): one carry-save tree with the accumulator
+        _m('fusedmac-clear-arms', 'mac', 'mux',
+           'base.eq(Mux(clear, 0, self.acc))',
+           'base.eq(Mux(clear, self.acc, 0))',
+           'fused: swap the arms of the clear multiplexer'),
+        _m('fusedmac-sum-width', 'mac', 'width',
+           'heap = BitHeap(self.acc_bits + 1)',
+           'heap = BitHeap(self.acc_bits)',
+           'fused: the resolved sum without the bit the overflow check reads'),
+        _m('fusedmac-stages', 'mac', 'constant',
+           'for stage in range(self.pipeline):',
+           'for stage in range(self.pipeline + 1):',
+           'fused: one input register stage too many (latency off by one)'),
     ),
 )
 
@@ -77,6 +93,10 @@ INT_MAC = MutantSet(
     checks=(
         'test_mac_sim.py::test_mac[int_mac-defaults-icarus]',
         'test_mac_sim.py::test_mac[int_mac-acc_bits=17-overflow=saturate-pipeline=0-icarus]',
+        'test_mac_sim.py::test_mac[int_mac-fused=True-icarus]',
+        # an odd weight width: the top Booth digit reads the sign bit twice
+        'test_fused.py::test_fused_mac_equals_the_golden_model[int_mac-weight_bits=3-act_bits=5-'
+        'acc_bits=10-overflow=saturate]',
     ),
     mutants=(
         _m('acc-clear-arms', 'accumulator', 'mux',
@@ -95,6 +115,18 @@ INT_MAC = MutantSet(
            'w_hi * a_lo), w_lo * a_lo)',
            'w_hi * a_lo), w_lo * a_lo - 1)',
            'product width from a largest product one too small'),
+        _m('booth-odd-sign', 'int_mac', 'constant',
+           'bits = [Const(0, 1), *weight, weight[-1]]',
+           'bits = [Const(0, 1), *weight, Const(0, 1)]',
+           'Booth: an odd-width weight not sign-extended for its top digit'),
+        _m('booth-plus-one', 'int_mac', 'carry',
+           'heap.add_bit(negative, shift + 2 * i)',
+           'heap.add_bit(negative & 0, shift + 2 * i)',
+           "Booth: drop the +1 of a negative digit's ones' complement"),
+        _m('booth-digit-shift', 'int_mac', 'shift',
+           'heap.add_signed(partial, shift + 2 * i)',
+           'heap.add_signed(partial, shift + i)',
+           'Booth: partial product i at weight 2^i instead of 4^i'),
     ),
 )
 
@@ -104,6 +136,8 @@ POT_MAC = MutantSet(
         'test_pot_sim.py::test_pot_mac[pot_mac-defaults-icarus]',
         'test_pot_sim.py::test_pot_mac[pot_mac-bits=3-zero_code=False-acc_bits=14-'
         'overflow=saturate-pipeline=0-icarus]',
+        'test_pot_sim.py::test_pot_mac[pot_mac-bits=3-zero_code=False-acc_bits=14-'
+        'overflow=saturate-pipeline=0-fused=True-icarus]',
     ),
     mutants=(
         _m('acc-saturate-arms', 'accumulator', 'mux',
@@ -118,6 +152,21 @@ POT_MAC = MutantSet(
            'Mux(is_zero, 0, self.act << shift)',
            'Mux(is_zero, self.act << shift, 0)',
            'swap the arms of the zero-code multiplexer'),
+        _m('potmac-fused-plus-one', 'pot_mac', 'carry',
+           'heap.add_bit(flip)   # -x = ~x + 1',
+           'heap.add_bit(flip & 0)   # -x = ~x + 1',
+           "fused: drop the +1 of a negative weight's ones' complement"),
+        _m('potmac-fused-valid', 'pot_mac', 'handshake',
+           'take.eq(enable & ~is_zero)',
+           'take.eq(~is_zero)',
+           'fused: accumulate the product when valid is low'),
+        _m('potmac-fused-flip-guard', 'pot_mac', 'operator',
+           'flip.eq(take & negative)',
+           'flip.eq(negative)',
+           'fused: flip the term of a zero code or an invalid cycle too',
+           equivalent="an untaken term is 0; flipped it is ~0 = -1, and the flip's +1 bit in the "
+                      'heap restores 0, so every sum is the same: the `take &` guard only spares '
+                      'toggles'),
     ),
 )
 
@@ -126,6 +175,7 @@ POT_DOT = MutantSet(
     checks=(
         'test_pot_sim.py::test_dot[pot_dot-defaults-icarus]',
         'test_pot_sim.py::test_dot[pot_dot-lanes=5-bits=3-zero_code=False-icarus]',
+        'test_pot_sim.py::test_dot[pot_dot-fused=True-icarus]',
     ),
     mutants=(
         _m('pot-sign-bit', 'pot_code', 'operator',
@@ -147,6 +197,10 @@ POT_DOT = MutantSet(
            'if k + 1 < len(level) else level[k]',
            'if k + 1 < len(level) else 0 * level[k]',
            'drop the odd term of a tree level'),
+        _m('potdot-fused-plus-one', 'pot_dot', 'carry',
+           'heap.add_bit(flip)   # -x = ~x + 1',
+           'heap.add_bit(flip & 0)   # -x = ~x + 1',
+           "fused: drop the +1s of the lane negations"),
     ),
 )
 
@@ -154,6 +208,8 @@ POT_DOT = MutantSet(
 INT_DOT = MutantSet(
     checks=(
         'test_pot_sim.py::test_dot[int_dot-defaults-icarus]',
+        'test_pot_sim.py::test_dot[int_dot-lanes=5-weight_bits=3-act_bits=5-fused=True-icarus]',
+        'test_pot_sim.py::test_dot[int_dot-lanes=5-weight_bits=7-act_bits=6-booth=True-icarus]',
     ),
     mutants=(
         _m('tree-subtract', 'adder_tree', 'operator',
@@ -168,6 +224,90 @@ INT_DOT = MutantSet(
            'self.enable.eq(~o.valid | o.ready)',
            'self.enable.eq(o.valid | o.ready)',
            'pipeline moves while its output waits (valid condition inverted)'),
+        _m('dot-fused-lane0', 'dot_product', 'width',
+           'self.add_lane_product(m, heap, weights[k], acts[k])',
+           'self.add_lane_product(m, heap, weights[k], acts[k]) if k else None',
+           "fused: lane 0's partial products left out of the beat's heap"),
+        _m('dot-fused-adder', 'dot_product', 'operator',
+           'total.eq(rows[0] + rows[1])',
+           'total.eq(rows[0] | rows[1])',
+           "fused: the carry-save rows ORed instead of added"),
+    ),
+)
+
+
+DINT_DOT = MutantSet(
+    checks=(
+        'test_dint_dot.py::test_dint_dot[dint_dot-defaults-icarus]',
+        'test_dint_dot.py::test_dint_dot[dint_dot-lanes=5-special=pm_half-frac_bits=2-icarus]',
+        'test_dint_dot.py::test_dint_dot[dint_dot-lanes=6-special=pm_half-frac_bits=2-act_bits=5-'
+        'fused=True-icarus]',
+    ),
+    mutants=(
+        # The lane: two radix-4 Booth digits read off the dINT code (hdl/dint_mac.py)
+        _m('dint-digit-one', 'dint_mac', 'operator',
+           'one.eq(digit_on & (mid ^ low))',
+           'one.eq(digit_on & (mid | low))',
+           'Booth digit +-1 selected on an or instead of an exclusive or'),
+        _m('dint-digit-two-arms', 'dint_mac', 'mux',
+           'two.eq(digit_on & Mux(high, ~mid & ~low, mid & low))',
+           'two.eq(digit_on & Mux(high, mid & low, ~mid & ~low))',
+           'swap the arms of the Booth digit +-2 select'),
+        _m('dint-digits-on-special', 'dint_mac', 'operator',
+           'digit_on.eq(on & ~is_special)',
+           'digit_on.eq(on)',
+           "the special code's bit pattern also read as Booth digits"),
+        _m('dint-special-shift', 'dint_mac', 'shift',
+           'Mux(take_special, act, Mux(one0',
+           'Mux(take_special, act << 1, Mux(one0',
+           'the special magnitude 2^-f taken as 2^(1-f)'),
+        _m('dint-high-shift', 'dint_mac', 'shift',
+           'heap.add_signed(high, shift + f + 2)',
+           'heap.add_signed(high, shift + f + 1)',
+           'the high Booth partial product one place short'),
+        _m('dint-low-plus-one', 'dint_mac', 'carry',
+           'heap.add_bit(low_negative, shift)',
+           'heap.add_bit(low_negative & 0, shift)',
+           "drop the +1 of the low partial product's ones' complement"),
+        _m('dint-special-sign', 'dint_mac', 'operator',
+           'low_negative.eq(neg0 | (take_special & special_negative))',
+           'low_negative.eq(neg0)',
+           "pm_half's -2^-f code taken as +2^-f"),
+        # The carry-save tree (hdl/adder_tree.py BitHeap): every lane's, and the fused forms'
+        _m('heap-sign-bit', 'adder_tree', 'operator',
+           'self.add_bit(~value[n - 1], shift + n - 1)',
+           'self.add_bit(value[n - 1], shift + n - 1)',
+           "a signed term's sign bit added uninverted"),
+        _m('heap-sign-constant', 'adder_tree', 'constant',
+           'self._constant -= 1 << (shift + n - 1)',
+           'self._constant += 1 << (shift + n - 1)',
+           "a signed term's -2^(n-1) correction added with the wrong sign"),
+        _m('heap-carry-in', 'adder_tree', 'carry',
+           'addends if carry_in is None else addends + carry_in',
+           'addends',
+           "drop column 0's spare bit, the final adder's carry-in"),
+        _m('heap-full-carry', 'adder_tree', 'operator',
+           'return a ^ b ^ c, (a & b) | (a & c) | (b & c)',
+           'return a ^ b ^ c, (a & b) | (a & c)',
+           "a full adder's carry misses one pair"),
+        _m('heap-half-carry', 'adder_tree', 'operator',
+           'return a ^ b, a & b',
+           'return a ^ b, a | b',
+           "a half adder's carry on an or"),
+        _m('heap-constant-sum', 'adder_tree', 'operator',
+           'return ~(b ^ c), b | c',
+           'return b ^ c, b | c',
+           'a full adder with a constant 1 input: sum not inverted'),
+        _m('heap-dadda-bound', 'adder_tree', 'constant',
+           'while heights[-1] * 3 // 2 < tallest:',
+           'while heights[-1] * 3 // 2 <= tallest:',
+           "one more Dadda target, equal to the tallest column",
+           equivalent='the extra target equals the tallest column, so its stage places no adder '
+                      '(a column is reduced only while taller than the target): the same circuit'),
+        _m('dot-lane-width', 'dot_product', 'width',
+           'heap = BitHeap(self.product_bits)',
+           'heap = BitHeap(self.product_bits - 1)',
+           "each lane's product resolved one bit too narrow"),
     ),
 )
 
@@ -319,5 +459,28 @@ SOFTMAX_FIXED = MutantSet(
            'Mux(beat_first, 0, total) + beat_sum',
            'Mux(beat_first, total, 0) + beat_sum',
            'swap the arms of the sum restart multiplexer'),
+    ),
+)
+
+
+ATTENTION_BLOCK = MutantSet(
+    checks=('test_block_sim.py::test_block[attention_block-defaults-verilator]',),
+    mutants=(
+        _m('requant-rounding', 'attention_block', 'carry',
+           'rounded.eq((halved + 1) >> 1)',
+           'rounded.eq(halved >> 1)',
+           'requant rounds down instead of half up'),
+        _m('bias-dropped', 'attention_block', 'constant',
+           'base = Mux(tag_e.first, tag_e.bias, acc)',
+           'base = Mux(tag_e.first, 0, acc)',
+           'the projections start their sums from 0, not the bias'),
+        _m('bank-never-released', 'attention_block', 'handshake',
+           'row_full.eq((row_full | set_row) & ~release)',
+           'row_full.eq(row_full | set_row)',
+           'a weight row bank is never freed: the loader stalls for ever'),
+        _m('score-clamp', 'attention_block', 'operator',
+           'Mux(rounded > out_hi, out_hi, rounded)',
+           'Mux(rounded >= out_hi, out_hi - 1, rounded)',
+           'the largest code saturates one below'),
     ),
 )

@@ -1,0 +1,83 @@
+# amaranth: UnusedElaboratable=no
+"""The attention block (hdl/attention_block.py, docs/block.md) in cocotb through
+sim_tests/tb_block.py, bit-exact against the integer model (golden_models/block): a short
+sentence of random data at a small engine size in the default suite; every configuration, a
+real MiniLM sentence and the full 384-wide layer under ``-m slow``. Plus what needs no
+simulator: parameter errors and the cycle formula's pieces."""
+
+import pytest
+
+from lowbit.core.params import ParameterError
+from lowbit.golden_models.block import CONFIGS
+from lowbit.hdl.attention_block import AttentionBlock
+from lowbit.sim_tests.cases import BOTH, ICARUS, sim_cases
+from lowbit.sim_tests.runner import simulate
+from lowbit.units import UNITS
+
+SLOW = pytest.mark.slow
+# The four configurations of issue 17 at a small size (max_tokens 8: the model's default).
+_SMALL = {"d_model": 32, "heads": 2, "lanes": 8, "max_tokens": 8}
+CASES = [
+    ("attention_block", {}, ("verilator",)),
+    *[("attention_block", {"engine": f.engine, "softmax": f.softmax, **_SMALL}, ICARUS, SLOW)
+      for name, f in CONFIGS.items() if f.engine != "bitplane"],
+    # Narrow engine, one head, tokens not a multiple of the lanes (padded P V beats).
+    ("attention_block", {"engine": "pot", "softmax": "exaq2", "lanes": 4, "d_model": 16,
+                         "heads": 1, "max_tokens": 10}, ICARUS, SLOW),
+]
+
+TESTS = {"layer_bit_exact", "layer_under_stalls", "reset_in_flight"}
+
+
+def _cases(cases):
+    # sim_cases runs every case on Icarus too; the default case runs on Verilator only (an
+    # Icarus run of the defaults is in the slow set), to keep the default suite's cost low.
+    return [p for p in sim_cases(cases)
+            if not (p.values[1] == {} and p.values[2] == "icarus")]
+
+
+@pytest.mark.parametrize("unit, params, simulator", _cases(CASES))
+def test_block(unit, params, simulator, build_root):
+    result = simulate(UNITS[unit], params, simulator, build_root=build_root / "sim")
+    assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
+    tests = {d["test"]: d for d in result.details}
+    assert set(tests) == TESTS
+    exact = tests["layer_bit_exact"]
+    assert exact["checked"] == exact["sent"] > 0
+
+
+@SLOW
+def test_block_defaults_icarus(build_root):
+    result = simulate(UNITS["attention_block"], {}, "icarus", build_root=build_root / "sim")
+    assert result.ok, f"{result.failed} of {result.tests} tests failed: see {result.log}"
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"engine": "fp8"}, "engine"),
+    ({"softmax": "exaq4"}, "softmax"),
+    ({"engine": "bitplane"}, "engine"),
+    ({"lanes": 3}, "lanes"),
+    ({"d_model": 40}, "lanes"),        # head_dim 20: not a multiple of the 8 lanes
+    ({"d_model": 400}, "d_model"),
+    ({"d_model": 36, "heads": 8}, "heads"),
+    ({"heads": 13}, "heads"),
+    ({"max_tokens": 1}, "max_tokens"),
+    ({"in_frac": 12}, "in_frac"),
+])
+def test_bad_parameters_one_line(params, name):
+    with pytest.raises(ParameterError) as error:
+        AttentionBlock(**params)
+    assert error.value.name == name
+    assert "\n" not in str(error.value) and name in str(error.value)
+
+
+def test_cycle_formula_pieces():
+    """The formula's phases add up, and its projection and attention parts are the engines'
+    beats (one beat per cycle)."""
+    block = AttentionBlock(d_model=64, heads=2, lanes=8, max_tokens=8)
+    for tokens in (1, 5, 8):
+        phases = block.phase_cycles(tokens)
+        beats = block.engine_beats(tokens)
+        assert block.cycles(tokens) == sum(phases.values())
+        assert phases["qkv"] + phases["out"] == beats["proj"]
+        assert (phases["scores"] + phases["context"] - 2 * block.heads) == beats["aa"]
