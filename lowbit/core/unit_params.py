@@ -14,7 +14,9 @@ from .params import Param
 __all__ = ["ACT_BITS", "ACC_BITS", "OVERFLOW", "PIPELINE", "WEIGHT_BITS", "LANES",
            "POT_BITS", "ZERO_CODE", "DINT_SPECIAL", "DINT_FRAC_BITS", "ROWS", "COLS",
            "ARRAY_ACC_BITS", "IN_BITS", "IN_FRAC", "LUT_FRAC", "OUT_FRAC", "MAX_LEN", "EPC",
-           "EXAQ_BITS", "EXAQ_TOP", "REQUANT_ACC_BITS", "M_BITS", "REQUANT_OUT_BITS"]
+           "EXAQ_BITS", "EXAQ_TOP", "REQUANT_ACC_BITS", "M_BITS", "REQUANT_OUT_BITS",
+           "FUSED", "DOT_FUSED", "BOOTH", "K_SLICE", "P_MAX", "Q_MAX", "MAX_SLICES",
+           "LEVELS_PER_STAGE", "EXP_INDEX_FRAC", "REQUANT_LANES"]
 
 # --- Multiply-accumulate units and dot products
 ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
@@ -26,6 +28,14 @@ OVERFLOW = Param("overflow", Overflow.WRAP, "accumulator overflow: two's complem
 PIPELINE = Param("pipeline", 1, "register stages between multiplier and accumulator "
                                 "(latency = pipeline + 1)", lo=0, hi=2, golden=False)
 LANES = Param("lanes", 8, "lanes summed per beat", lo=4, hi=64)
+FUSED = Param("fused", False, "the partial products and the accumulator in one carry-save "
+                              "tree with one carry-propagate adder (same latency)",
+              choices=(False, True), golden=False)
+DOT_FUSED = FUSED.with_doc("every lane's partial products in one carry-save tree for the beat, "
+                           "one carry-propagate adder (latency 2)")
+BOOTH = Param("booth", False, "lanes as radix-4 Booth partial products in a carry-save tree "
+                              "with one adder each, not `*` (without fused)",
+              choices=(False, True), golden=False)
 
 # --- Weight formats
 POT_BITS = Param("bits", 4, "PoT code width: sign + (bits-1) exponent bits", lo=2, hi=5)
@@ -41,6 +51,13 @@ DINT_FRAC_BITS = Param("frac_bits", 1, "f: the denormal magnitude is 2^-f (1/2 o
 ROWS = Param("rows", 4, "array rows (output channels)", lo=1, hi=16)
 COLS = Param("cols", 4, "array columns (tokens)", lo=1, hi=16)
 ARRAY_ACC_BITS = Param("acc_bits", 32, "signed result width", lo=16, hi=64)
+K_SLICE = Param("k_slice", 32, "bits of K per cell and cycle", lo=8, hi=256)
+P_MAX = Param("p_max", 8, "largest weight precision", lo=1, hi=8)
+Q_MAX = Param("q_max", 8, "largest activation precision", lo=1, hi=8)
+MAX_SLICES = Param("max_slices", 16, "most K-slices per job (plane buffer depth); the "
+                                     "accumulators hold max_slices x k_slice products", lo=1, hi=64)
+LEVELS_PER_STAGE = Param("levels_per_stage", 2, "popcount compressor levels between registers",
+                         lo=1, hi=2, golden=False)
 
 # --- Row softmax units
 IN_BITS = Param("in_bits", 8, "signed logit width", lo=4, hi=16)
@@ -51,11 +68,15 @@ OUT_FRAC = Param("out_frac", 10, "O: fractional bits of the outputs", lo=4, hi=1
 MAX_LEN = Param("max_len", 128, "longest row (row buffer depth x epc)", lo=1, hi=4096)
 EPC = Param("epc", 1, "elements per cycle (lanes per beat)", choices=(1, 2, 4, 8, 16),
             golden=False)
+EXP_INDEX_FRAC = Param("exp_index_frac", None, "G: fractional bits of the ROM index, 0..in_frac "
+                                               "(auto: min(in_frac, 5))", lo=0, hi=15)
 EXAQ_BITS = Param("bits", 3, "code width b: 2^b table entries", lo=2, hi=4)
 EXAQ_TOP = Param("top", ExaqTop.EXP, "what the top code means: exp(-C) from the table, or 0",
                  choices=tuple(ExaqTop))
 
 # --- Requantization
+REQUANT_LANES = Param("lanes", 1, "accumulators per beat, sharing one (M, s)", lo=1, hi=64,
+                      golden=False)
 REQUANT_ACC_BITS = Param("acc_bits", 32, "signed input (accumulator) width", lo=2, hi=48)
 M_BITS = Param("m_bits", 16, "unsigned multiplier M width", lo=1, hi=32,
                bound="acc_bits + m_bits <= 64")

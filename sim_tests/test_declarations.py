@@ -1,0 +1,238 @@
+"""One declaration per fact (issue 11): a unit's parameter ranges and its modes are written once.
+
+A registered unit's parameters are declared in the registry entry (``lowbit/units.py``), from
+the shared declarations of :mod:`lowbit.core.unit_params`. Its component and its golden model
+check their arguments *with those declarations* (``self.act_bits = ACT_BITS.check(act_bits)``;
+a bound that depends on other parameters as ``IN_FRAC.check(in_frac, hi=in_bits - 1,
+why=...)``), never with bounds or choices of their own (``check_int("act_bits", act_bits, 2,
+16)``), which is the same fact declared a second time and free to drift from what ``lowbit
+units`` advertises. And a mode that :mod:`lowbit.core.modes` declares (overflow, dINT
+codebook, EXAQ top code) is named by its member (``Overflow.WRAP``), never by its string
+written out again (``"wrap"``).
+
+Both are read from the source with :mod:`ast`:
+
+- *Parameter checks*: in the modules that define a registered unit's component and golden
+  model classes and their base classes, every ``check_int``/``check_choice`` call whose name is
+  one of the unit's parameters, and every ``PARAM.check(...)`` with a number as its ``lo`` or
+  ``hi``.
+- *Mode strings*: in every module of ``hdl/`` and ``golden_models/``, every string constant
+  equal to a mode's value, except docstrings and the text of f-strings.
+
+Run as a script (``python sim_tests/test_declarations.py``) it lists the offenders.
+"""
+
+import ast
+import inspect
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ("hdl", "golden_models")
+
+# Offences being removed this session by their modules' owners: file -> (owner, the parameter
+# names or mode strings still written there). The tests fail on any other and warn of an entry
+# that no longer occurs, so the lists only shrink; they must be empty when issue 11 closes.
+PENDING_PARAMS = {
+    "golden_models/block/pipeline.py": ("H17m", {"d_model", "engine", "heads", "m_bits", "max_tokens", "softmax"}),
+    "golden_models/btc_array.py": ("H13", {"cols", "k_slice", "max_slices", "p_max", "q_max", "rows"}),
+    "golden_models/exaq_softmax.py": ("H14", {"bits", "in_frac", "lut_frac", "top"}),
+    "golden_models/int_array.py": ("H13", {"acc_bits", "cols", "rows"}),
+    "golden_models/int_dot.py": ("H15", {"lanes"}),
+    "golden_models/requant.py": ("H17m", {"m_bits", "out_bits"}),
+    "golden_models/softmax_common.py": ("H14", {"in_bits", "in_frac", "lut_frac", "max_len", "out_frac"}),
+    "golden_models/softmax_fixed.py": ("H14", {"exp_index_frac", "lut_frac"}),
+    "hdl/attention_block.py": ("H17h", {"d_model", "engine", "heads", "in_bits", "in_frac", "lanes", "lut_frac", "m_bits", "max_tokens", "softmax"}),
+    "hdl/btc_array.py": ("H13", {"cols", "k_slice", "levels_per_stage", "max_slices", "p_max", "q_max", "rows"}),
+    "hdl/dot_product.py": ("H15", {"fused"}),
+    "hdl/exaq_softmax.py": ("H14", {"bits", "in_bits", "lut_frac", "max_len", "top"}),
+    "hdl/int_array.py": ("H13", {"acc_bits", "cols", "rows"}),
+    "hdl/int_dot.py": ("H15", {"booth"}),
+    "hdl/mac.py": ("H15", {"fused"}),
+    "hdl/requant.py": ("H17h", {"lanes"}),
+    "hdl/softmax_fixed.py": ("H14", {"exp_index_frac", "in_bits", "in_frac", "lut_frac", "max_len"}),
+    "hdl/softmax_row.py": ("H14", {"in_bits", "in_frac", "lut_frac", "max_len", "out_frac"}),
+}
+PENDING_MODES = {
+    "golden_models/accumulator.py": ("H15", {"wrap"}),
+    "golden_models/accuracy/exaq.py": ("H11", {"exp", "zero"}),
+    "golden_models/accuracy/rows.py": ("H11", {"half", "pm_half"}),
+    "golden_models/block/calibrate.py": ("H17m", {"half"}),
+    "golden_models/block/pipeline.py": ("H17m", {"exp", "half"}),
+    "golden_models/dint.py": ("H15", {"half"}),
+    "golden_models/dint_dot.py": ("H15", {"half"}),
+    "golden_models/dint_mac.py": ("H15", {"half", "wrap"}),
+    "golden_models/exaq_softmax.py": ("H14", {"exp", "zero"}),
+    "golden_models/int_mac.py": ("H15", {"wrap"}),
+    "golden_models/pot_mac.py": ("H15", {"wrap"}),
+    "hdl/accumulator.py": ("H15", {"wrap"}),
+    "hdl/attention_block.py": ("H17h", {"exp", "half"}),
+    "hdl/dint_dot.py": ("H15", {"half"}),
+    "hdl/dint_mac.py": ("H15", {"half", "wrap"}),
+    "hdl/exaq_softmax.py": ("H14", {"exp", "zero"}),
+    "hdl/int_mac.py": ("H15", {"wrap"}),
+    "hdl/pot_mac.py": ("H15", {"wrap"}),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Offence:
+    file: str       # relative to the repository
+    line: int
+    what: str       # the parameter name or the mode string
+    code: str       # the offending expression
+
+    @property
+    def key(self):
+        return self.file, self.what
+
+    def __str__(self):
+        return f"{self.file}:{self.line}: {self.code}"
+
+
+def _declared():
+    """``{Param object name: Param}`` of lowbit.core.unit_params, and ``{mode string: member}``."""
+    from lowbit.core import modes, unit_params
+    from lowbit.core.params import Param
+
+    params = {name: p for name, p in vars(unit_params).items() if isinstance(p, Param)}
+    mode_values = {m.value: m for cls in vars(modes).values()
+                   if isinstance(cls, type) and issubclass(cls, modes.Mode) and cls is not modes.Mode
+                   for m in cls}
+    return params, mode_values
+
+
+def unit_modules():
+    """``{file: set of parameter names}``: the source files of every registered unit's component
+    and golden model classes and of their base classes (within hdl/ and golden_models/), each
+    with the names of the parameters of the units they serve."""
+    from lowbit.registry import resolve_ref
+    from lowbit.units import UNITS
+
+    files = {}
+    for unit in UNITS:
+        names = {p.name for p in unit.params}
+        for ref in (unit.component, unit.golden):
+            obj = resolve_ref(ref)
+            for cls in (obj.__mro__ if inspect.isclass(obj) else (obj,)):
+                module = sys.modules.get(getattr(cls, "__module__", ""))
+                path = getattr(module, "__file__", None)
+                path = Path(path).resolve() if path else None
+                if path and path.is_relative_to(ROOT) and path.relative_to(ROOT).parts[0] in SOURCES:
+                    files.setdefault(path.relative_to(ROOT).as_posix(), set()).update(names)
+    return files
+
+
+def _call_name(node):
+    if isinstance(node.func, ast.Name):
+        return node.func.id, None
+    if isinstance(node.func, ast.Attribute):
+        owner = node.func.value.id if isinstance(node.func.value, ast.Name) else None
+        return node.func.attr, owner
+    return None, None
+
+
+def _is_number(node):
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+        and not isinstance(node.value, bool)
+
+
+def param_offences(root=ROOT, files=None):
+    """Checks of a registered unit's parameter with bounds or choices of the module's own."""
+    params, _ = _declared()
+    files = unit_modules() if files is None else files
+    found = []
+    for file, names in sorted(files.items()):
+        tree = ast.parse((root / file).read_text(), file)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func, owner = _call_name(node)
+            if func in ("check_int", "check_choice") and node.args \
+                    and isinstance(node.args[0], ast.Constant) and node.args[0].value in names:
+                found.append(Offence(file, node.lineno, node.args[0].value, ast.unparse(node)))
+            elif func == "check" and owner in params and any(
+                    kw.arg in ("lo", "hi") and _is_number(kw.value) for kw in node.keywords):
+                found.append(Offence(file, node.lineno, params[owner].name, ast.unparse(node)))
+    return sorted(set(found))
+
+
+def _docstrings(tree):
+    return {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)}
+
+
+def mode_offences(root=ROOT):
+    """String constants in hdl/ and golden_models/ that spell a declared mode."""
+    _, mode_values = _declared()
+    found = []
+    for source in SOURCES:
+        for path in sorted((root / source).rglob("*.py")):
+            tree = ast.parse(path.read_text(), str(path))
+            skip = _docstrings(tree) | {id(part) for node in ast.walk(tree)
+                                        if isinstance(node, ast.JoinedStr) for part in node.values}
+            file = path.relative_to(root).as_posix()
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                        and node.value in mode_values and id(node) not in skip:
+                    member = mode_values[node.value]
+                    found.append(Offence(file, node.lineno, node.value,
+                                         f"{node.value!r} (use {type(member).__name__}.{member.name})"))
+    return sorted(found)
+
+
+def _check(offences, pending, what):
+    listed = {(file, name) for file, (_, names) in pending.items() for name in names}
+    new = [o for o in offences if o.key not in listed]
+    assert not new, f"{what}:\n" + "\n".join(map(str, new))
+    gone = listed - {o.key for o in offences}
+    if gone:
+        warnings.warn(f"fixed, so remove from the PENDING list: {sorted(gone)}")
+
+
+def test_units_check_parameters_with_their_declarations():
+    _check(param_offences(), PENDING_PARAMS,
+           "a registered unit's parameter checked with bounds of the module's own (declare it in "
+           "lowbit.core.unit_params and call PARAM.check(value[, lo=..., hi=..., why=...]))")
+
+
+def test_no_mode_is_spelt_as_a_string():
+    _check(mode_offences(), PENDING_MODES,
+           "a mode of lowbit.core.modes written out as a string (use its member)")
+
+
+def test_the_checker_sees_each_kind_of_offence(tmp_path):
+    """A fixture module with one offence of each kind, and the forms that are allowed."""
+    (tmp_path / "hdl").mkdir()
+    (tmp_path / "golden_models").mkdir()
+    (tmp_path / "hdl" / "unit.py").write_text('''"""A docstring may say "wrap"."""
+from lowbit.core.unit_params import ACT_BITS, IN_FRAC
+def build(act_bits, in_frac, overflow="wrap", name="x"):
+    """Or "saturate"."""
+    check_int("act_bits", act_bits, 2, 16)
+    ACT_BITS.check(act_bits, lo=4)
+    IN_FRAC.check(in_frac, hi=act_bits - 1, why="fine: a dependent bound")
+    check_int("depth", 3, 1, 8)
+    label = f"half{name}"
+    return overflow == "saturate"
+''')
+    files = {"hdl/unit.py": {"act_bits", "in_frac", "overflow"}}
+    assert [(o.line, o.what) for o in param_offences(tmp_path, files)] == [(5, "act_bits"), (6, "act_bits")]
+    assert [(o.line, o.what) for o in mode_offences(tmp_path)] == [(3, "wrap"), (10, "saturate")]
+
+
+def report():
+    lines = []
+    for title, offences in (("parameter checks with their own bounds", param_offences()),
+                            ("mode strings", mode_offences())):
+        lines.append(f"{len(offences)} {title}:")
+        lines += [f"  {o}" for o in offences]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report())
