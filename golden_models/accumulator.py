@@ -79,7 +79,7 @@ def _accumulate_saturate(terms, clear, bits):
     return np.array(out, dtype=np.int64)
 
 
-def accumulate(products, valid, clear, *, acc_bits, overflow="wrap"):
+def accumulate(products, valid, clear, *, acc_bits, overflow=Overflow.WRAP):
     """The accumulator register after each cycle.
 
     Inputs (one entry per cycle, all 1-D of the same length):

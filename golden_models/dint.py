@@ -145,7 +145,7 @@ class DintFormat:
 
     max_level = 7
 
-    def __init__(self, special="half", frac_bits=1):
+    def __init__(self, special=DintCodebook.HALF, frac_bits=1):
         self.special = DINT_SPECIAL.check(special)
         self.frac_bits = DINT_FRAC_BITS.check(frac_bits)
         self.scaled_values = dint_scaled_codebook(self.special, self.frac_bits)

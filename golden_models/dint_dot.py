@@ -8,6 +8,8 @@ outside, as in the dINT MAC. Its baseline is ``int_dot`` with INT8 x INT8 lanes.
 
 import numpy as np
 
+from lowbit.core.modes import DintCodebook
+
 from .dint import DintFormat
 from .int_dot import LaneDot
 
@@ -23,7 +25,7 @@ class DintDot(LaneDot):
     :class:`~lowbit.golden_models.int_dot.LaneDot`).
     """
 
-    def __init__(self, *, lanes=8, special="half", frac_bits=1, act_bits=8):
+    def __init__(self, *, lanes=8, special=DintCodebook.HALF, frac_bits=1, act_bits=8):
         self.format = DintFormat(special, frac_bits)
         self.frac_bits = self.format.frac_bits
         values = self.format.scaled_values

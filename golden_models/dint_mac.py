@@ -5,6 +5,8 @@ format's ``frac_bits``), so the accumulator holds the dot product with ``f`` fra
 The per-channel scale is applied outside the MAC.
 """
 
+from lowbit.core.modes import DintCodebook, Overflow
+
 from ._mac import CodebookMacModel
 from .dint import DintFormat
 
@@ -20,6 +22,7 @@ class DintMac(CodebookMacModel):
     Attributes: ``format`` (the :class:`DintFormat`), ``frac_bits``, ``product_bits``.
     """
 
-    def __init__(self, *, special="half", frac_bits=1, act_bits=8, acc_bits=32, overflow="wrap"):
+    def __init__(self, *, special=DintCodebook.HALF, frac_bits=1, act_bits=8, acc_bits=32,
+                 overflow=Overflow.WRAP):
         super().__init__(DintFormat(special, frac_bits), act_bits=act_bits, acc_bits=acc_bits,
                          overflow=overflow)

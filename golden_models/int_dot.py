@@ -6,10 +6,10 @@ activation parameters, the widths, and the exact lane sums.
 
 import numpy as np
 
-from lowbit.core.unit_params import ACT_BITS, WEIGHT_BITS
+from lowbit.core.unit_params import ACT_BITS, LANES, WEIGHT_BITS
 from lowbit.core.widths import signed_bits_for, signed_range, sum_bits
 
-from ._checks import ParameterError, check_int, int_array
+from ._checks import ParameterError, int_array
 
 __all__ = ["MAX_LANES", "product_range", "LaneDot", "IntDot"]
 
@@ -45,7 +45,7 @@ class LaneDot:
     """
 
     def __init__(self, lanes, act_bits, w_lo, w_hi):
-        self.lanes = check_int("lanes", lanes, 1, MAX_LANES)
+        self.lanes = LANES.check(lanes, lo=1, hi=MAX_LANES)
         self.act_bits = ACT_BITS.check(act_bits)
         lo, hi = product_range(w_lo, w_hi, self.act_bits)
         self.product_bits = signed_bits_for(lo, hi)

@@ -1,5 +1,6 @@
 """Golden model of the INT x INT multiply-accumulate, the baseline of ``dint_mac``."""
 
+from lowbit.core.modes import Overflow
 from lowbit.core.unit_params import ACT_BITS, WEIGHT_BITS
 from lowbit.core.widths import signed_range
 
@@ -17,7 +18,7 @@ class IntMac(MacModel):
     Attribute: ``product_bits``, the fewest signed bits holding every product.
     """
 
-    def __init__(self, *, weight_bits=8, act_bits=8, acc_bits=32, overflow="wrap"):
+    def __init__(self, *, weight_bits=8, act_bits=8, acc_bits=32, overflow=Overflow.WRAP):
         self.weight_bits = WEIGHT_BITS.check(weight_bits)
         self.act_bits = ACT_BITS.check(act_bits)
         self.product_bits = product_bits(*signed_range(self.weight_bits), self.act_bits)

@@ -7,6 +7,8 @@ bits. The per-channel scale is applied outside the MAC. The accumulator is the o
 shares (:mod:`lowbit.golden_models.accumulator`).
 """
 
+from lowbit.core.modes import Overflow
+
 from ._mac import CodebookMacModel
 from .pot import PotFormat
 
@@ -22,6 +24,6 @@ class PotMac(CodebookMacModel):
     Attributes: ``format``, ``frac_bits``, ``product_bits`` (fewest signed bits of a product).
     """
 
-    def __init__(self, *, bits=4, zero_code=True, act_bits=8, acc_bits=32, overflow="wrap"):
+    def __init__(self, *, bits=4, zero_code=True, act_bits=8, acc_bits=32, overflow=Overflow.WRAP):
         super().__init__(PotFormat(bits, zero_code), act_bits=act_bits, acc_bits=acc_bits,
                          overflow=overflow)

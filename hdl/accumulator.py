@@ -67,7 +67,7 @@ class Accumulator(Component):
         Registered; reflects an input ``latency = stages + 1`` cycles after it was presented.
     """
 
-    def __init__(self, *, product_bits, acc_bits, overflow="wrap", stages=0):
+    def __init__(self, *, product_bits, acc_bits, overflow=Overflow.WRAP, stages=0):
         check_accumulator(product_bits=product_bits, acc_bits=acc_bits, overflow=overflow,
                           stages=stages)
         self.product_bits, self.acc_bits = product_bits, acc_bits

@@ -2,6 +2,7 @@
 
 from amaranth.hdl import unsigned
 
+from lowbit.core.modes import DintCodebook
 from lowbit.core.unit_params import ACT_BITS, DINT_FRAC_BITS, DINT_SPECIAL, LANES
 from lowbit.core.widths import signed_bits_for, signed_range, sum_bits
 
@@ -51,7 +52,7 @@ class DintDot(LaneDotProduct):
     beat per cycle.
     """
 
-    def __init__(self, *, lanes=8, special="half", frac_bits=1, act_bits=8, fused=False):
+    def __init__(self, *, lanes=8, special=DintCodebook.HALF, frac_bits=1, act_bits=8, fused=False):
         self.special = DINT_SPECIAL.check(special)
         self.frac_bits = DINT_FRAC_BITS.check(frac_bits)
         ACT_BITS.check(act_bits)

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
-from lowbit.core.modes import DintCodebook
+from lowbit.core.modes import DintCodebook, Overflow
 from lowbit.core.unit_params import ACT_BITS, DINT_FRAC_BITS, DINT_SPECIAL
 from lowbit.core.widths import signed_bits_for, signed_range
 
@@ -127,8 +127,8 @@ class DintMac(MacUnit):
     code and ``acc`` in units of 2^-f.
     """
 
-    def __init__(self, *, special="half", frac_bits=1, act_bits=8, acc_bits=32,
-                 overflow="wrap", pipeline=1, fused=False):
+    def __init__(self, *, special=DintCodebook.HALF, frac_bits=1, act_bits=8, acc_bits=32,
+                 overflow=Overflow.WRAP, pipeline=1, fused=False):
         self.special = DINT_SPECIAL.check(special)
         self.frac_bits = DINT_FRAC_BITS.check(frac_bits)
         self.act_bits = ACT_BITS.check(act_bits)

@@ -4,8 +4,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_choice
-from lowbit.core.unit_params import ACT_BITS, LANES
+from lowbit.core.unit_params import ACT_BITS, DOT_FUSED, LANES
 from .component import Component
 
 from .adder_tree import BitHeap, adder_tree, adder_trees, tree_levels
@@ -50,8 +49,8 @@ class LaneDotProduct(Component):
     def __init__(self, *, lanes, act_bits, weight_shape, sum_bits, term_lists=1, fused=False):
         self.lanes = LANES.check(lanes)
         self.act_bits = ACT_BITS.check(act_bits)
-        self.fused = check_choice("fused", fused, (False, True))
-        self.sum_bits = sum_bits
+        self.fused = DOT_FUSED.check(fused)
+        self.sum_bits, self.weight_shape = sum_bits, weight_shape
         self.latency = 2 if fused else 1 + tree_levels(lanes) + tree_levels(term_lists)
         layout = data.StructLayout({
             "weights": data.ArrayLayout(weight_shape, lanes),

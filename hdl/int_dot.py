@@ -2,8 +2,7 @@
 
 from amaranth.hdl import signed
 
-from lowbit.core.params import check_choice
-from lowbit.core.unit_params import ACT_BITS, LANES, WEIGHT_BITS
+from lowbit.core.unit_params import ACT_BITS, BOOTH, LANES, WEIGHT_BITS
 from lowbit.core.widths import signed_bits_for, signed_range, sum_bits
 
 from .dot_product import LaneDotProduct
@@ -29,7 +28,7 @@ class IntDot(LaneDotProduct):
     """
 
     def __init__(self, *, lanes=8, weight_bits=4, act_bits=8, fused=False, booth=False):
-        self.booth = check_choice("booth", booth, (False, True))
+        self.booth = BOOTH.check(booth)
         self.weight_bits = WEIGHT_BITS.check(weight_bits)
         ACT_BITS.check(act_bits)
         (w_lo, w_hi), (a_lo, a_hi) = signed_range(weight_bits), signed_range(act_bits)

@@ -2,6 +2,7 @@
 
 from amaranth.hdl import Const, Mux, Signal, signed
 
+from lowbit.core.modes import Overflow
 from lowbit.core.unit_params import ACT_BITS, WEIGHT_BITS
 from lowbit.core.widths import signed_bits_for, signed_range
 
@@ -39,7 +40,7 @@ class IntMac(MacUnit):
     ``weight_bits`` wide.
     """
 
-    def __init__(self, *, weight_bits=8, act_bits=8, acc_bits=32, overflow="wrap", pipeline=1,
+    def __init__(self, *, weight_bits=8, act_bits=8, acc_bits=32, overflow=Overflow.WRAP, pipeline=1,
                  fused=False):
         self.weight_bits = WEIGHT_BITS.check(weight_bits)
         self.act_bits = ACT_BITS.check(act_bits)

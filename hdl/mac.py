@@ -4,8 +4,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_choice
-from lowbit.core.unit_params import PIPELINE
+from lowbit.core.unit_params import FUSED, PIPELINE
 from .component import Component
 
 from .accumulator import Accumulator, check_accumulator, register_sum
@@ -46,7 +45,7 @@ class MacUnit(Component):
     def __init__(self, *, weight_shape, act_bits, product_bits, acc_bits, overflow, pipeline,
                  fused=False):
         pipeline = PIPELINE.check(pipeline)
-        self.fused = check_choice("fused", fused, (False, True))
+        self.fused = FUSED.check(fused)
         self.product_bits = product_bits
         self._accumulator = check_accumulator(product_bits=product_bits, acc_bits=acc_bits,
                                               overflow=overflow, stages=pipeline)

@@ -2,6 +2,7 @@
 
 from amaranth.hdl import Mux, Signal, signed, unsigned
 
+from lowbit.core.modes import Overflow
 from lowbit.core.unit_params import ACT_BITS
 from lowbit.core.widths import signed_bits_for, signed_range
 
@@ -33,7 +34,7 @@ class PotMac(MacUnit):
     ``bits``-bit PoT code and ``acc`` in units of 2^-f.
     """
 
-    def __init__(self, *, bits=4, zero_code=True, act_bits=8, acc_bits=32, overflow="wrap",
+    def __init__(self, *, bits=4, zero_code=True, act_bits=8, acc_bits=32, overflow=Overflow.WRAP,
                  pipeline=1, fused=False):
         self.code = PotCode(bits=bits, zero_code=zero_code)
         self.act_bits = ACT_BITS.check(act_bits)
