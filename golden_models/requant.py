@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from lowbit.core.unit_params import M_BITS, REQUANT_ACC_BITS, REQUANT_OUT_BITS
 from lowbit.core.widths import signed_range, unsigned_range
 
 from ._checks import ParameterError, check_int, int_array
@@ -28,7 +29,7 @@ __all__ = ["MAX_SHIFT", "SHIFT_BITS", "requant", "requant_pair", "Requant"]
 
 SHIFT_BITS = 6
 MAX_SHIFT = (1 << SHIFT_BITS) - 1   # s in 0..63
-MAX_ACC_BITS, MAX_M_BITS, MAX_OUT_BITS = 48, 32, 32
+MAX_ACC_BITS, MAX_M_BITS, MAX_OUT_BITS = REQUANT_ACC_BITS.hi, M_BITS.hi, REQUANT_OUT_BITS.hi
 MAX_PRODUCT_BITS = 64
 
 
@@ -95,12 +96,12 @@ class Requant:
     """
 
     def __init__(self, *, acc_bits=32, m_bits=16, out_bits=8):
-        self.acc_bits = check_int("acc_bits", acc_bits, 2, MAX_ACC_BITS)
-        self.m_bits = check_int("m_bits", m_bits, 1, min(MAX_M_BITS, MAX_PRODUCT_BITS - self.acc_bits),
-                                f"acc_bits + m_bits <= {MAX_PRODUCT_BITS}")
+        self.acc_bits = REQUANT_ACC_BITS.check(acc_bits)
+        self.m_bits = M_BITS.check(m_bits, hi=min(M_BITS.hi, MAX_PRODUCT_BITS - self.acc_bits),
+                                   why=f"acc_bits + m_bits <= {MAX_PRODUCT_BITS}")
         self.product_bits = self.acc_bits + self.m_bits
-        self.out_bits = check_int("out_bits", out_bits, 2, min(MAX_OUT_BITS, self.product_bits - 1),
-                                  "below acc_bits + m_bits")
+        self.out_bits = REQUANT_OUT_BITS.check(out_bits, hi=min(REQUANT_OUT_BITS.hi, self.product_bits - 1),
+                                               why="below acc_bits + m_bits")
 
     def __repr__(self):
         return f"Requant(acc_bits={self.acc_bits}, m_bits={self.m_bits}, out_bits={self.out_bits})"

@@ -77,7 +77,8 @@ _ENGINE_FORMAT = {"int8": (0, (-127, 127)), "dint": (1, (0, 15)), "pot": (7, (0,
 class BlockParams:
     """Shape and arithmetic of one block run.
 
-    ``d_model`` D in 16..384, a multiple of ``heads`` (1..12); ``tokens`` T in 1..max_tokens;
+    ``d_model`` D in 16..384, a multiple of ``heads`` (1..12); ``tokens`` T in 1..max_tokens
+    (default ``max_tokens``);
     ``max_tokens`` in 2..128 (the softmax unit's ``max_len``: its normalisation depends on it);
     ``engine`` in :data:`ENGINES`, ``softmax`` in :data:`SOFTMAXES`; the logits' ``in_bits``
     (4..16) and ``in_frac`` (0..in_bits-1); the softmax's ``lut_frac`` and ``out_frac``
@@ -85,7 +86,7 @@ class BlockParams:
     """
     d_model: int = 32
     heads: int = 2
-    tokens: int = 8
+    tokens: int | None = None
     max_tokens: int = 8
     engine: str = "int8"
     softmax: str = "exaq3"
@@ -102,6 +103,8 @@ class BlockParams:
             raise ParameterError(f"d_model={self.d_model} is not allowed: d_model must be a multiple of heads={self.heads}",
                                  name="d_model", value=self.d_model)
         check_int("max_tokens", self.max_tokens, 2, MAX_TOKENS)
+        if self.tokens is None:   # a full block: as many tokens as it holds
+            object.__setattr__(self, "tokens", self.max_tokens)
         check_int("tokens", self.tokens, 1, self.max_tokens, f"max_tokens={self.max_tokens}")
         check_choice("engine", self.engine, ENGINES)
         check_choice("softmax", self.softmax, SOFTMAXES)
