@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lowbit.golden_models.evaluate import ROWS
+from lowbit.golden_models.accuracy.evaluate import ROWS
 from lowbit.report import accuracy_points, format_hardware, pareto_front, write_report
 from lowbit.sweep import _with_ratios, _with_throughput
 from lowbit.units import UNITS
@@ -72,6 +72,10 @@ ACCURACY = {"command": "lowbit eval --damp 1", "rows": [
 
 @pytest.fixture
 def build(tmp_path):
+    return _make_build(tmp_path)
+
+
+def _make_build(tmp_path):
     sweep = tmp_path / "build" / "sweep" / "demo"
     sweep.mkdir(parents=True)
     (sweep / "results.json").write_text(json.dumps(synthetic_rows()))
@@ -159,7 +163,9 @@ def test_accuracy_points_take_each_formats_best_quantizer_and_cheapest_unit():
     assert by_label[ROWS["w2a8"].label] == ("btc_array", pytest.approx(2618 / (128 / 16)), 0.48)
     assert by_label[ROWS["w2a8-bal"].label][1] == pytest.approx(2618 / (128 / 24))
     assert by_label[ROWS["exaq2"].label] == ("exaq_softmax", 1420, 0.9947)
-    assert len(points) == 9  # INT8, INT4, dINT4, PoT4, three array jobs, two softmaxes
+    # the weight-only INT8 row (float activations) is no format of the INT8 x INT8 MAC
+    assert ROWS["int8"].label not in by_label
+    assert len(points) == 8  # INT4, dINT4, PoT4 (W4A8), three array jobs, two softmaxes
 
 
 def test_pareto_front():
@@ -176,3 +182,110 @@ def test_report_without_results_is_one_error_line(tmp_path):
                            "--sweep", str(tmp_path / "none")], capture_output=True, text=True)
     assert done.returncode == 2 and "no sweep results at" in done.stderr
     assert Path(tmp_path / "report.md").exists() is False
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    """Every figure ``lowbit report`` draws from the synthetic sweep, accuracy table and main
+    job, as ``{name: matplotlib Figure}`` (drawn and saved), drawn once for these tests."""
+    from lowbit.report import figures
+    build = _make_build(tmp_path_factory.mktemp("figures"))
+    found, save = {}, figures._save
+
+    def keep(figure, path):
+        found[path.stem if path.parent.name != "figures" else f"flow-{path.stem}"] = figure
+        return save(figure, path)
+
+    flow = {"simulator": "icarus", "targets": ["ecp5", "generic"], "seconds": 1.0, "units": [],
+            "comparisons": [
+                {"unit": "dint_mac", "baseline": "int_mac", "target": "ecp5", "area_ratio": 2.7,
+                 "per_work": {"MAC": {"area_ratio": 2.7}}},
+                {"unit": "dint_mac", "baseline": "int_mac", "target": "generic",
+                 "area_ratio": 1.3, "per_work": {"MAC": {"area_ratio": 1.3}}},
+                {"unit": "btc_array", "baseline": "int_array", "target": "ecp5",
+                 "per_work": {"W2A8": {"area_ratio": 3.1}, "W8A8": {"area_ratio": 0.4}}}]}
+    (build / "report.json").write_text(json.dumps(flow))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(figures, "_save", keep)
+        write_report(build)
+        one = {"rows": [r for r in ACCURACY["rows"] if r["key"] == "exaq3"]}
+        figures.plot_accuracy_vs_area(synthetic_rows(), one, build / "one.png")
+    return found
+
+
+def _data_lines(ax):
+    """The axes' plotted series (not reference lines drawn across the axes)."""
+    return [line for line in ax.get_lines()
+            if line.get_transform() == ax.transData and len(line.get_xdata()) > 0]
+
+
+def test_no_text_of_any_figure_is_clipped_and_legends_are_readable(drawn):
+    from matplotlib.text import Text
+    assert set(drawn) == {"area_vs_bits", "fmax_vs_size", "throughput_per_lut",
+                          "accuracy_vs_area", "flow-area_ratio", "one"}
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    for name, figure in drawn.items():
+        canvas = FigureCanvasAgg(figure)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        width, height = figure.bbox.width, figure.bbox.height
+        tight = figure.get_tightbbox(renderer)      # inches: everything drawn
+        assert tight.x0 >= -0.01 and tight.y0 >= -0.01, name
+        assert tight.x1 <= figure.get_figwidth() + 0.01, name
+        assert tight.y1 <= figure.get_figheight() + 0.01, name
+        ticks = {id(label) for ax in figure.axes for axis in (ax.xaxis, ax.yaxis)
+                 for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+                 for label in (tick.label1, tick.label2)}
+        for text in figure.findobj(Text):
+            if not text.get_visible() or not text.get_text().strip() or id(text) in ticks:
+                continue            # tick labels: the drawn ones are inside the tight box
+            box = text.get_window_extent(renderer)
+            assert box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and \
+                box.y1 <= height + 1, (name, text.get_text())
+        for ax in figure.axes:
+            legend = ax.get_legend()
+            if legend is None:
+                continue
+            assert min(t.get_fontsize() for t in legend.get_texts()) >= 8, name
+            overlap = legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+            assert not overlap, f"{name}: the legend covers the data of {ax.get_title()}"
+
+
+def test_figures_draw_no_line_through_an_unmeasured_point(drawn):
+    for name in ("fmax_vs_size", "throughput_per_lut"):
+        for ax in drawn[name].axes:      # points of parameter sets or categories: no lines
+            for line in _data_lines(ax):
+                assert line.get_linestyle() in ("None", "none", ""), (name, line.get_label())
+    for ax in drawn["area_vs_bits"].axes:   # widths: lines join measured neighbours only
+        for line in _data_lines(ax):
+            xs = list(line.get_xdata())
+            if line.get_linestyle() not in ("None", "none", "") and len(xs) > 1:
+                assert all(b - a == 1 for a, b in zip(xs, xs[1:])), line.get_label()
+    throughput = drawn["throughput_per_lut"].axes[0]
+    assert [t.get_text() for t in throughput.get_xticklabels()] == ["W1A1", "W2A8", "W4A4", "W8A8"]
+    shown = {line.get_label().split(" ")[0].rstrip(":") for line in _data_lines(throughput)}
+    assert shown == {"btc_array", "int_array"}      # single-format units have no precision axis
+
+
+def test_accuracy_figure_colours_zoom_and_front(drawn):
+    matmul, softmax = drawn["accuracy_vs_area"].axes
+    colours = {}
+    for ax in (matmul, softmax):
+        for line in _data_lines(ax):
+            if "Pareto" not in line.get_label():
+                colours.setdefault(line.get_color(), set()).add(line.get_label())
+    assert all(len(labels) == 1 for labels in colours.values()), colours
+    assert "zoomed" in softmax.get_ylabel() and "zoomed" not in matmul.get_ylabel()
+    assert all(ROWS["int8"].label not in line.get_label() for line in _data_lines(matmul))
+    (ax,) = drawn["one"].axes       # one softmax format: no one-point "front"
+    assert not any("Pareto" in line.get_label() for line in ax.get_lines())
+
+
+def test_area_ratio_bars_state_their_direction_and_values(drawn):
+    ax = drawn["flow-area_ratio"].axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["int_mac / dint_mac", "int_array / btc_array, W2A8",
+                      "int_array / btc_array, W8A8"]
+    assert "baseline / unit" in ax.get_xlabel()
+    values = sorted(t.get_text() for t in ax.texts)
+    assert values == ["0.40", "1.30", "2.70", "3.10"]

@@ -30,7 +30,8 @@ def cost_per_mac(row, job):
 def accuracy_points(rows, accuracy):
     """``[(kind, label, unit, area, cosine)]``, one point per (format, unit): the best
     parameter set of the unit in ``rows`` on the area target, and the best quantizer of the
-    format (among rows with quantized activations where the table has any)."""
+    format. A MAC unit computes integer activations, so only rows with quantized activations
+    are placed on one (a weight-only row with float activations is no format of it)."""
     rows = ok(rows)
     target = area_target(rows)
     points = {}
@@ -39,13 +40,15 @@ def accuracy_points(rows, accuracy):
         if hardware is None or acc.get("cos_mean") is None:
             continue
         unit, needed, job = hardware
+        kind = "softmax" if unit.endswith("softmax") else "matmul"
+        if kind == "matmul" and acc.get("activations") is None:
+            continue    # float activations: the unit multiplies integer ones, not this format
         candidates = [r for r in rows if r["unit"] == unit and r["target"] == target
                       and all(r["params"].get(k) == v for k, v in needed.items())
                       and area_of(r)]
         if not candidates:
             continue
         costs = [cost_per_mac(r, job) for r in candidates]
-        kind = "softmax" if unit.endswith("softmax") else "matmul"
         point = (unit, json.dumps(needed, sort_keys=True), job)  # the format on its unit
         entry = (kind, acc["label"], unit, min(costs), acc["cos_mean"],
                  acc.get("activations") is not None)

@@ -61,10 +61,48 @@ def _figure(n_rows, n_cols, width=4.2, height=3.0):
     return figure, axes
 
 
+LEGEND_POINTS = 8   # the smallest legend text; a legend sits outside the data, under the axes
+
+
 def _legend(ax, **style):
-    """The axes' legend, if anything in them has a label."""
+    """The axes' legend, if anything in them has a label: at least 8 pt, below the axes (out of
+    the data) unless ``style`` places it elsewhere."""
     if ax.get_legend_handles_labels()[0]:
+        style = {"fontsize": LEGEND_POINTS, "loc": "upper center",
+                 "bbox_to_anchor": (0.5, -0.2), "ncols": 1, **style}
         ax.legend(**style)
+
+
+def unit_colour(unit):
+    """One colour per unit, the same in every panel and figure (its registry order)."""
+    from matplotlib import colormaps
+    return _PALETTE()[_unit_order(unit) % len(_PALETTE())]
+
+
+def _PALETTE():
+    """Distinct dark colours: matplotlib's tab10 without its grey (left for reference lines),
+    then Dark2."""
+    from matplotlib import colormaps
+    return ([c for k, c in enumerate(colormaps["tab10"].colors) if k != 7]
+            + list(colormaps["Dark2"].colors))
+
+
+def _runs(xs):
+    """Split sorted integer ``xs`` into runs of consecutive values: a line joins measured
+    neighbours only, never across a width that was not measured."""
+    runs = []
+    for x in xs:
+        if runs and x == runs[-1][-1] + 1:
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    return runs
+
+
+def _headroom(ax, values, log=False):
+    """Room above the highest point so that no marker is cut at the top of the axes."""
+    top = max(values)
+    ax.set_ylim(top=top * (1.6 if log else 1.1))
 
 
 def _save(figure, path):
@@ -102,7 +140,7 @@ def plot_area_vs_bits(rows, path):
                 base_bits = _bits_param(name, params)
                 if code_bits(name, params) is None:
                     area = area_of(index[(*_key(name, params), target)])
-                    ax.axhline(area, linestyle="--", color="grey",
+                    ax.axhline(area, linestyle="--", color=unit_colour(name),
                                label=f"{_label(name, params, [])} (baseline, no width axis)")
                     continue
                 fixed = {k: v for k, v in params.items() if k != base_bits}
@@ -116,12 +154,15 @@ def plot_area_vs_bits(rows, path):
                 widths |= _bits_series(ax, base_rows, _bits_param(name, base_rows[0]["params"]),
                                        dict(marker="s", linestyle="--"), " (baseline)")
             ax.set_xticks(sorted(widths))
+            ax.set_xlim(min(widths) - 0.5, max(widths) + 0.5)
             ax.set_ylim(bottom=0)
+            _headroom(ax, [y for line in ax.get_lines() for y in line.get_ydata()])
             ax.set_title(f"{unit} and its baseline, {target}", fontsize=9)
-            ax.set_xlabel("weight / code width (bits)")
+            ax.set_xlabel("weight / code width (bits; lines join measured neighbours)",
+                          fontsize=8)
             ax.set_ylabel(_area_label(target))
             ax.grid(True, alpha=0.3)
-            _legend(ax, fontsize=6)
+            _legend(ax)
     return _save(figure, path)
 
 
@@ -137,12 +178,15 @@ def _bits_series(ax, rows, bits_name, style, suffix):
     for row in rows:
         fixed = json.dumps({k: row["params"].get(k) for k in varying}, sort_keys=True)
         groups.setdefault(fixed, []).append(row)
-    for group in groups.values():
+    for n, group in enumerate(groups.values()):
         group.sort(key=lambda r: code_bits(r["unit"], r["params"]))
-        xs = [code_bits(r["unit"], r["params"]) for r in group]
-        ax.plot(xs, [area_of(r) for r in group], **style,
-                label=_label(unit, group[0]["params"], varying) + suffix)
-        widths.update(xs)
+        area = {code_bits(r["unit"], r["params"]): area_of(r) for r in group}
+        colour = unit_colour(unit) if n == 0 else f"C{n % 10}"
+        label = _label(unit, group[0]["params"], varying) + suffix
+        for run in _runs(sorted(area)):
+            ax.plot(run, [area[x] for x in run], **style, color=colour, label=label)
+            label = None
+        widths.update(area)
     return widths
 
 
@@ -153,24 +197,34 @@ def plot_fmax_vs_size(rows, path):
     targets = _targets(timed)
     if not timed:
         return None
-    figure, axes = _figure(1, len(targets), width=5.0, height=3.6)
+    figure, axes = _figure(1, len(targets), width=5.0, height=4.6)
     for ax, target in zip(axes[0], targets):
         here = [r for r in timed if r["target"] == target]
         for unit in sorted({r["unit"] for r in here}, key=_unit_order):
             points = sorted((r for r in here if r["unit"] == unit), key=lambda r: r["luts"])
             is_baseline = UNITS[unit].baseline is None
+            # points, not a line: two parameter sets of a unit are not a curve in size
             ax.plot([r["luts"] for r in points], [r["fmax_mhz"] for r in points],
-                    marker="s" if is_baseline else "o", linestyle="--" if is_baseline else "-",
-                    markerfacecolor="none" if is_baseline else None,
-                    label=unit + (" (baseline)" if is_baseline else ""))
-        ax.set_xscale("log")
-        _plain_log(ax.xaxis)
-        ax.tick_params(axis="x", which="minor", labelsize=6)
+                    marker="s" if is_baseline else "o", linestyle="none",
+                    color=unit_colour(unit), markerfacecolor="none" if is_baseline else None,
+                    label=unit + (" (a baseline)" if is_baseline else ""))
+            varying = _varying(points)
+            if len(points) > 1 and varying:      # which point is which parameter set
+                for r in points:
+                    ax.annotate(", ".join(f"{k}={r['params'][k]}" for k in varying),
+                                (r["luts"], r["fmax_mhz"]), textcoords="offset points",
+                                xytext=(4, 4), fontsize=7)
+        sizes = [r["luts"] for r in here]
+        if max(sizes) > 10 * min(sizes):
+            ax.set_xscale("log")
+            _plain_log(ax.xaxis)
+            ax.tick_params(axis="x", which="minor", labelsize=7)
+        ax.margins(x=0.15, y=0.12)
         ax.set_title(f"Fmax against size, {target}", fontsize=9)
         ax.set_xlabel(f"size (LUT4s, {target})")
         ax.set_ylabel("Fmax (MHz)")
         ax.grid(True, which="both", alpha=0.3)
-        _legend(ax, fontsize=6)
+        _legend(ax, ncols=2)
     return _save(figure, path)
 
 
@@ -188,30 +242,47 @@ def plot_throughput_per_lut(rows, path):
             modes += [m for m in row["per_area"] if m not in modes]
     if not modes:  # only single-mode units: nothing to draw against precision
         return None
-    figure, axes = _figure(1, len(targets), width=5.2, height=3.6)
+    # The many-mode units and their baselines only: a unit that runs one format (a dINT MAC,
+    # a softmax) has no place on a precision axis.
+    multi = {r["unit"] for r in rated if len(r["per_area"]) > 1}
+    bases = {UNITS[u].baseline for u in multi} - {None}
+    rated = [r for r in rated if r["unit"] in multi | bases]
+    targets = _targets(rated)
+    figure, axes = _figure(1, len(targets), width=5.2, height=4.4)
     for ax, target in zip(axes[0], targets):
         here = [r for r in rated if r["target"] == target]
+        shown = []
         for unit in sorted({r["unit"] for r in here}, key=_unit_order):
             unit_rows = [r for r in here if r["unit"] == unit]
             varying = _varying(unit_rows)
-            for row in unit_rows:
+            for n, row in enumerate(unit_rows):
                 values = row["per_area"]
                 label = _label(unit, row["params"], varying)
+                colour = unit_colour(unit) if n == 0 else f"C{(n + 4) % 10}"
+                # the modes are categories: points at each, never a line between them
                 if len(values) == 1:  # one rate for every precision it can run
                     (mode, value), = values.items()
-                    ax.axhline(value, linestyle="--", color=f"C{len(ax.get_lines()) % 10}",
-                               label=f"{label}: {mode} at every precision")
+                    ax.plot(range(len(modes)), [value] * len(modes), marker="s",
+                            linestyle="none", markerfacecolor="none", color=colour,
+                            label=f"{label}: its {mode} rate at every precision")
+                    shown.append(value)
                 else:
                     ax.plot([modes.index(m) for m in values], list(values.values()),
-                            marker="o", label=label)
+                            marker="o", linestyle="none", color=colour, label=label)
+                    shown += list(values.values())
         ax.set_xticks(range(len(modes)), modes)
+        ax.set_xlim(-0.5, len(modes) - 0.5)
         ax.set_yscale("log")
+        _plain_log(ax.yaxis)
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+        _headroom(ax, shown, log=True)
         ax.set_title(f"throughput per LUT against precision, {target}", fontsize=9)
-        ax.set_xlabel("precision mode (weight bits W x activation bits A)")
+        ax.set_xlabel("precision mode (weight bits W x activation bits A; categories)",
+                      fontsize=8)
         ax.set_ylabel(f"MACs per cycle per {'gate equivalent' if target == 'generic' else 'LUT4'}"
                       f" ({target})")
         ax.grid(True, which="both", alpha=0.3)
-        _legend(ax, fontsize=6)
+        _legend(ax)
     return _save(figure, path)
 
 
@@ -222,21 +293,29 @@ def plot_accuracy_vs_area(rows, accuracy, path):
     target, points = accuracy_points(rows, accuracy)
     if not points:
         return None
+    omitted = _weight_only(accuracy)
     kinds = [k for k in ("matmul", "softmax") if any(p[0] == k for p in points)]
-    figure, axes = _figure(1, len(kinds), width=5.6, height=5.6)
+    figure, axes = _figure(1, len(kinds), width=5.6, height=6.2)
     unit_name = "NAND2 gate equivalents" if target == "generic" else f"LUT4s, {target}"
     xlabels = {"matmul": f"area per MAC per cycle ({unit_name})",
                "softmax": f"area ({unit_name}; one element per cycle)"}
     titles = {"matmul": "weight x activation formats", "softmax": "softmax formats"}
+    # one colour per format across both panels
+    palette = _PALETTE()
+    colours = {label: palette[k % len(palette)]
+               for k, label in enumerate(dict.fromkeys(p[1] for p in points))}
     for ax, kind in zip(axes[0], kinds):
         mine = sorted((p for p in points if p[0] == kind), key=lambda p: p[3])
         for _, label, unit, area, cosine in mine:
-            ax.plot([area], [cosine], marker="o", linestyle="none",
+            ax.plot([area], [cosine], marker="o", linestyle="none", color=colours[label],
                     label=f"{label} on {unit}")
+            ax.annotate(f"{cosine:.4f}", (area, cosine), textcoords="offset points",
+                        xytext=(9, -3), fontsize=7)
         front = pareto_front([(p[3], p[4]) for p in mine])
-        ax.plot([f[0] for f in front], [f[1] for f in front], color="black", linewidth=1,
-                marker="o", markersize=11, markerfacecolor="none", drawstyle="steps-post",
-                label="Pareto front (ringed)")
+        if len(front) >= 2:     # a front of one point is no trade-off
+            ax.plot([f[0] for f in front], [f[1] for f in front], color="black", linewidth=1,
+                    marker="o", markersize=11, markerfacecolor="none", drawstyle="steps-post",
+                    label="Pareto front (ringed)")
         if kind == "softmax":
             for base in sorted({r["unit"] for r in rows if r["unit"] == "softmax_fixed"
                                 and r["target"] == target and not r.get("error")}):
@@ -248,15 +327,43 @@ def plot_accuracy_vs_area(rows, accuracy, path):
         if max(areas) > 10 * min(areas):
             ax.set_xscale("log")
             _plain_log(ax.xaxis)
-            ax.tick_params(axis="x", which="minor", labelsize=6)
+            ax.tick_params(axis="x", which="minor", labelsize=7)
         else:
-            ax.set_xlim(left=0, right=1.15 * max(areas + [ax.get_xlim()[1]]))
+            ax.set_xlim(left=0, right=1.25 * max(areas + [ax.get_xlim()[1]]))
+        cosines = [p[4] for p in mine]
+        low, high = min(cosines), max(cosines)
+        ylabel = "embedding cosine to FP32 (mean; 1 = exact)"
+        if high - low < 0.1 * (1 - low + 1e-12) or high - low < 0.02:
+            # a small difference: zoom, and say so on the axis
+            pad = max(high - low, 1e-4) * 0.3
+            bottom, top = low - pad, min(high + pad, 1.0)
+            ax.set_ylim(bottom, top)
+            ylabel += f"\naxis zoomed to {bottom:.4f}..{top:.4f}"
+        else:
+            ax.set_ylim(min(low - 0.05, 0.9 * low), 1.02)
         ax.set_title(f"MiniLM accuracy against area: {titles[kind]}", fontsize=9)
         ax.set_xlabel(xlabels[kind])
-        ax.set_ylabel("embedding cosine to FP32 (mean; 1 = exact)")
+        ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-        _legend(ax, fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.16))
+        _legend(ax, bbox_to_anchor=(0.5, -0.14))
+    if omitted:
+        import textwrap
+        figure.supxlabel(textwrap.fill("Not placed: weight-only rows with float activations, "
+                                       "which no unit computes: " + "; ".join(omitted),
+                                       width=150), fontsize=8)
     return _save(figure, path)
+
+
+def _weight_only(accuracy):
+    """Labels of the accuracy rows with float activations that map to a MAC unit: the unit
+    multiplies integer activations, so it does not compute them (they are left out)."""
+    from .accuracy import format_hardware
+    left = []
+    for acc in accuracy["rows"]:
+        hardware = format_hardware(acc["key"])
+        if hardware and not hardware[0].endswith("softmax") and acc.get("activations") is None:
+            left.append(acc["label"])
+    return left
 
 
 CAPTIONS = {
@@ -294,15 +401,17 @@ def _area_ratios(comparisons):
         if per_work:
             for mode, ratio in per_work.items():
                 suffix = f", {mode}" if len(per_work) > 1 else ""
-                bars.append((f"{c['unit']} vs {c['baseline']}{suffix}", c["target"], ratio))
+                bars.append((f"{c['baseline']} / {c['unit']}{suffix}", c["target"], ratio))
         elif c.get("area_ratio"):
-            bars.append((f"{c['unit']} vs {c['baseline']} (raw)", c["target"], c["area_ratio"]))
+            bars.append((f"{c['baseline']} / {c['unit']} (raw area)", c["target"],
+                         c["area_ratio"]))
     return bars
 
 
 def plot_area_ratio(comparisons, path):
     """Horizontal bars: the baseline's area per unit of work over the unit's, per unit (and
-    precision) and target. None if no data."""
+    precision) and target, each bar labelled ``baseline / unit`` and with its value. None if
+    no data."""
     bars = _area_ratios(comparisons)
     if not bars:
         return None
@@ -332,11 +441,11 @@ def plot_area_ratio(comparisons, path):
         _plain_log(ax.xaxis)
     else:
         ax.set_xlim(0, 1.15 * max(values + [1.0]))
-    ax.set_xlabel("baseline area per unit of work / unit's (above 1: the unit is smaller)",
+    ax.set_xlabel("area per unit of work, baseline / unit (above 1: the unit is smaller)",
                   fontsize=8)
     ax.set_title("each unit at its defaults against its baseline, per unit of work", fontsize=9)
     ax.grid(True, axis="x", which="both", alpha=0.3)
-    _legend(ax, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1))
     return _save(figure, path)
 
 
