@@ -41,7 +41,7 @@ def requant(a, m, s, out_bits):
     in 2..32. ``|a| M`` must stay below 2**63 (``acc_bits + m_bits <= 64``).
     Output: int64, the broadcast shape, in ``signed_range(out_bits)``.
     """
-    out_bits = check_int("out_bits", out_bits, 2, MAX_OUT_BITS)
+    out_bits = REQUANT_OUT_BITS.check(out_bits)
     a = int_array("a", a, *signed_range(MAX_ACC_BITS))
     m = int_array("m", m, *unsigned_range(MAX_M_BITS))
     s = int_array("s", s, 0, MAX_SHIFT)
@@ -70,7 +70,7 @@ def requant_pair(scale, m_bits=16, max_shift=MAX_SHIFT):
     large saturates ``M``). ``M`` is ``round(scale 2**s)``, ties to even; a rounding up to
     ``2**m_bits`` moves to ``(2**(m_bits-1), s-1)``. Output: (int M, int s).
     """
-    m_bits = check_int("m_bits", m_bits, 1, MAX_M_BITS)
+    m_bits = M_BITS.check(m_bits)
     max_shift = check_int("max_shift", max_shift, 0, MAX_SHIFT)
     scale = float(scale)
     if not math.isfinite(scale) or scale <= 0:

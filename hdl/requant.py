@@ -5,17 +5,15 @@ from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_int
-from lowbit.core.unit_params import M_BITS, REQUANT_ACC_BITS, REQUANT_OUT_BITS
+from lowbit.core.unit_params import M_BITS, REQUANT_ACC_BITS, REQUANT_LANES, REQUANT_OUT_BITS
 from lowbit.core.widths import signed_range
 
 from .component import Component
 from .stream_pipeline import StallingPipeline
 
-__all__ = ["SHIFT_BITS", "MAX_LANES", "Requant"]
+__all__ = ["SHIFT_BITS", "Requant"]
 
 SHIFT_BITS = 6          # s in 0..63
-MAX_LANES = 64
 MAX_PRODUCT_BITS = 64
 
 
@@ -57,7 +55,7 @@ class Requant(Component):
     latency = 3
 
     def __init__(self, *, lanes=1, acc_bits=32, m_bits=16, out_bits=8):
-        self.lanes = check_int("lanes", lanes, 1, MAX_LANES)
+        self.lanes = REQUANT_LANES.check(lanes)
         self.acc_bits = REQUANT_ACC_BITS.check(acc_bits)
         self.m_bits = M_BITS.check(m_bits, hi=min(M_BITS.hi, MAX_PRODUCT_BITS - self.acc_bits),
                                    why=f"acc_bits + m_bits <= {MAX_PRODUCT_BITS}")

@@ -10,7 +10,7 @@ from .core.unit_params import (ACC_BITS, ACT_BITS, ARRAY_ACC_BITS, COLS,
                                EXAQ_TOP, IN_BITS, IN_FRAC, LANES, LUT_FRAC,
                                MAX_LEN, OUT_FRAC, OVERFLOW, PIPELINE, POT_BITS,
                                ROWS, WEIGHT_BITS, ZERO_CODE, M_BITS,
-                               REQUANT_ACC_BITS, REQUANT_OUT_BITS)
+                               REQUANT_ACC_BITS, REQUANT_LANES, REQUANT_OUT_BITS)
 from .registry import Format, Registry, SlowCorner, Unit
 
 __all__ = ["UNITS"]
@@ -207,9 +207,7 @@ UNITS = Registry([
                 "half up, saturate; lanes share one (M, s) per beat",
         source="no published unit: the scale-and-round step of integer inference (issue 17); "
                "no baseline, as none is published",
-        params=(Param("lanes", 1, "accumulators per beat, sharing one (M, s)", lo=1, hi=64,
-                      golden=False),
-                REQUANT_ACC_BITS, M_BITS, REQUANT_OUT_BITS),
+        params=(REQUANT_LANES, REQUANT_ACC_BITS, M_BITS, REQUANT_OUT_BITS),
         component="lowbit.hdl.requant:Requant",
         golden="lowbit.golden_models.requant:Requant",
         testbench="lowbit.sim_tests.tb_requant",
