@@ -100,9 +100,10 @@ def load_sweep(path):
     return targets, baselines, grids
 
 
-def expand(grids, baselines):
+def expand(grids, baselines, path=None):
     """Every ``(unit, params, pnr)`` point of the grids, validated, baselines added, no
-    repeats (a point asked for with and without place-and-route gets it)."""
+    repeats (a point asked for with and without place-and-route gets it). A bad unit or
+    parameter value is one error line naming the sweep file ``path`` and the key."""
     points, index = [], {}
 
     def add(name, params, pnr):
@@ -114,12 +115,21 @@ def expand(grids, baselines):
             index[key] = len(points)
             points.append((name, params, pnr))
 
-    for grid in grids:
-        unit = UNITS[grid["unit"]]
+    source = f"sweep file {path}: " if path else ""
+    for k, grid in enumerate(grids, 1):
+        try:
+            unit = UNITS[grid["unit"]]
+        except LowbitError as error:
+            raise LowbitError(f"{source}[[grid]] {k}, unit: {error}") from None
         axes = {name: values if isinstance(values, list) else [values]
                 for name, values in grid.get("params", {}).items()}
         for combo in itertools.product(*axes.values()):
-            params = unit.resolve(dict(zip(axes, combo)))  # the component checks the rest
+            try:   # the component checks the rest when run_sweep builds it
+                params = unit.resolve(dict(zip(axes, combo)))
+            except LowbitError as error:
+                name = getattr(error, "name", None)
+                key = f"params.{name}" if name in axes else "params"
+                raise LowbitError(f"{source}[[grid]] {k} ({unit.name}), {key}: {error}") from None
             pnr = bool(grid.get("pnr", True))               # when run_sweep builds it
             add(unit.name, params, pnr)
             baseline = unit.baseline_for(params) if baselines else None
@@ -167,7 +177,7 @@ def run_sweep(path, *, out=None, jobs=2, executor=None, scheduler=None, progress
     scheduler at address ``scheduler`` if given, else in a local pool of ``jobs`` processes.
     """
     targets, baselines, grids = load_sweep(path)
-    points = expand(grids, baselines)
+    points = expand(grids, baselines, path)
     out = Path(out or Path("build") / "sweep" / Path(path).stem)
     if executor is None and scheduler is not None:  # fail fast, before any Verilog is built
         client = dask_client(scheduler)

@@ -48,8 +48,11 @@ def test_sweep_writes_tables_and_reuses_its_cache(tmp_path):
     ("targets = [\"fpga9\"]\n[[grid]]\nunit = \"int_mac\"\n", "targets must be a non-empty list"),
     ("targets = [\"generic\"]\n", "needs at least one [[grid]]"),
     ("[[grid]]\nunit = \"int_mac\"\ncolour = 1\n", "unknown key(s) colour"),
-    ("[[grid]]\nunit = \"int_mac\"\nparams = { acc_bits = [3] }\n", "acc_bits=3 is out of range"),
-    ("[[grid]]\nunit = \"nope\"\n", "unknown unit 'nope'"),
+    ("[[grid]]\nunit = \"int_mac\"\nparams = { acc_bits = [3] }\n",
+     "bad.toml: [[grid]] 1 (int_mac), params.acc_bits: acc_bits=3 is out of range"),
+    ("[[grid]]\nunit = \"int_mac\"\n[[grid]]\nunit = \"pot_mac\"\nparams = { bits = [3, 9] }\n",
+     "bad.toml: [[grid]] 2 (pot_mac), params.bits: bits=9 is out of range"),
+    ("[[grid]]\nunit = \"nope\"\n", "bad.toml: [[grid]] 1, unit: unknown unit 'nope'"),
     ("targets = [\n", "is not valid TOML"),
 ])
 def test_bad_sweep_files_are_one_error_line(tmp_path, text, message):
@@ -57,7 +60,7 @@ def test_bad_sweep_files_are_one_error_line(tmp_path, text, message):
     config.write_text(text)
     with pytest.raises(LowbitError, match=None) as caught:
         targets, baselines, grids = load_sweep(config)
-        expand(grids, baselines)
+        expand(grids, baselines, config)
     assert message in str(caught.value)
     done = subprocess.run([sys.executable, "-m", "lowbit", "sweep", str(config)],
                           capture_output=True, text=True)
