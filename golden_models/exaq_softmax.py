@@ -25,12 +25,15 @@ import numpy as np
 
 from ._checks import ParameterError, check_choice, check_int, int_array
 from .dint import finite_floats
+from lowbit.core.modes import ExaqTop
+from lowbit.core.unit_params import EXAQ_BITS
+
 from .softmax_common import MAX_FRAC, MAX_IN_BITS, MIN_FRAC, RowSoftmax, row_distances
 
 __all__ = ["BITS", "TOPS", "exaq_lut", "exaq_codes", "code_counts", "ExaqRow", "ExaqSoftmax"]
 
-BITS = (2, 3, 4)
-TOPS = ("exp", "zero")
+BITS = tuple(range(EXAQ_BITS.lo, EXAQ_BITS.hi + 1))    # lowbit.core.unit_params: 2, 3, 4
+TOPS = tuple(ExaqTop)                                   # lowbit.core.modes: exp, zero
 
 ExaqRow = namedtuple("ExaqRow", "max codes e counts S R y")
 ExaqRow.__doc__ = """One row's intermediates: ``max`` m, ``codes`` (L,), their table entries
@@ -57,7 +60,7 @@ def exaq_lut(clip, bits, in_frac, lut_frac, top="exp"):
     k = np.arange(n + 1, dtype=np.int64)
     exponent = -(clip[..., None] * k) / float(n << in_frac)
     lut = np.floor(np.ldexp(np.exp(exponent), lut_frac) + 0.5).astype(np.int64)
-    if top == "zero":
+    if top == ExaqTop.ZERO:
         lut[..., n] = 0
     return lut
 

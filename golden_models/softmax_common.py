@@ -18,6 +18,7 @@ truncation of R costs the whole row less than 1/4 of an output unit.
 
 import numpy as np
 
+from lowbit.core.unit_params import IN_BITS, IN_FRAC, LUT_FRAC, MAX_LEN as MAX_LEN_PARAM, OUT_FRAC
 from lowbit.core.widths import signed_range
 
 from ._checks import ParameterError, check_int, flag_array, int_array
@@ -34,9 +35,11 @@ __all__ = [
     "softmax_float",
 ]
 
-MIN_IN_BITS, MAX_IN_BITS = 4, 16
-MIN_FRAC, MAX_FRAC = 4, 16  # lut_frac and out_frac
-MAX_LEN = 4096
+# The ranges are lowbit.core.unit_params' declarations (the hardware checks the same ones).
+MIN_IN_BITS, MAX_IN_BITS = IN_BITS.lo, IN_BITS.hi
+MIN_FRAC, MAX_FRAC = LUT_FRAC.lo, LUT_FRAC.hi  # lut_frac (and out_frac: the same range)
+assert (OUT_FRAC.lo, OUT_FRAC.hi) == (MIN_FRAC, MAX_FRAC)
+MAX_LEN = MAX_LEN_PARAM.hi
 
 
 def ceil_log2(n):
@@ -86,11 +89,11 @@ class RowSoftmax:
     """
 
     def __init__(self, *, in_bits, in_frac, lut_frac, out_frac, max_len):
-        self.in_bits = check_int("in_bits", in_bits, MIN_IN_BITS, MAX_IN_BITS)
-        self.in_frac = check_int("in_frac", in_frac, 0, self.in_bits - 1, f"in_bits={self.in_bits}")
-        self.lut_frac = check_int("lut_frac", lut_frac, MIN_FRAC, MAX_FRAC)
-        self.out_frac = check_int("out_frac", out_frac, MIN_FRAC, MAX_FRAC)
-        self.max_len = check_int("max_len", max_len, 1, MAX_LEN)
+        self.in_bits = IN_BITS.check(in_bits)
+        self.in_frac = IN_FRAC.check(in_frac, hi=self.in_bits - 1, why=f"in_bits={self.in_bits}")
+        self.lut_frac = LUT_FRAC.check(lut_frac)
+        self.out_frac = OUT_FRAC.check(out_frac)
+        self.max_len = MAX_LEN_PARAM.check(max_len)
         self.q = norm_shift(self.lut_frac, self.out_frac, self.max_len)
         self.sum_bits = (self.max_len << self.lut_frac).bit_length()
         self.recip_bits = self.q - self.lut_frac + 1

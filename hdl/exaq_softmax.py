@@ -5,7 +5,8 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_choice, check_int
+from lowbit.core.modes import ExaqTop
+from lowbit.core.unit_params import EXAQ_BITS, EXAQ_TOP, IN_BITS, LUT_FRAC, MAX_LEN
 from .component import Component
 
 from .adder_tree import adder_tree
@@ -13,9 +14,6 @@ from .softmax_fixed import ExpSum
 from .softmax_row import Normaliser, SoftmaxRow, lanes
 
 __all__ = ["ExaqSoftmax", "ExaqCoder", "CodeCounter", "NormTable", "thermometer_to_binary"]
-
-TOPS = ("exp", "zero")
-
 
 def thermometer_to_binary(bits):
     """The number of ones of a thermometer code ``bits`` (``bits[k]`` implies ``bits[k-1]``)
@@ -87,7 +85,7 @@ class CodeCounter(Component):
 
     def __init__(self, *, bits, epc, max_len, top):
         self.bits, self.epc = bits, epc
-        self.entries = (1 << bits) - (top == "zero")
+        self.entries = (1 << bits) - (top == ExaqTop.ZERO)
         self.count_bits = max_len.bit_length()
         super().__init__({
             "code": In(unsigned(bits * epc)),
@@ -131,7 +129,7 @@ class NormTable(Component):
                  sum_bits=None):
         self.bits, self.lut_frac, self.r_bits, self.shift, self.y_bits = (
             bits, lut_frac, r_bits, shift, y_bits)
-        self.entries = (1 << bits) - (top == "zero")
+        self.entries = (1 << bits) - (top == ExaqTop.ZERO)
         self.steps = self.entries + Normaliser.latency
         self.count_bits, self.sum_bits = count_bits, sum_bits
         self.has_sum = count_bits is not None
@@ -214,12 +212,11 @@ class ExaqSoftmax(SoftmaxRow):
 
     def __init__(self, *, in_bits=8, in_frac=4, bits=3, lut_frac=10, out_frac=10,
                  max_len=128, top="exp", epc=1):
-        self.bits = check_int("bits", bits, 2, 4)
-        self.top = check_choice("top", top, TOPS)
-        check_int("in_bits", in_bits, 4, 16)
-        check_int("lut_frac", lut_frac, 4, 16)
-        check_int("max_len", max_len, 1, 4096)
-        entries = (1 << bits) - (top == "zero")
+        self.bits = EXAQ_BITS.check(bits)
+        self.top = top = EXAQ_TOP.check(top)
+        # (checked here too: the cfg layout below is built from them)
+        IN_BITS.check(in_bits), LUT_FRAC.check(lut_frac), MAX_LEN.check(max_len)
+        entries = (1 << bits) - (top == ExaqTop.ZERO)
         # How S is formed: from COUNT_FROM_EPC lanes up, 2^b code counters (each beat adds a
         # population count to each) and 2^b multiply-adds per row in stage R; below, one
         # table lookup per lane and an adder, which at one or two lanes is the smaller.
@@ -250,7 +247,7 @@ class ExaqSoftmax(SoftmaxRow):
             # One or two lanes: the table entries of the codes, added (the cfg word, which
             # stage R takes, is stable while B reads it). With top = zero the top code adds 0.
             lut = lanes(self.cfg.payload.lut.as_value(), self.lut_frac + 1, 1 << self.bits)
-            if self.top == "zero":
+            if self.top == ExaqTop.ZERO:
                 lut[-1] = Const(0, self.lut_frac + 1)
             table = Array(lut)
             m.submodules.table_sum = acc = ExpSum(epc=self.epc, lut_frac=self.lut_frac,

@@ -8,6 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import check_int
+from lowbit.core.unit_params import IN_BITS, IN_FRAC, LUT_FRAC, MAX_LEN
 from .component import Component
 
 from .adder_tree import adder_tree
@@ -118,15 +119,13 @@ class SoftmaxFixed(SoftmaxRow):
 
     def __init__(self, *, in_bits=8, in_frac=4, lut_frac=10, out_frac=10, max_len=128,
                  epc=1, exp_index_frac=None):
-        check_int("in_bits", in_bits, 4, 16)
-        check_int("in_frac", in_frac, 0, in_bits - 1,
-                  why="a logit has in_bits - 1 bits besides its sign")
+        IN_BITS.check(in_bits)
+        IN_FRAC.check(in_frac, hi=in_bits - 1, why="a logit has in_bits - 1 bits besides its sign")
         if exp_index_frac is None:
             exp_index_frac = min(in_frac, 5)
         self.exp_index_frac = check_int("exp_index_frac", exp_index_frac, 0, in_frac,
                                         why="the index keeps at most in_frac fractional bits")
-        check_int("lut_frac", lut_frac, 4, 16)
-        check_int("max_len", max_len, 1, 4096)
+        LUT_FRAC.check(lut_frac), MAX_LEN.check(max_len)
         super().__init__(in_bits=in_bits, in_frac=in_frac, lut_frac=lut_frac,
                          out_frac=out_frac, max_len=max_len, epc=epc,
                          symbol_bits=lut_frac + 1,

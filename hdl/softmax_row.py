@@ -5,12 +5,12 @@ exponentials, once to normalise them), so the units keep the row in memory. This
 everything the EXAQ unit and its fixed-point baseline share:
 
 * :class:`MaxFinder`: the running maximum over the valid lanes of each beat;
-* :class:`Reciprocal`: ``R = floor(2^Q / S)`` by a sequential restoring divider, one quotient
-  bit per cycle;
+* :class:`Reciprocal`: ``R = floor(2^Q / S)`` by a sequential restoring divider, several
+  quotient bits per cycle;
 * :class:`Normaliser`: ``y = (e * R + 2^(Q-O-1)) >> (Q-O)``, the rounding multiply, in two
   pipeline stages;
 * :class:`SoftmaxRow`: the stream interface, the row buffer, the symbol buffer and the
-  sequencing of the passes as a three-stage row pipeline. A unit subclasses it and provides
+  sequencing of the passes as a four-stage row pipeline. A unit subclasses it and provides
   only its exp phase, its accumulate phase and the last step of its normalise phase.
 """
 
@@ -22,7 +22,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.params import ParameterError, check_int
-from lowbit.core.unit_params import EPC
+from lowbit.core.unit_params import EPC, IN_BITS, IN_FRAC, LUT_FRAC, MAX_LEN, OUT_FRAC
 from .component import Component
 
 from .stream_pipeline import StallingPipeline
@@ -109,22 +109,31 @@ class MaxFinder(Component):
 
 
 class Reciprocal(Component):
-    """``r = floor(2^q / s)`` by restoring division, one quotient bit per cycle.
+    """``r = floor(2^q / s)`` by restoring division, ``bits_per_cycle`` quotient bits per cycle.
 
     The quotient has ``r_bits`` bits, so the division starts from the partial remainder
     ``2^(q - r_bits)`` and is exact whenever ``s > 2^(q - r_bits)`` (then ``r < 2^r_bits``);
     for a smaller ``s`` the result is unspecified (it still fits ``r_bits``).
 
+    Each cycle runs ``k = bits_per_cycle`` restoring steps one after the other (shift the
+    partial remainder, subtract ``s``, keep the difference if it is not negative: one
+    quotient bit each), so a radix-2^k digit costs k subtractors in series and no table of
+    multiples of ``s``. ``cycles = ceil(r_bits / k)``; when ``k`` does not divide ``r_bits``
+    the division starts ``e = k cycles - r_bits`` bits lower, from ``2^(q - r_bits - e)``, and
+    the first ``e`` quotient bits it forms are 0 (they fall off the top of ``r``).
+
     Ports: ``s`` (held stable from ``start`` until ``done``), ``start`` (a one-cycle pulse: the
-    first quotient bit is computed at that cycle's clock edge), ``r``, ``done``. Started at
-    cycle ``u``, ``done`` is high from cycle ``u + r_bits`` until the next ``start``: the
-    division takes ``r_bits`` cycles.
+    first digit is computed at that cycle's clock edge), ``r``, ``done``. Started at cycle
+    ``u``, ``done`` is high from cycle ``u + cycles`` until the next ``start``.
     """
 
-    def __init__(self, *, s_bits, q, r_bits):
-        if not 0 <= q - r_bits < s_bits:
-            raise ParameterError(f"reciprocal: the start remainder 2^{q - r_bits} must fit "
-                                 f"{s_bits} bits")
+    def __init__(self, *, s_bits, q, r_bits, bits_per_cycle=1):
+        self.bits_per_cycle = check_int("bits_per_cycle", bits_per_cycle, 1, 4)
+        self.cycles = -(-r_bits // bits_per_cycle)
+        self.start_exponent = q - r_bits - (self.cycles * bits_per_cycle - r_bits)
+        if not 0 <= self.start_exponent < s_bits:
+            raise ParameterError(f"reciprocal: the start remainder 2^{self.start_exponent} "
+                                 f"must fit {s_bits} bits")
         self.s_bits, self.q, self.r_bits = s_bits, q, r_bits
         super().__init__({
             "s": In(unsigned(s_bits)),
@@ -137,21 +146,25 @@ class Reciprocal(Component):
         m = Module()
         remainder = Signal(self.s_bits + 1, reset_less=True)
         quotient = Signal(self.r_bits, reset_less=True)
-        left = Signal(range(self.r_bits + 1))
+        left = Signal(range(self.cycles + 1))
         done = Signal()
 
-        current = Mux(self.start, 1 << (self.q - self.r_bits), remainder)
-        shifted = Signal(self.s_bits + 2)
-        difference = Signal(signed(self.s_bits + 3))
-        m.d.comb += [shifted.eq(current << 1), difference.eq(shifted - self.s),
-                     self.r.eq(quotient), self.done.eq(done)]
-        bit = difference >= 0
+        current = Mux(self.start, 1 << self.start_exponent, remainder)
+        digit = []                                  # the quotient bits, highest first
+        for step in range(self.bits_per_cycle):
+            shifted = Signal(self.s_bits + 2, name=f"shifted{step}")
+            difference = Signal(signed(self.s_bits + 3), name=f"difference{step}")
+            m.d.comb += [shifted.eq(current << 1), difference.eq(shifted - self.s)]
+            bit = difference >= 0
+            digit.append(bit)
+            current = Mux(bit, difference, shifted)
+        m.d.comb += [self.r.eq(quotient), self.done.eq(done)]
 
         with m.If(self.start | (left != 0)):
-            m.d.sync += [remainder.eq(Mux(bit, difference, shifted)),
-                         quotient.eq(Cat(bit, quotient)),
-                         left.eq(Mux(self.start, self.r_bits - 1, left - 1)),
-                         done.eq(Mux(self.start, self.r_bits == 1, left == 1))]
+            m.d.sync += [remainder.eq(current),
+                         quotient.eq(Cat(*reversed(digit), quotient)),
+                         left.eq(Mux(self.start, self.cycles - 1, left - 1)),
+                         done.eq(Mux(self.start, self.cycles == 1, left == 1))]
         return m
 
 
@@ -225,7 +238,7 @@ class SoftmaxRow(Component):
        stages) to a symbol that is stored in the symbol buffer (three banks) and
        accumulated (``acc_stages`` more cycles until the accumulation is complete).
     R. per row: the accumulation's result is handed over from B; ``sum_cycles`` cycles to
-       finish the sum ``S``, :class:`Reciprocal` (``r_bits`` cycles), ``prep_cycles`` of
+       finish the sum ``S``, :class:`Reciprocal` (``r_cycles`` cycles), ``prep_cycles`` of
        per-row preparation (EXAQ's y table).
     C. normalise and output: the symbol buffer is read back through a
        :class:`StallingPipeline` to ``o`` (the buffer's read register, the normalise phase's
@@ -247,20 +260,26 @@ class SoftmaxRow(Component):
     out_stages = 0           # register stages of the normalise phase in the output pipeline
     normalise_registers = 0  # those of them inside the phase (not made with `stage`)
     BANKS = 3          # symbol buffer banks: rows in stages B, R and C
+    # Quotient bits per cycle of the shared Reciprocal (both units): two restoring steps in
+    # series per cycle halve stage R's division (20 -> 10 cycles at the defaults) for one
+    # more subtractor; four would put four subtract-and-select carry chains in one cycle,
+    # longer than either unit's slowest path (docs/exaq_hardware.md, "Synthesis").
+    DIVIDER_BITS = 2
 
     def __init__(self, *, in_bits, in_frac, lut_frac, out_frac, max_len, epc, symbol_bits,
                  sum_bits, sum_cycles, prep_cycles, cfg_layout=None):
-        self.in_bits = check_int("in_bits", in_bits, 4, 16)
-        self.in_frac = check_int("in_frac", in_frac, 0, in_bits - 1,
-                                 why="a logit has in_bits - 1 bits besides its sign")
-        self.lut_frac = check_int("lut_frac", lut_frac, 4, 16)
-        self.out_frac = check_int("out_frac", out_frac, 4, 16)
-        self.max_len = check_int("max_len", max_len, 1, 4096)
+        self.in_bits = IN_BITS.check(in_bits)
+        self.in_frac = IN_FRAC.check(in_frac, hi=in_bits - 1,
+                                     why="a logit has in_bits - 1 bits besides its sign")
+        self.lut_frac = LUT_FRAC.check(lut_frac)
+        self.out_frac = OUT_FRAC.check(out_frac)
+        self.max_len = MAX_LEN.check(max_len)
         self.epc = EPC.check(epc)
         # Row buffer beats; at least 2, so that its address has a bit (Verilog [-1:0] else).
         self.depth = max(2, -(-max_len // epc))
         self.q = out_frac + lut_frac + clog2(max_len) + 2
         self.r_bits = self.q - lut_frac + 1          # R < 2^r_bits when S > 2^(F-1)
+        self.r_cycles = -(-self.r_bits // self.DIVIDER_BITS)   # Reciprocal.cycles
         self.y_bits = out_frac + 1
         self.symbol_bits, self.sum_bits = symbol_bits, sum_bits
         self.sum_cycles, self.prep_cycles = sum_cycles, prep_cycles
@@ -287,7 +306,7 @@ class SoftmaxRow(Component):
         A: ``beats`` and the cycle B takes the row in. B: the read-back (``beats``), the nd
         and exp registers, ``acc_stages``, the hand-over to R (and one more with ``cfg``:
         the word R takes is B's until then). R: ``sum_cycles``, the reciprocal's start and
-        ``r_bits`` quotient bits, then (if any) ``prep_cycles`` and one cycle in which the
+        ``r_cycles`` of quotient digits, then (if any) ``prep_cycles`` and one cycle in which the
         prepared state is complete; the hand-over to C is the start of the next. C: the hand-over cycle, ``beats`` issued, and the beat's passage through the
         stages that read the row's state (the symbol buffer's read register and the
         normalise stages made with ``stage``).
@@ -296,7 +315,7 @@ class SoftmaxRow(Component):
         return {
             "A": beats + 1,
             "B": beats + self.ND_STAGES + self.exp_stages + self.acc_stages + 1 + self.has_cfg,
-            "R": (self.sum_cycles + 1 + self.r_bits
+            "R": (self.sum_cycles + 1 + self.r_cycles
                   + (self.prep_cycles + 1 if self.prep_cycles else 0)),
             "C": beats + 2 + self.out_stages - self.normalise_registers,
         }
@@ -472,8 +491,10 @@ class SoftmaxRow(Component):
         with m.If(take_r):
             m.d.sync += [r_last_beat.eq(b_last_beat), r_last_count.eq(b_last_count),
                          r_base.eq(b_base)]
-        m.submodules.reciprocal = reciprocal = Reciprocal(s_bits=self.sum_bits, q=self.q,
-                                                          r_bits=self.r_bits)
+        m.submodules.reciprocal = reciprocal = Reciprocal(
+            s_bits=self.sum_bits, q=self.q, r_bits=self.r_bits,
+            bits_per_cycle=self.DIVIDER_BITS)
+        assert reciprocal.cycles == self.r_cycles
         sum_step, prep_step, div_start = Signal(), Signal(), Signal()
         sum_k = Signal(range(max(self.sum_cycles, 2)))
         prep_k = Signal(range(max(self.prep_cycles, 2)))

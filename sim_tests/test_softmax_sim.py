@@ -164,3 +164,32 @@ def test_cycle_formulas():
     assert ExaqSoftmax(epc=16, max_len=4096).cycles_per_row(4096) == 256 + 4
     with pytest.raises(ParameterError):
         wide.cycles_per_row(1025)
+
+
+@pytest.mark.parametrize("unit, params", [
+    ("exaq_softmax", {}), ("softmax_fixed", {}),
+    ("exaq_softmax", {"bits": 2, "epc": 4, "top": "zero", "max_len": 61}),
+])
+def test_power_workload_schedule_and_check(unit, params):
+    """The ``lowbit power`` workload (synth/workloads/softmax.py): the RTL's own outputs on
+    its schedule pass the check against the golden model, every fed element is counted, and
+    a wrong output value, a lost row and a ready that differs from the schedule are caught."""
+    from lowbit.synth.workloads.softmax import softmax_workload
+    entry = UNITS[unit]
+    work = softmax_workload(entry, entry.resolve(params), data="random", seed=3, cycles=900)
+    rtl = {port: values.copy() for port, values in work.check.rtl_outputs.items()}
+    assert work.op == "element" and work.ops == work.checked > 0
+    assert work.check(rtl) is None
+    assert set(work.vectors) == {"i__payload", "i__valid", "o__ready"} | (
+        {"cfg__payload", "cfg__valid"} if unit == "exaq_softmax" else set())
+    assert all(len(v) == 900 for v in work.vectors.values())
+    beats = np.flatnonzero(rtl["o__valid"] == 1)
+    wrong = {port: values.copy() for port, values in rtl.items()}
+    wrong["o__payload"][beats[len(beats) // 2]] ^= 1
+    assert "expected" in work.check(wrong)
+    lost = {port: values.copy() for port, values in rtl.items()}
+    lost["o__valid"][beats[-1]] = 0
+    assert work.check(lost) is not None
+    stalled = {port: values.copy() for port, values in rtl.items()}
+    stalled["i__ready"][np.flatnonzero(work.vectors["i__valid"] == 1)[0]] = 0
+    assert "schedule" in work.check(stalled)

@@ -28,8 +28,6 @@ TESTS = Path(__file__).resolve().parent
 PENDING = {
     ("dint_dot", "proofs"): "H4/H2: a proof of the dINT lane products",
     ("dint_dot", "docs"): "H4: docs/dint_dot.md in mkdocs.yml's nav",
-    ("exaq_softmax", "workload"): "H14: synth/workloads/softmax.py (lowbit power)",
-    ("softmax_fixed", "workload"): "H14: synth/workloads/softmax.py (lowbit power)",
     ("attention_block", "workload"): "H17h: a whole-layer lowbit power workload (not built yet)",
 }
 

@@ -6,11 +6,11 @@ the cycles each takes); and both units' streams keep the stream rules and give e
 beat for beat (bounded, the longer ones under pytest -m slow)."""
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.hdl import Assert, Assume, Cat, Mux, Signal, Value
+from amaranth.hdl import Assert, Assume, Cat, Const, Mux, Signal, Value
 
 from lowbit.hdl.exaq_softmax import CodeCounter, ExaqCoder, ExaqSoftmax, NormTable
 from lowbit.hdl.softmax_fixed import SoftmaxFixed
-from lowbit.hdl.softmax_row import lanes
+from lowbit.hdl.softmax_row import Reciprocal, lanes
 
 from .harness import Harness, StreamHarness, cycle_counter, group, stall_rule
 from .sby import Proof
@@ -18,7 +18,7 @@ from .sby import Proof
 __all__ = ["exaq_code_spec", "RowStream", "CoderHarness", "CounterHarness", "NormTableHarness",
            "EXAQ_CODER", "EXAQ_COUNTER", "EXAQ_NORM_TABLE", "EXAQ_CODER_8BIT",
            "EXAQ_COUNTER_B3", "EXAQ_NORM_TABLE_B3", "EXAQ_SOFTMAX_STREAM",
-           "SOFTMAX_FIXED_STREAM"]
+           "SOFTMAX_FIXED_STREAM", "ReciprocalHarness", "RECIPROCAL", "RECIPROCAL_WIDE"]
 
 
 def exaq_code_spec(nd, clip, bits):
@@ -189,6 +189,35 @@ class NormTableHarness(Harness):
         m.d.comb += Assert((t != done) | Cat(*right).all(), "y table equals the specification")
 
 
+class ReciprocalHarness(Harness):
+    """The shared divider (:class:`~lowbit.hdl.softmax_row.Reciprocal`, stage R of both
+    units) against SPEC.md's ``R = floor(2^Q / S)``: a free ``s`` in its exact range
+    (``2^(q - r_bits) < s < 2^s_bits``), ``start`` in cycle 0; ``done`` must rise exactly
+    ``cycles`` cycles later (not before), with ``r`` the quotient."""
+
+    def __init__(self, reciprocal):
+        self.reciprocal = reciprocal
+
+    def build(self, m):
+        rc = m.submodules.reciprocal = self.reciprocal
+        s = Signal(rc.s_bits, name="spec_s")
+        m.d.comb += [s.eq(AnyConst(rc.s_bits)), rc.s.eq(s)]
+        m.d.comb += Assume(s > (1 << (rc.q - rc.r_bits)), "S > 2^(F-1), the unit's range")
+        t = cycle_counter(m, rc.cycles)
+        m.d.comb += rc.start.eq(t == 0)
+        quotient = (Const(1 << rc.q, rc.q + 1) // s)
+        m.d.comb += [Assert((t == 0) | (t == rc.cycles) | ~rc.done, "done not before its time"),
+                     Assert((t != rc.cycles) | (rc.done & (rc.r == quotient)),
+                            "r = floor(2^q / s) after ceil(r_bits / k) cycles")]
+
+
+def _reciprocals(*shapes):
+    """Dividers of every ``(s_bits, q, r_bits)`` at 1..4 quotient bits per cycle."""
+    return group(*(ReciprocalHarness(Reciprocal(s_bits=s_bits, q=q, r_bits=r_bits,
+                                                bits_per_cycle=k))
+                   for s_bits, q, r_bits in shapes for k in (1, 2, 3, 4)))
+
+
 def _softmax_small(cls, **extra):
     return cls(in_bits=4, in_frac=2, lut_frac=4, out_frac=4, max_len=2, epc=1, **extra)
 
@@ -235,7 +264,15 @@ EXAQ_NORM_TABLE = Proof(
     "exaq_norm_table", "EXAQ normalise stage, b = 2, F = O = 4: "
     "y table = (LUT[k] R + 2^(s-1)) >> s, any table and R",
     lambda: _norm_table_harness(2, "exp", max_len=1), depth=7)
+RECIPROCAL = Proof(
+    "reciprocal", "the shared divider, 1-4 quotient bits per cycle: R = floor(2^Q / S) for "
+    "every S in range (the small units' widths: F = 4, rows up to 2 and 8)",
+    lambda: _reciprocals((6, 11, 8), (8, 13, 10)), depth=12)
 # Larger widths and the long stream proofs (pytest -m slow).
+RECIPROCAL_WIDE = Proof(
+    "reciprocal_wide", "the shared divider at the defaults' widths (S 18 bits, Q 27, R 20 "
+    "bits), 1-4 quotient bits per cycle",
+    lambda: _reciprocals((18, 29, 20)), depth=22, slow=True, timeout=1800)
 EXAQ_CODER_8BIT = Proof(
     "exaq_coder_8bit", "EXAQ quantizer, 8-bit distances (the default unit), b = 2, 3, 4",
     lambda: group(*(CoderHarness(ExaqCoder(in_bits=8, bits=b, epc=2)) for b in (2, 3, 4))),
