@@ -178,7 +178,12 @@ UNITS = Registry([
         code_bits=4,   # dINT4: the format fixes the code at 4 bits
         scenario="lowbit.sim_tests.waveform.scenarios:dint_dot",
         workload="lowbit.synth.workloads.dot:dot_workload",
-        proofs=("lowbit.sim_tests.formal.dint_dot:DINT_DOT_STREAM",),
+        proofs=("lowbit.sim_tests.formal.dint_dot:DINT_DOT_LANES",
+                "lowbit.sim_tests.formal.dint_dot:DINT_DOT_DATAPATH",
+                "lowbit.sim_tests.formal.dint_dot:DINT_DOT_LANES_A16",
+                "lowbit.sim_tests.formal.dint_dot:DINT_DOT_DATAPATH_A3",
+                "lowbit.sim_tests.formal.dint_dot:DINT_DOT_FUSED_DATAPATH",
+                "lowbit.sim_tests.formal.dint_dot:DINT_DOT_STREAM"),
         docs="docs/dint_dot.md",
     ),
     Unit(

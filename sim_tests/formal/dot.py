@@ -16,10 +16,10 @@ from .codebooks import case_table, pot_table
 from .harness import Harness, PipelineStream
 from .sby import Proof
 
-__all__ = ["DotHarness", "DotStream", "DOT_DATAPATH", "POT_DOT_STREAM", "INT_DOT_STREAM"]
+__all__ = ["dot_spec", "DotHarness", "DotStream", "DOT_DATAPATH", "POT_DOT_STREAM", "INT_DOT_STREAM"]
 
 
-def _dot_spec(decode):
+def dot_spec(decode):
     """The exact dot product of a beat: sum over lanes of ``decode(weight) x act``."""
     def spec(m, payload):
         terms = [decode(m, w, a) for w, a in zip(payload.weights, payload.acts)]
@@ -31,7 +31,7 @@ def _dot_spec(decode):
 
 def _pot_dot_spec(bits, zero_code):
     table = pot_table(bits, zero_code)
-    return _dot_spec(lambda m, w, a: case_table(m, w, table, a, len(a) + (1 << bits)))
+    return dot_spec(lambda m, w, a: case_table(m, w, table, a, len(a) + (1 << bits)))
 
 
 class DotHarness(Harness):
@@ -79,7 +79,7 @@ DOT_DATAPATH = Proof(
     "lanes + carry count) and INT4 x INT4: sum = exact dot product",
     lambda: DotHarness([(PotDot(lanes=4, bits=3, act_bits=4), _pot_dot_spec(3, True)),
                         (IntDot(lanes=4, weight_bits=4, act_bits=4),
-                         _dot_spec(lambda m, w, a: w * a))]))
+                         dot_spec(lambda m, w, a: w * a))]))
 POT_DOT_STREAM = Proof(
     "pot_dot_stream", "PoT dot product, 4 lanes, PoT3 x INT4: stream rules, no loss, "
     "duplication or reordering (tagged items)",
