@@ -5,7 +5,7 @@ integer pipeline is /work/brief/BLOCK.md's, docs/block.md).
 The projection engine is a unit's lane dot product (``int_dot`` INT8 x INT8, ``dint_dot``
 dINT4 x INT8, ``pot_dot`` PoT4 x INT8); the activation x activation products (Q K^T and P V)
 run on an ``int_dot`` of 9-bit x 8-bit lanes beside it; the softmax is ``softmax_fixed`` or
-``exaq_softmax``; requantization between the stages is one shared scale-and-round stage.
+``exaq_softmax``; requantization between the stages is one ``requant`` unit shared by every stage.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -22,6 +22,7 @@ from .dint_dot import DintDot
 from .exaq_softmax import ExaqSoftmax
 from .int_dot import IntDot
 from .pot_dot import PotDot
+from .requant import Requant
 from .softmax_fixed import SoftmaxFixed
 
 __all__ = ["AttentionBlock", "ENGINES", "SOFTMAXES", "SHIFT_BITS", "BIAS_BITS"]
@@ -160,11 +161,12 @@ class AttentionBlock(Component):
         hi = max(proj_hi * self.beats + bias_hi, aa_hi * aa_beats)
         self.acc_bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1
         self.out_bits = self.acc_bits
-        self.product_bits = self.acc_bits + m_bits + 1
+        self.requant = Requant(lanes=1, acc_bits=self.acc_bits, m_bits=m_bits,
+                               out_bits=max(in_bits, ACT_BITS))
         self.latency = None
         # Pipeline depth from an issued beat to its result's write: the memory read, the
-        # engine, the accumulate stage, the two requant stages.
-        self.tail = 1 + self.engine_latency + 1 + 2 + 1
+        # engine, the accumulate stage, the requant unit, the write.
+        self.tail = 1 + self.engine_latency + 1 + Requant.latency + 1
         self.fifo_depth = 16
 
         lut_layout = {}
@@ -557,32 +559,25 @@ class AttentionBlock(Component):
         m.d.sync += total.eq(base + dot)
         tag_a = delayed(tag_e, "tag_acc")
 
-        # --- Requant: clamp(floor((a M + 2^(s-1)) / 2^s)), s in 0..63, as
-        # ((2 a M) >> s + 1) >> 1 (one arithmetic shifter) ---
-        product = Signal(signed(self.product_bits), reset_less=True)
-        m.d.sync += product.eq(total * tag_a.m)
-        total_r = delayed(total, "total_rq")
-        valid_r = Signal()
-        m.d.sync += valid_r.eq(total_valid)
-        tag_r = delayed(tag_a, "tag_rq")
-        doubled = Signal(signed(self.product_bits + 1))
-        m.d.comb += doubled.eq(product << 1)
-        halved = Signal(signed(self.product_bits + 1))
-        m.d.comb += halved.eq(doubled >> tag_r.s)
-        rounded = Signal(signed(self.product_bits + 1))
-        m.d.comb += rounded.eq((halved + 1) >> 1)
-        is_s = tag_r.kind == KIND_S
-        out_lo = Mux(is_s, -(1 << (self.in_bits - 1)), -(1 << (ACT_BITS - 1)))
-        out_hi = Mux(is_s, (1 << (self.in_bits - 1)) - 1, (1 << (ACT_BITS - 1)) - 1)
-        clamped = Signal(signed(self.in_bits + 1))
-        m.d.comb += clamped.eq(Mux(rounded < out_lo, out_lo,
-                                   Mux(rounded > out_hi, out_hi, rounded)))
-        y = Signal(signed(self.in_bits + 1), reset_less=True)
-        m.d.sync += y.eq(clamped)
-        total_w = delayed(total_r, "total_w")
-        valid_w = Signal()
-        m.d.sync += valid_w.eq(valid_r)
-        tag_w = delayed(tag_r, "tag_w")
+        # --- Requant (the requant unit): clamp(floor((a M + 2^(s-1)) / 2^s)) to the wider of
+        # the logits and INT8; an INT8 destination saturates once more (a clamp into a range
+        # inside the first gives the clamp into it directly). ---
+        requant = self.requant
+        m.submodules.requant = requant
+        m.d.comb += [requant.i.valid.eq(total_valid), requant.i.payload.acc[0].eq(total),
+                     requant.i.payload.m.eq(tag_a.m), requant.i.payload.s.eq(tag_a.s),
+                     requant.o.ready.eq(1)]
+        total_w, tag_w = total, tag_a
+        for n in range(requant.latency):
+            total_w = delayed(total_w, f"total_rq{n}")
+            tag_w = delayed(tag_w, f"tag_rq{n}")
+        valid_w = requant.o.valid
+        wide = requant.o.payload[0]
+        is_s = tag_w.kind == KIND_S
+        lo8, hi8 = -(1 << (ACT_BITS - 1)), (1 << (ACT_BITS - 1)) - 1
+        y = Signal(signed(requant.out_bits))
+        m.d.comb += y.eq(Mux(is_s | ((wide >= lo8) & (wide <= hi8)), wide,
+                             Mux(wide < 0, lo8, hi8)))
 
         # --- Write the result ---
         byte = y[:ACT_BITS]

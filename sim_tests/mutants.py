@@ -468,10 +468,10 @@ SOFTMAX_FIXED = MutantSet(
 ATTENTION_BLOCK = MutantSet(
     checks=('test_block_sim.py::test_block[attention_block-defaults-verilator]',),
     mutants=(
-        _m('requant-rounding', 'attention_block', 'carry',
-           'rounded.eq((halved + 1) >> 1)',
-           'rounded.eq(halved >> 1)',
-           'requant rounds down instead of half up'),
+        _m('int8-saturation', 'attention_block', 'mux',
+           'Mux(wide < 0, lo8, hi8)',
+           'Mux(wide < 0, hi8, lo8)',
+           'an INT8 result saturates to the wrong end'),
         _m('bias-dropped', 'attention_block', 'constant',
            'base = Mux(tag_e.first, tag_e.bias, acc)',
            'base = Mux(tag_e.first, 0, acc)',
@@ -480,9 +480,9 @@ ATTENTION_BLOCK = MutantSet(
            'row_full.eq((row_full | set_row) & ~release)',
            'row_full.eq(row_full | set_row)',
            'a weight row bank is never freed: the loader stalls for ever'),
-        _m('score-clamp', 'attention_block', 'operator',
-           'Mux(rounded > out_hi, out_hi, rounded)',
-           'Mux(rounded >= out_hi, out_hi - 1, rounded)',
-           'the largest code saturates one below'),
+        _m('softmax-row-end', 'attention_block', 'constant',
+           'row_last.eq(col == tokens - 1)',
+           'row_last.eq(col == tokens - 2)',
+           'the score rows reach the softmax one element short'),
     ),
 )
