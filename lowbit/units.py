@@ -219,6 +219,7 @@ UNITS = Registry([
         throughput=lambda p: {"element": p["lanes"]}, work="element",
         mutants="lowbit.sim_tests.test_requant_sim:MUTANTS",
         code_bits="out_bits",
+        scenario="lowbit.sim_tests.waveform.scenarios:requant",
         workload="lowbit.synth.workloads.requant:requant_workload",
         docs="docs/requant.md",
     ),

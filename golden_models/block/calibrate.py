@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lowbit.core.modes import DintCodebook
+
 from .._checks import ParameterError, check_int
 from ..abq import quantize_weights
 from ..dint import DintFormat, quantize_dint, quantize_int
@@ -56,7 +58,7 @@ def quantize_weight(engine, w, calib_x=None):
         codes, scales = quantize_int(w, 8, search=False)
         return codes.astype(np.int64), scales, zeros
     if engine == "dint":
-        fmt = DintFormat("half", 1)
+        fmt = DintFormat(DintCodebook.HALF, 1)
         codes, scales = quantize_dint(w, fmt)
         return codes.astype(np.int64), scales / (1 << fmt.frac_bits), zeros
     if engine == "pot":

@@ -23,7 +23,7 @@ from .calibrate import calibrate, dequantize_output, encode
 from .pipeline import CONFIGS, BlockParams, block_forward
 
 __all__ = ["D_MODEL", "HEADS", "Reference", "minilm_inputs", "compare_fp32", "embedding_with_attention",
-           "accuracy_rows", "format_accuracy"]
+           "ablations", "config_label", "accuracy_rows", "format_accuracy"]
 
 D_MODEL, HEADS = 384, 12
 _PROJ = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
@@ -94,17 +94,48 @@ def _sentence_text(sentence, sentence_set):
     return texts[check_int("sentence", sentence, 0, len(texts) - 1)]
 
 
+def _format(config):
+    """(engine, softmax) of a configuration: a name of :data:`CONFIGS`, or a pair
+    ``(engine, softmax)`` of any engine and softmax (for the ablations)."""
+    if isinstance(config, tuple):
+        probe = BlockParams(engine=config[0], softmax=config[1])   # checks both
+        return probe.engine, probe.softmax
+    fmt = CONFIGS[check_choice("config", config, tuple(CONFIGS))]
+    return fmt.engine, fmt.softmax
+
+
+def config_label(config):
+    """A configuration's name, or ``engine+softmax`` for a pair."""
+    return config if isinstance(config, str) else "+".join(config)
+
+
+def ablations(configs):
+    """For each configuration, its weights with the fixed-point baseline softmax and its
+    softmax with INT8 weights: which of the two costs the accuracy. Pairs, without repeats
+    of each other or of the configurations themselves."""
+    seen = {_format(c) for c in configs}
+    extra = []
+    for c in configs:
+        engine, softmax = _format(c)
+        for pair in ((engine, "fixed"), ("int8", softmax)):
+            if pair not in seen:
+                seen.add(pair)
+                extra.append(pair)
+    return extra
+
+
 def minilm_inputs(config, sentence, layer=0, d_model=D_MODEL, *, max_tokens=None, sentence_set=STUDY_SET, **params):
     """The block's inputs for MiniLM's self-attention layer ``layer`` (0..5) on a real sentence.
 
-    Inputs: ``config`` a name of :data:`~.pipeline.CONFIGS`; ``sentence`` an index into the
+    Inputs: ``config`` a name of :data:`~.pipeline.CONFIGS` (or an (engine, softmax) pair);
+    ``sentence`` an index into the
     study set's evaluation sentences (0..239) or a text; ``d_model`` must be 384 (MiniLM's
     width: a narrower block cannot run the real layer); ``max_tokens`` the block's (default:
     the sentence's token count, at least 2); further ``params`` fields of
     :class:`~.pipeline.BlockParams` (``in_bits``, ``out_frac``, ...).
     Output: (:class:`~.pipeline.BlockParams`, :class:`~.pipeline.BlockInputs`, :class:`Reference`).
     """
-    check_choice("config", config, tuple(CONFIGS))
+    engine, softmax = _format(config)
     check_int("layer", layer, 0, 5)
     check_int("d_model", d_model, D_MODEL, D_MODEL, "MiniLM's width")
     text = _sentence_text(sentence, sentence_set)
@@ -113,7 +144,8 @@ def minilm_inputs(config, sentence, layer=0, d_model=D_MODEL, *, max_tokens=None
     if tokens > 128:
         raise ParameterError(f"the sentence has {tokens} tokens: at most 128 (max_tokens)")
     max_tokens = max(2, tokens) if max_tokens is None else max_tokens
-    base = BlockParams.of(config, d_model=D_MODEL, heads=HEADS, tokens=1, max_tokens=2, **params)
+    base = BlockParams(engine=engine, softmax=softmax, d_model=D_MODEL, heads=HEADS, tokens=1, max_tokens=2,
+                       **params)
     calibration = _calibration(base, layer, sentence_set)
     block = dataclasses.replace(base, tokens=tokens, max_tokens=max_tokens)
     calibration = dataclasses.replace(calibration, params=block)
@@ -123,7 +155,7 @@ def minilm_inputs(config, sentence, layer=0, d_model=D_MODEL, *, max_tokens=None
     embedding = m.encode([text], capture=capture)[0]
     name = f"encoder.layer.{layer}.{_PROJ['o']}"
     attention = capture[name] @ m.weight(name).T + m.params[f"{name}.bias"]
-    reference = Reference(config, text, layer, tokens, x, attention, embedding, calibration.scales, calibration.clip_real)
+    reference = Reference(config_label(config), text, layer, tokens, x, attention, embedding, calibration.scales, calibration.clip_real)
     return block, inputs, reference
 
 
@@ -167,7 +199,8 @@ def compare_fp32(reference, trace):
 
 
 def accuracy_rows(configs=tuple(CONFIGS), sentences=(0,), layer=0, progress=None):
-    """The accuracy figures of every configuration on the given evaluation sentences.
+    """The accuracy figures of every configuration (a name or an (engine, softmax) pair) on
+    the given evaluation sentences.
 
     Output: a list of dicts, one per configuration: ``config``, ``engine``, ``softmax``,
     ``sentences`` (how many), ``tokens`` (total), the means of the :func:`compare_fp32`
@@ -188,7 +221,8 @@ def accuracy_rows(configs=tuple(CONFIGS), sentences=(0,), layer=0, progress=None
             clip = ref.clip_real
             if progress is not None:
                 progress(config, s)
-        row = {"config": config, "engine": CONFIGS[config].engine, "softmax": CONFIGS[config].softmax,
+        engine, softmax = _format(config)
+        row = {"config": config_label(config), "engine": engine, "softmax": softmax,
                "sentences": len(figures), "tokens": tokens}
         for key in figures[0]:
             row[key] = float(np.mean([f[key] for f in figures]))
@@ -201,7 +235,7 @@ def accuracy_rows(configs=tuple(CONFIGS), sentences=(0,), layer=0, progress=None
 
 def format_accuracy(rows):
     """The rows of :func:`accuracy_rows` as a Markdown table."""
-    lines = ["| config | weights x act | softmax | layer cosine | layer rel. error | worst token cosine "
+    lines = ["| config | weights x act | softmax | layer cosine | layer rel. error | worst token cosine (mean) "
              "| embedding cosine (mean / min) | EXAQ clip | saturated codes |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -220,6 +254,9 @@ def add_arguments(parser):
     parser.add_argument("--sentences", type=int, default=8,
                         help="how many evaluation sentences of the study set, from the first (default 8)")
     parser.add_argument("--layer", type=int, default=0, help="MiniLM layer whose attention is replaced (0..5)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also each configuration's weights with the fixed softmax and its softmax with INT8 "
+                             "weights (which of the two costs the accuracy)")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
 
 
@@ -236,7 +273,10 @@ def run(args):
         print(f"lowbit experiment: {config} sentence {s} done ({time.monotonic() - start:.0f} s)",
               file=sys.stderr, flush=True)
 
-    rows = accuracy_rows(tuple(args.config), tuple(range(n)), layer, progress)
+    configs = tuple(args.config)
+    if args.ablation:
+        configs += tuple(ablations(configs))
+    rows = accuracy_rows(configs, tuple(range(n)), layer, progress)
     print(f"MiniLM layer {layer} self-attention in the block's integer model against FP32, "
           f"{n} evaluation sentences of the study set (calibration: its calibration sentences)\n")
     print(format_accuracy(rows))

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lowbit.core.modes import DintCodebook, ExaqTop
 from lowbit.core.widths import signed_bits_for, signed_range
 
 from .._checks import ParameterError, check_choice, check_int, int_array
@@ -147,7 +148,7 @@ class BlockParams:
                       out_frac=self.out_frac, max_len=self.max_tokens)
         if self.softmax == "fixed":
             return SoftmaxFixed(**common)
-        return ExaqSoftmax(bits=self.exaq_bits, top="exp", **common)
+        return ExaqSoftmax(bits=self.exaq_bits, top=ExaqTop.EXP, **common)
 
     def widths(self):
         """Signed widths of the integers between the stages: ``acc`` (projections), ``S``,
@@ -264,7 +265,7 @@ def engine_matmul(engine, codes, acts):
     if engine == "int8":
         return _lane_matmul(IntDot(lanes=lanes, weight_bits=8, act_bits=ACT_BITS), codes, acts)
     if engine == "dint":
-        return _lane_matmul(DintDot(lanes=lanes, special="half", frac_bits=1, act_bits=ACT_BITS), codes, acts)
+        return _lane_matmul(DintDot(lanes=lanes, special=DintCodebook.HALF, frac_bits=1, act_bits=ACT_BITS), codes, acts)
     if engine == "pot":
         return _lane_matmul(PotDot(lanes=lanes, bits=4, zero_code=True, act_bits=ACT_BITS), codes, acts)
     return _array_matmul(codes, acts.T, ZP_BITS, ACT_BITS, False, True).T

@@ -236,3 +236,34 @@ def exaq_softmax(unit):
                 note="one row of 4 logits (in_frac 4) with clip C = 3.0 and its 2-bit table on "
                      "cfg; outputs y with 10 fractional bits (sum 1024 = 1.0) after the max, "
                      "count and normalise passes")
+
+
+def requant(unit):
+    params = unit.resolve({"lanes": 2})
+    beats = [([5, -5], 1, 1), ([1000, -1000], 3, 2), ([300, -77], 20000, 16)]
+
+    async def drive(ctx, dut, step):
+        ctx.set(dut.o.ready, 1)
+        await step()
+        await send(ctx, step, (dut.i, [{"acc": a, "m": m, "s": s} for a, m, s in beats]))
+        for _ in range(dut.latency + 1):
+            await step()
+
+    def probes(dut):
+        return _stream_probes(dut, [
+            Probe("i.payload.acc", dut.i.payload.acc, text=_lanes, valid="i.valid"),
+            Probe("i.payload.m", dut.i.payload.m, valid="i.valid"),
+            Probe("i.payload.s", dut.i.payload.s, valid="i.valid")], out_text=_lanes)
+
+    def check(dut, trace):
+        got = [list(map(int, v)) for v in taken(trace, "o.valid", "o.ready", "o.payload")]
+        model = unit.golden_model(params)
+        expected = [model.requant(np.array([a]), m, s)[0].tolist() for a, m, s in beats]
+        expect("requant", "codes", got, expected)
+        first_in = trace.column("i.valid").index(1)
+        expect("requant", "first output cycle", trace.column("o.valid").index(1), first_in + dut.latency)
+
+    return dict(params=params, drive=drive, probes=probes, check=check,
+                note="2 accumulators per beat with one (M, s): (5, -5) x 1 / 2 rounds half up to "
+                     "(3, -2); (1000, -1000) x 3 / 4 saturates to (127, -128); (300, -77) x 20000 / "
+                     "2^16 = (91.55, -23.50) gives (92, -23); latency 3, one beat per cycle")
