@@ -262,6 +262,11 @@ def cmd_waves(args):
     return run_command(args)
 
 
+def cmd_block(args):
+    from .block import run_command
+    return run_command(args)
+
+
 def build_parser():
     from .synth import TARGETS
     parser = _Parser(prog="lowbit", description=__doc__)
@@ -391,6 +396,11 @@ def build_parser():
     p.add_argument("--rows", nargs="+", choices=list(ROWS), metavar="ROW",
                    help=f"only these rows: {', '.join(ROWS)}")
 
+    from .block import add_arguments as block_arguments
+    block_arguments(sub.add_parser("block", help="one configuration of the attention block on a "
+                                                 "real MiniLM sentence: simulated, bit-exact "
+                                                 "against the integer model, cycles and accuracy"))
+
     from .experiments import add_parser as experiment_parser
     experiment_parser(sub, _Parser)
     _describe(parser)
@@ -412,7 +422,7 @@ def _describe(parser):
 COMMANDS = {"power": cmd_power, "units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
             "flow": cmd_flow, "sweep": cmd_sweep, "eval": cmd_eval, "board": cmd_board,
             "report": cmd_report, "mutate": cmd_mutate, "prove": cmd_prove,
-            "waves": cmd_waves, "experiment": cmd_experiment}
+            "waves": cmd_waves, "experiment": cmd_experiment, "block": cmd_block}
 
 
 def main(argv=None):

@@ -81,3 +81,17 @@ def test_cycle_formula_pieces():
         assert block.cycles(tokens) == sum(phases.values())
         assert phases["qkv"] + phases["out"] == beats["proj"]
         assert (phases["scores"] + phases["context"] - 2 * block.heads) == beats["aa"]
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--config", "fp4-exaq3"], "--config"),
+    (["--config", "int8-fixed", "--lanes", "12"], "--lanes"),
+    (["--config", "int8-fixed", "--sentence", "240"], "--sentence"),
+    (["--config", "int8-fixed", "--layer", "6"], "--layer"),
+    ([], "--config"),
+])
+def test_lowbit_block_bad_arguments_one_line(argv, option, capsys):
+    from lowbit.cli import main
+    assert main(["block", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and option in err
