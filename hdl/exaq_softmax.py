@@ -6,7 +6,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.modes import ExaqTop
-from lowbit.core.unit_params import EXAQ_BITS, EXAQ_TOP, IN_BITS, LUT_FRAC, MAX_LEN
+from lowbit.core.params import ParameterError, check_choice
+from lowbit.core.unit_params import EPC, EXAQ_BITS, EXAQ_TOP, IN_BITS, LUT_FRAC, MAX_LEN
 from .component import Component
 
 from .adder_tree import adder_tree
@@ -123,16 +124,28 @@ class NormTable(Component):
     (the first step's is stale and leaves at the bottom by the last). After the last step the
     register holds the ``y`` table (2^b - 1 entries and a constant 0 with ``top = zero``), in
     the flip-flops of the table it replaced.
+
+    With ``serial`` (no sum: the units at one or two lanes) there is no multiplier: each entry
+    is multiplied bit-serially, least significant bit of ``LUT[k]`` first, on one adder of
+    about ``r_bits`` bits, ``acc = (acc + bit R) >> 1`` from ``acc = 2^(shift-1)`` (the
+    rounding constant: after F + 1 steps ``acc = floor((LUT[k] R + 2^(shift-1)) / 2^(F+1))``,
+    and ``shift - F - 1`` more bits of wiring give ``y_k``). ``steps = entries (F + 1)``: in
+    the last step of each entry the register shifts down by one entry and ``y_k`` enters at
+    the top, as above; in the others the bottom entry shifts right by one bit.
     """
 
     def __init__(self, *, bits, lut_frac, r_bits, shift, y_bits, top, count_bits=None,
-                 sum_bits=None):
+                 sum_bits=None, serial=False):
         self.bits, self.lut_frac, self.r_bits, self.shift, self.y_bits = (
             bits, lut_frac, r_bits, shift, y_bits)
         self.entries = (1 << bits) - (top == ExaqTop.ZERO)
-        self.steps = self.entries + Normaliser.latency
+        self.serial = serial
         self.count_bits, self.sum_bits = count_bits, sum_bits
         self.has_sum = count_bits is not None
+        assert not (serial and self.has_sum), "the serial y table has no multiplier for S"
+        assert not serial or shift > lut_frac + 1
+        self.steps = (self.entries * (lut_frac + 1) if serial
+                      else self.entries + Normaliser.latency)
         self.sum_cycles = self.entries + Normaliser.latency if self.has_sum else 0
         members = {
             "lut_in": In(unsigned((lut_frac + 1) << bits)),   # 2^b entries, packed
@@ -151,6 +164,8 @@ class NormTable(Component):
         super().__init__(members)
 
     def elaborate(self, platform):
+        if self.serial:
+            return self._elaborate_serial()
         m = Module()
         m.submodules.normaliser = normaliser = Normaliser(
             e_bits=self.lut_frac + 1, r_bits=self.r_bits, shift=self.shift, y_bits=self.y_bits)
@@ -184,6 +199,35 @@ class NormTable(Component):
                          table[-1].eq(normaliser.y)]
         return m
 
+    def _elaborate_serial(self):
+        m = Module()
+        width = max(self.lut_frac + 1, self.y_bits)
+        table = [Signal(width, name=f"entry{k}", reset_less=True) for k in range(self.entries)]
+        lut_in = lanes(self.lut_in, self.lut_frac + 1, self.entries)
+        m.d.comb += self.y.eq(Cat(*(entry[:self.y_bits] for entry in table)))
+        rounding = 1 << (self.shift - 1)
+        # acc < max(2^(shift-1), R) <= 2^max(shift-1, r_bits): one adder of that width.
+        acc = Signal(max(self.shift - 1, self.r_bits) + 1, name="product_acc", reset_less=True)
+        bit = Signal(range(self.lut_frac + 1), name="product_bit")
+        added = Signal(len(acc) + 1, name="product_sum")
+        m.d.comb += added.eq(acc + Mux(table[0][0], self.r, 0))
+        halved = added >> 1
+        entry_last = bit == self.lut_frac
+        y = Signal(self.y_bits, name="product_y")
+        m.d.comb += y.eq(halved >> (self.shift - self.lut_frac - 1))
+        with m.If(self.take):
+            m.d.sync += [*(table[k].eq(lut_in[k]) for k in range(self.entries)),
+                         acc.eq(rounding), bit.eq(0)]
+        with m.Elif(self.step):
+            m.d.sync += [acc.eq(Mux(entry_last, rounding, halved)),
+                         bit.eq(Mux(entry_last, 0, bit + 1))]
+            with m.If(entry_last):
+                m.d.sync += [*(table[k].eq(table[k + 1]) for k in range(self.entries - 1)),
+                             table[-1].eq(y)]
+            with m.Else():
+                m.d.sync += table[0].eq(table[0] >> 1)
+        return m
+
 
 class ExaqSoftmax(SoftmaxRow):
     """EXAQ softmax of rows of signed fixed-point logits with a per-row clip and table.
@@ -206,12 +250,17 @@ class ExaqSoftmax(SoftmaxRow):
     (``sum_cycles = 2^b + 1``, ``2^b`` with top zero), then after the shared reciprocal the
     y table (``prep_cycles`` = the same); stage C copies the y table and looks each lane's
     code up in it. Cycles: :meth:`cycles_per_row`, :meth:`row_latency`.
+
+    ``serial_y`` (one or two lanes only, where S comes from stage B): the y table by
+    :class:`NormTable`'s bit-serial multiply, so the unit has no multiplier at all;
+    ``prep_cycles`` = 2^b (F + 1) (88 at the defaults), which rows of more than about
+    ``prep_cycles + r_cycles`` elements per lane hide behind stage B.
     """
 
     COUNT_FROM_EPC = 4
 
     def __init__(self, *, in_bits=8, in_frac=4, bits=3, lut_frac=10, out_frac=10,
-                 max_len=128, top="exp", epc=1):
+                 max_len=128, top="exp", epc=1, serial_y=False):
         self.bits = EXAQ_BITS.check(bits)
         self.top = top = EXAQ_TOP.check(top)
         # (checked here too: the cfg layout below is built from them)
@@ -220,7 +269,14 @@ class ExaqSoftmax(SoftmaxRow):
         # How S is formed: from COUNT_FROM_EPC lanes up, 2^b code counters (each beat adds a
         # population count to each) and 2^b multiply-adds per row in stage R; below, one
         # table lookup per lane and an adder, which at one or two lanes is the smaller.
-        self.counting = epc >= self.COUNT_FROM_EPC
+        self.counting = EPC.check(epc) >= self.COUNT_FROM_EPC
+        self.serial_y = check_choice("serial_y", serial_y, (False, True))
+        if self.serial_y and self.counting:
+            raise ParameterError(f"serial_y=True needs epc below {self.COUNT_FROM_EPC} (from "
+                                 f"{self.COUNT_FROM_EPC} lanes up the multiplier also forms "
+                                 f"S): epc={epc}", name="serial_y", value=serial_y,
+                                 choices=(False,))
+        prep = entries * (lut_frac + 1) if self.serial_y else entries + Normaliser.latency
         cfg = data.StructLayout({
             "clip": unsigned(in_bits + 1),
             "lut": data.ArrayLayout(unsigned(lut_frac + 1), 1 << bits),
@@ -230,8 +286,7 @@ class ExaqSoftmax(SoftmaxRow):
                          symbol_bits=bits,
                          sum_bits=(max_len * ((1 << (lut_frac + 1)) - 1)).bit_length(),
                          sum_cycles=entries + Normaliser.latency if self.counting else 0,
-                         prep_cycles=entries + Normaliser.latency,
-                         cfg_layout=cfg)
+                         prep_cycles=prep, cfg_layout=cfg)
         self.acc_stages = 0 if self.counting else 1     # ExpSum's register
         self.out_stages = 1                             # the symbol register before the lookup
 
@@ -266,8 +321,10 @@ class ExaqSoftmax(SoftmaxRow):
         m.submodules.norm_table = table = NormTable(
             bits=self.bits, lut_frac=self.lut_frac, r_bits=self.r_bits,
             shift=self.q - self.out_frac, y_bits=self.y_bits, top=self.top,
+            serial=self.serial_y,
             **({"count_bits": self.max_len.bit_length(), "sum_bits": self.sum_bits}
                if self.counting else {}))
+        assert table.steps == self.prep_cycles
         # The table comes from the cfg word, which stage R takes (stage B only read it).
         m.d.comb += [table.lut_in.eq(self.cfg.payload.lut), table.take.eq(take),
                      table.r.eq(r), table.step.eq(prep_step)]

@@ -57,6 +57,8 @@ def _nearest_allowed(value, error, side):
     corner's own side when there is one (at ``max``, the largest not above ``value``)."""
     if error.lo is not None and error.hi is not None:
         return min(max(value, error.lo), error.hi)
+    if error.choices is not None and len(error.choices) == 1:
+        return error.choices[0]          # one value allowed with the others (a flag)
     if error.choices is not None:
         numbers = [c for c in error.choices
                    if isinstance(c, int) and not isinstance(c, bool)]

@@ -33,6 +33,10 @@ CASES = [
     ("exaq_softmax", {"bits": 2, "epc": 4, "top": "zero", "max_len": 61}, BOTH),
     # epc 1, 2: S from table entries; top zero; rows not a multiple of epc.
     ("exaq_softmax", {"bits": 2, "epc": 2, "top": "zero", "max_len": 37}, ICARUS),
+    # The y table by the bit-serial multiply (no multiplier): epc 1 and 2.
+    ("exaq_softmax", {"serial_y": True}, BOTH),
+    ("exaq_softmax", {"serial_y": True, "bits": 2, "epc": 2, "top": "zero", "max_len": 37},
+     ICARUS),
     ("exaq_softmax", {"bits": 4, "max_len": 1024}, ICARUS),
     # The widest beat and the longest rows.
     ("exaq_softmax", {"epc": 16, "max_len": 4096}, ICARUS),
@@ -102,6 +106,7 @@ def test_verilator_lint_at_the_extremes(unit, params, tmp_path):
     (lambda: ExaqSoftmax(bits=5), "bits=5 is out of range: bits must be an integer in 2..4"),
     (lambda: ExaqSoftmax(top="one"), "top='one' is not allowed: top must be one of exp, zero"),
     (lambda: ExaqSoftmax(epc=3), "epc=3 is not allowed: epc must be one of 1, 2, 4, 8, 16"),
+    (lambda: ExaqSoftmax(serial_y=True, epc=4), "serial_y=True needs epc below 4"),
     (lambda: ExaqSoftmax(in_frac=8), "in_frac=8 is out of range: in_frac must be an integer "
                                      "in 0..7"),
     (lambda: ExaqSoftmax(max_len=4097), "max_len=4097 is out of range"),
@@ -164,6 +169,11 @@ def test_cycle_formulas():
     assert ExaqSoftmax(epc=16, max_len=4096).cycles_per_row(4096) == 256 + 4
     with pytest.raises(ParameterError):
         wide.cycles_per_row(1025)
+    # serial_y: the y table in 2^b (F + 1) cycles of stage R, hidden behind B for long rows.
+    serial = ExaqSoftmax(serial_y=True)
+    assert serial.prep_cycles == 8 * 11
+    assert serial.stage_cycles(128) == {"A": 129, "B": 133, "R": 1 + 10 + 88 + 1, "C": 131}
+    assert serial.cycles_per_row(128) == 133 and serial.cycles_per_row(16) == 100
 
 
 @pytest.mark.parametrize("unit, params", [

@@ -18,7 +18,8 @@ from .sby import Proof
 __all__ = ["exaq_code_spec", "RowStream", "CoderHarness", "CounterHarness", "NormTableHarness",
            "EXAQ_CODER", "EXAQ_COUNTER", "EXAQ_NORM_TABLE", "EXAQ_CODER_8BIT",
            "EXAQ_COUNTER_B3", "EXAQ_NORM_TABLE_B3", "EXAQ_SOFTMAX_STREAM",
-           "SOFTMAX_FIXED_STREAM", "ReciprocalHarness", "RECIPROCAL", "RECIPROCAL_WIDE"]
+           "SOFTMAX_FIXED_STREAM", "ReciprocalHarness", "RECIPROCAL", "RECIPROCAL_WIDE",
+           "EXAQ_NORM_TABLE_SERIAL", "EXAQ_NORM_TABLE_SERIAL_B3"]
 
 
 def exaq_code_spec(nd, clip, bits):
@@ -222,7 +223,7 @@ def _softmax_small(cls, **extra):
     return cls(in_bits=4, in_frac=2, lut_frac=4, out_frac=4, max_len=2, epc=1, **extra)
 
 
-def _norm_table(bits, top, max_len, counts=False):
+def _norm_table(bits, top, max_len, counts=False, serial=False):
     """The normalise stage of a small EXAQ unit (F = O = 4); with ``counts``, the one that
     also forms S from the code counts (the unit's at 4 lanes and more)."""
     unit = ExaqSoftmax(in_bits=4, in_frac=2, bits=bits, lut_frac=4, out_frac=4,
@@ -230,11 +231,12 @@ def _norm_table(bits, top, max_len, counts=False):
     unit._MustUse__silence = True   # built for its derived widths only
     extra = {"count_bits": max_len.bit_length(), "sum_bits": unit.sum_bits} if counts else {}
     return NormTable(bits=bits, lut_frac=unit.lut_frac, r_bits=unit.r_bits,
-                     shift=unit.q - unit.out_frac, y_bits=unit.y_bits, top=top, **extra), unit
+                     shift=unit.q - unit.out_frac, y_bits=unit.y_bits, top=top, serial=serial,
+                     **extra), unit
 
 
-def _norm_table_harness(bits, top, max_len):
-    table, unit = _norm_table(bits, top, max_len)
+def _norm_table_harness(bits, top, max_len, serial=False):
+    table, unit = _norm_table(bits, top, max_len, serial=serial)
     return NormTableHarness(table, unit.q)
 
 
@@ -268,9 +270,18 @@ RECIPROCAL = Proof(
     "reciprocal", "the shared divider, 1-4 quotient bits per cycle: R = floor(2^Q / S) for "
     "every S in range (the small units' widths: F = 4, rows up to 2 and 8)",
     lambda: _reciprocals((6, 11, 8), (8, 13, 10)), depth=12)
+EXAQ_NORM_TABLE_SERIAL = Proof(
+    "exaq_norm_table_serial", "EXAQ normalise stage with the bit-serial multiply (serial_y), "
+    "b = 2, F = O = 4: y table = (LUT[k] R + 2^(s-1)) >> s, any table and R",
+    lambda: _norm_table_harness(2, "exp", max_len=1, serial=True), depth=23)
 # Larger widths and the long stream proofs (pytest -m slow).
+EXAQ_NORM_TABLE_SERIAL_B3 = Proof(
+    "exaq_norm_table_serial_b3", "EXAQ normalise stage with the bit-serial multiply, b = 3 "
+    "with top zero, rows up to 4",
+    lambda: _norm_table_harness(3, "zero", max_len=4, serial=True), depth=38, slow=True,
+    timeout=1800)
 RECIPROCAL_WIDE = Proof(
-    "reciprocal_wide", "the shared divider at the defaults' widths (S 18 bits, Q 27, R 20 "
+    "reciprocal_wide", "the shared divider at the defaults' widths (S 18 bits, Q 29, R 20 "
     "bits), 1-4 quotient bits per cycle",
     lambda: _reciprocals((18, 29, 20)), depth=22, slow=True, timeout=1800)
 EXAQ_CODER_8BIT = Proof(
