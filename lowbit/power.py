@@ -2,6 +2,8 @@
 
 The measurement itself is ``lowbit.synth.power`` (gate-level simulation of the standard-cell
 netlist, power from the Liberty tables); this module picks the baseline from the registry,
+measures each side at the lowest energy of its implementations (the candidates the flow builds
+for area, the same for unit and baseline; an implementation parameter given with ``-p`` is kept),
 prints the table and writes the JSON record. See docs/power.md.
 """
 
@@ -13,23 +15,60 @@ from .synth.power import (DEFAULT_CLOCK_MHZ, DEFAULT_CYCLES, GLITCH_NOTE, format
                           mac_breakdown, measure_power)
 from .units import UNITS
 
-__all__ = ["compare_power", "power_command"]
+__all__ = ["compare_power", "strongest_power", "power_command"]
 
 
-def compare_power(unit_name, params=None, **kwargs):
+def strongest_power(unit_name, params, *, fixed=(), **kwargs):
+    """The lowest energy per operation of ``unit_name`` at ``params`` over its implementations
+    (``Unit.implementations``, e.g. ``fused``, ``booth``; parameters named in ``fixed`` keep
+    their value), the candidates the flow builds for area (``lowbit.jobs.candidates``), each
+    distinct circuit measured once. Returns ``(PowerResult of the lowest, [{"implementation",
+    "pj_per_op"}] of every candidate)``."""
+    from .core.params import ParameterError
+    from .jobs import candidates, verilog_of
+    unit = UNITS[unit_name]
+    names = [n for n in unit.implementations if n in params]
+    measured, seen, best = [], {}, None
+    for variant, _ in candidates(unit_name, params, "asic", fixed):
+        choice = {n: variant[n] for n in names}
+        try:
+            verilog = verilog_of(unit_name, variant)
+        except ParameterError as error:   # a combination the unit refuses: not a candidate
+            measured.append({"implementation": choice, "pj_per_op": None, "error": str(error)})
+            continue
+        if verilog in seen:   # the same circuit under another name (booth, when fused)
+            measured.append({"implementation": choice, "pj_per_op": seen[verilog],
+                             "same_circuit_as": True})
+            continue
+        result = measure_power(unit, variant, **kwargs)
+        seen[verilog] = result.energy_pj["total"]
+        measured.append({"implementation": choice, "pj_per_op": result.energy_pj["total"]})
+        if best is None or result.energy_pj["total"] < best.energy_pj["total"]:
+            best = result
+    return best, measured
+
+
+def compare_power(unit_name, params=None, *, fixed=(), **kwargs):
     """The unit and its baseline (at matching parameters) on the same workload kind, clock and
-    seed; returns ``{"unit": PowerResult, "baseline": PowerResult | None, "ratio": float | None}``
-    (``ratio`` = baseline energy per operation / the unit's: above 1 the unit is better)."""
+    seed, each at its lowest-energy implementation (:func:`strongest_power`; the unit's
+    parameters named in ``fixed``, those the user gave, are kept as given): returns
+    ``{"unit": PowerResult, "baseline": PowerResult | None, "ratio": float | None,
+    "candidates": {"unit": [...], "baseline": [...]}}`` (``ratio`` = baseline energy per
+    operation / the unit's: above 1 the unit is better). The same candidates for both sides,
+    so no implementation is tried on one side only."""
     unit = UNITS[unit_name]
     params = unit.resolve(params or {})
-    mine = measure_power(unit, params, **kwargs)
+    mine, mine_tried = strongest_power(unit_name, params, fixed=fixed, **kwargs)
     baseline = unit.baseline_for(params)
     if baseline is None:
-        return {"unit": mine, "baseline": None, "ratio": None}
-    theirs = measure_power(UNITS[baseline[0]], baseline[1], **kwargs)
+        return {"unit": mine, "baseline": None, "ratio": None,
+                "candidates": {"unit": mine_tried, "baseline": []}}
+    base_unit = UNITS[baseline[0]]
+    theirs, theirs_tried = strongest_power(baseline[0], base_unit.resolve(baseline[1]),
+                                           **kwargs)
     ratio = theirs.energy_pj["total"] / mine.energy_pj["total"] if mine.energy_pj["total"] else None
-    return {"unit": mine, "baseline": theirs, "ratio": ratio}
-
+    return {"unit": mine, "baseline": theirs, "ratio": ratio,
+            "candidates": {"unit": mine_tried, "baseline": theirs_tried}}
 
 
 def _breakdowns(unit_name, params, **kwargs):
@@ -59,6 +98,17 @@ def _breakdowns(unit_name, params, **kwargs):
     return found
 
 
+def _choice(implementation):
+    return ",".join(f"{k}={v}" for k, v in implementation.items())
+
+
+def _pj(candidate):
+    if candidate.get("error"):
+        return "(refused)"
+    return f"{candidate['pj_per_op']:.4f} pJ" + (" (same circuit)"
+                                                if candidate.get("same_circuit_as") else "")
+
+
 def power_command(unit_name, overrides, *, data="minilm", clock_mhz=DEFAULT_CLOCK_MHZ,
                   liberty=None, seed=1, cycles=DEFAULT_CYCLES, build=Path("build"), out=None,
                   breakdown=False):
@@ -71,10 +121,16 @@ def power_command(unit_name, overrides, *, data="minilm", clock_mhz=DEFAULT_CLOC
     if int(cycles) < 16 or int(cycles) > 1_000_000:
         raise LowbitError(f"--cycles {cycles}: allowed 16..1000000")
     params = UNITS[unit_name].resolve(overrides)
-    found = compare_power(unit_name, params, data=data, clock_mhz=clock_mhz, liberty=liberty,
-                          seed=seed, cycles=int(cycles), build_dir=Path(build) / "power")
+    found = compare_power(unit_name, params, fixed=tuple(overrides or {}), data=data,
+                          clock_mhz=clock_mhz, liberty=liberty, seed=seed, cycles=int(cycles),
+                          build_dir=Path(build) / "power")
     rows = [found["unit"]] + ([found["baseline"]] if found["baseline"] else [])
     print(format_power_table(rows))
+    for side, result in (("unit", found["unit"]), ("baseline", found["baseline"])):
+        tried = [c for c in found["candidates"][side] if c["implementation"]]
+        if result is not None and len(tried) > 1:
+            print(f"{result.unit}: lowest of its implementations: " + ", ".join(
+                f"{_choice(c['implementation'])} {_pj(c)}" for c in tried))
     if found["ratio"] is not None:
         print(f"{found['baseline'].unit} / {unit_name} energy per {found['unit'].op}: "
               f"{found['ratio']:.3f}x")
@@ -84,7 +140,7 @@ def power_command(unit_name, overrides, *, data="minilm", clock_mhz=DEFAULT_CLOC
                         f"--cycles {cycles}"] + ([f"--liberty {liberty}"] if liberty else []))
     record = {"command": command, "unit": found["unit"].as_dict(),
               "baseline": found["baseline"].as_dict() if found["baseline"] else None,
-              "ratio": found["ratio"], "note": GLITCH_NOTE}
+              "ratio": found["ratio"], "candidates": found["candidates"], "note": GLITCH_NOTE}
     if breakdown:
         record["command"] += " --breakdown"
         record["breakdown"] = _breakdowns(unit_name, params, data=data, clock_mhz=clock_mhz,

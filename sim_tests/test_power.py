@@ -291,3 +291,19 @@ def test_minilm_dequantizer_operands_are_real_weights_with_fp16_scales():
         assert (values > 0).all() and (values < 1).all()
         assert len(np.unique(scales)) <= 3 and (scales[:384] == scales[0]).all()
         assert len(np.unique(codes)) > 6
+
+
+def test_each_side_is_measured_at_its_lowest_energy_implementation(build, plain_liberty):
+    """`lowbit power` measures every implementation (here `fused` of a small INT MAC) and keeps
+    the lowest energy, unless the parameter is given (``fixed``)."""
+    from lowbit.power import compare_power
+    common = dict(data="random", seed=2, cycles=64, liberty=plain_liberty,
+                  build_dir=build / "strongest")
+    found = compare_power("int_mac", SMALL_MAC, **common)
+    tried = found["candidates"]["unit"]
+    assert [c["implementation"] for c in tried] == [{"fused": False}, {"fused": True}]
+    assert found["unit"].energy_pj["total"] == min(c["pj_per_op"] for c in tried)
+    assert found["unit"].params["fused"] == min(tried, key=lambda c: c["pj_per_op"])[
+        "implementation"]["fused"]
+    kept = compare_power("int_mac", dict(SMALL_MAC, fused=True), fixed=("fused",), **common)
+    assert [c["implementation"] for c in kept["candidates"]["unit"]] == [{"fused": True}]
