@@ -28,6 +28,8 @@ def add_arguments(parser):
                         help="lanes of the engines (dividing MiniLM's head_dim 32; default 16)")
     parser.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
                         help="simulator of the generated Verilog (default verilator)")
+    parser.add_argument("--no-sim", action="store_true",
+                        help="no simulation: the model's figures and the block's cycle formula")
     parser.add_argument("--seed", type=bounded(int, 0, 2**32 - 1), default=1,
                         help="random seed of the testbench")
 
@@ -63,6 +65,11 @@ def run_command(args):
         "m_bits": params.m_bits})
     block = AttentionBlock(**block_params)
     block._MustUse__silence = True      # built for its formulas only
+    tokens = params.tokens
+    formula = block.cycles(tokens)
+    if args.no_sim:
+        _print_cycles(block, tokens, formula, args.lanes, "formula, not simulated")
+        return 0
     case_dir = Path(args.build) / "block"
     case_dir.mkdir(parents=True, exist_ok=True)
     case = (case_dir / f"{args.config}-s{args.sentence}-l{args.layer}.npz").resolve()
@@ -76,16 +83,21 @@ def run_command(args):
         raise LowbitError(f"the block's output differs from the integer model (or the run "
                           f"failed): see {result.log}")
     exact = next(d for d in result.details if d["test"] == "layer_bit_exact")
-    cycles, tokens = exact["cycles"], params.tokens
-    formula = block.cycles(tokens)
-    use = block.utilisation(tokens, cycles)
+    cycles = exact["cycles"]
+    if block.cycles_exact(tokens) and cycles != formula:
+        raise LowbitError(f"the layer took {cycles} cycles, the exact formula says {formula}")
     print(f"{args.simulator}: bit-exact, {exact['checked']} outputs equal block_forward's "
           f"({seconds:.1f} s wall, generation and build included)")
-    print(f"cycles per layer {cycles:,} (formula {formula:,}"
-          f"{', exact' if block.cycles_exact(tokens) else ', a lower bound here'}), "
-          f"per token {cycles / tokens:,.0f}; lanes {args.lanes}")
+    _print_cycles(block, tokens, cycles, args.lanes,
+                  f"simulated; formula {formula:,}"
+                  f"{', exact' if block.cycles_exact(tokens) else ', a lower bound here'}")
+    return 0
+
+
+def _print_cycles(block, tokens, cycles, lanes, how):
+    use = block.utilisation(tokens, cycles)
+    print(f"cycles per layer {cycles:,} ({how}), per token {cycles / tokens:,.0f}; lanes {lanes}")
     phases = block.phase_cycles(tokens)
     print("phases: " + ", ".join(f"{k} {v:,}" for k, v in phases.items()))
     print(f"utilisation: projection engine {100 * use['proj']:.1f} %, Q K^T / P V engine "
           f"{100 * use['aa']:.1f} %")
-    return 0

@@ -95,3 +95,14 @@ def test_lowbit_block_bad_arguments_one_line(argv, option, capsys):
     assert main(["block", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and option in err
+
+
+@SLOW
+@pytest.mark.parametrize("config", [c for c, f in CONFIGS.items() if f.engine != "bitplane"])
+def test_block_minilm_full_layer(config, build_root, capsys):
+    """The full 384-wide layer (12 heads) on a real sentence through ``lowbit block``:
+    Verilator, bit-exact against block_forward, cycles equal to the formula."""
+    from lowbit.cli import main
+    assert main(["--build", str(build_root), "block", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "bit-exact" in out and ", exact)" in out
