@@ -1,11 +1,10 @@
 """cocotb testbench for the matrix units (btc_array, int_array): jobs O = W @ A streamed in,
-result matrices streamed out, compared bit for bit with the golden model.
+result matrices streamed out, compared bit for bit with the golden model. These are the tests
+both arrays share; btc_array's own (tb_btc.py) import them.
 
 btc_array beats are K-slices carrying codes and the job's precision; int_array beats are single
 k columns. Both are driven through the same job/stream machinery (tb_support.StreamRun).
 """
-
-import os
 
 import cocotb
 import numpy as np
@@ -18,7 +17,7 @@ class Jobs:
 
     def __init__(self, bench, rng):
         self.bench, self.rng = bench, rng
-        self.binary = "i__payload.p" in {f[0] for f in bench.fields["i__payload"]}
+        self.binary = bench.variant == "binary"      # btc_array; int_array is "int"
         self.rows, self.cols = bench.params["rows"], bench.params["cols"]
 
     def make(self, slices, p=8, q=8, w_signed=True, a_signed=True):
@@ -201,32 +200,6 @@ async def precision_grid_cycle_exact(dut):
                  bench.params["cols"], cycles=run.cycle)
 
 
-@cocotb.test(skip=os.environ.get("LOWBIT_UNIT") != "btc_array")
-async def back_to_back_jobs_take_p_q_slices_cycles(dut):
-    """btc_array: runs of jobs of one shape, offered back to back with the output always
-    ready: after the first job, every result follows the one before by exactly p x q x
-    K / k_slice cycles (the loads hide behind the compute), at W1A1, W2A8, the array's
-    largest p x q and W1A(q_max); and every beat and result at the cycle btc_timeline says."""
-    bench = await start(dut)
-    jobs = Jobs(bench, bench.rng("back-to-back"))
-    p_max, q_max = bench.params["p_max"], bench.params["q_max"]
-    for p, q, slices in [(1, 1, 2), (2, 8, 2), (p_max, q_max, 1), (1, q_max, 3)]:
-        specs = [jobs.make(slices, p, q, bool(n % 2), True) for n in range(4)]
-        p, q = specs[0][2]["p"], specs[0][2]["q"]
-        slices = jobs.slices(specs[0][0])
-        run = StreamRun(bench, jobs.rng)
-        await run.run([w for spec in specs for w in jobs.beats(*spec)], expect=len(specs),
-                      max_cycles=len(specs) * (p * q * slices + 60) + 100)
-        check(jobs, run.outputs, [jobs.expected(*spec) for spec in specs])
-        gaps = [b - a for a, b in zip(run.delivered, run.delivered[1:])]
-        assert gaps == [p * q * slices] * (len(specs) - 1), f"W{p}A{q}: results {gaps} apart"
-        accepted, delivered = btc_timeline([(p, q, slices)] * len(specs), bench.latency)
-        assert (run.accepted, run.delivered) == (accepted, delivered)
-        await run.drain(bench.latency + 4)
-    bench.record("back_to_back_jobs_take_p_q_slices_cycles", 16 * bench.params["rows"] *
-                 bench.params["cols"])
-
-
 @cocotb.test()
 async def random_jobs_with_stalls(dut):
     """Random precisions and lengths, random valid gaps and back-pressure: every result
@@ -305,26 +278,3 @@ async def reset_in_the_middle_of_a_job(dut):
     bench.record_counts("reset_in_the_middle_of_a_job", checked * bench.params["rows"] *
                         bench.params["cols"], sent=sent, received=received, checked=checked,
                         rounds=rounds)
-
-
-@cocotb.test(skip="LOWBIT_JOBS" not in os.environ)
-async def real_data_jobs(dut):
-    """Jobs from the file named by LOWBIT_JOBS (an .npz of W_n, A_n and settings_n arrays,
-    e.g. quantized MiniLM weights and activations): exact results, back to back."""
-    bench = await start(dut)
-    jobs = Jobs(bench, bench.rng("real"))
-    stored = np.load(os.environ["LOWBIT_JOBS"])
-    specs = []
-    for n in range(int(stored["count"])):
-        p, q, w_signed, a_signed = (int(v) for v in stored[f"settings_{n}"])
-        specs.append((stored[f"W_{n}"].astype(np.int64), stored[f"A_{n}"].astype(np.int64),
-                      dict(p=p, q=q, w_signed=bool(w_signed), a_signed=bool(a_signed))))
-    words = [w for spec in specs for w in jobs.beats(*spec)]
-    got = await StreamRun(bench, jobs.rng).run(words, expect=len(specs),
-                                               max_cycles=100 * len(words) + 100)
-    check(jobs, got, [jobs.expected(*spec) for spec in specs])
-    # ... and those results are NumPy's plain integer matrix products (nothing wraps here).
-    for W, A, settings in specs:
-        assert np.array_equal(jobs.expected(W, A, settings), W @ A)
-    bench.record("real_data_jobs", len(specs) * bench.params["rows"] * bench.params["cols"],
-                 jobs=len(specs))

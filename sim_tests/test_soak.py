@@ -41,6 +41,9 @@ SOAK_TESTS = {
     "lowbit.sim_tests.tb_matrix": ("random_jobs_with_stalls",
                                    "short_and_full_jobs_against_back_pressure",
                                    "reset_in_the_middle_of_a_job"),
+    "lowbit.sim_tests.tb_btc": ("random_jobs_with_stalls",
+                                "short_and_full_jobs_against_back_pressure",
+                                "reset_in_the_middle_of_a_job"),
     "lowbit.sim_tests.tb_softmax": ("random_rows_random_stalls", "reset_mid_row"),
 }
 
