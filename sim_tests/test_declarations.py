@@ -57,8 +57,6 @@ PENDING_PARAMS = {
 }
 PENDING_MODES = {
     "golden_models/accumulator.py": ("H15", {"wrap"}),
-    "golden_models/accuracy/exaq.py": ("H11", {"exp", "zero"}),
-    "golden_models/accuracy/rows.py": ("H11", {"half", "pm_half"}),
     "golden_models/block/calibrate.py": ("H17m", {"half"}),
     "golden_models/block/pipeline.py": ("H17m", {"exp", "half"}),
     "golden_models/dint.py": ("H15", {"half"}),

@@ -1,13 +1,14 @@
-"""EXAQ on MiniLM's attention rows (golden_models/exaq_minilm.py): the rows recorded are the
+"""EXAQ on MiniLM's attention rows (golden_models/accuracy/exaq_minilm.py): the rows recorded are the
 model's, the fixed-point unit tracks the float quantizer, and the errors behave as the bits say."""
 
 import numpy as np
 import pytest
 
-from lowbit.golden_models.evaluate import EXAQ_FIXED
-from lowbit.golden_models.exaq_minilm import attention_rows, hardware_rows, measure
+from lowbit.golden_models.accuracy.evaluate import EXAQ_FIXED
+from lowbit.golden_models.accuracy.exaq_minilm import attention_rows, hardware_rows, measure
 from lowbit.golden_models.exaq_softmax import ExaqSoftmax
-from lowbit.golden_models.minilm import MiniLM, load_sentences, softmax
+from lowbit.golden_models.accuracy.minilm import MiniLM, softmax
+from lowbit.golden_models.accuracy.sentences import load_sentences
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,5 @@ it holds the float-side study:
 - :mod:`.dint_mse`, :mod:`.pot_mse`: the per-format weight and layer error experiments.
 
 Like every golden model it imports only NumPy, the rest of ``golden_models`` and
-``lowbit.core``. The old module names (``lowbit.golden_models.minilm``, ``.ptq``, ``.exaq``,
-``.evaluate``, ``.exaq_minilm``, ``.dint_mse``, ``.pot_mse``) still import, as thin shims.
+``lowbit.core``. Its programs are ``lowbit experiment ...`` subcommands.
 """

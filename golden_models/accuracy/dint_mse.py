@@ -1,6 +1,6 @@
 """Weight MSE of INT4 and dINT4 quantization on seeded synthetic weight matrices.
 
-Run ``python -m lowbit.golden_models.dint_mse`` to print the Markdown table quoted in
+Run ``lowbit experiment dint-mse`` to print the Markdown table quoted in
 ``docs/dint.md``. The numbers are relative MSE, ``mean((w_hat - w)**2) / mean(w**2)``, so
 that they do not depend on the scale of the synthetic weights.
 """
@@ -11,7 +11,6 @@ import numpy as np
 
 from .._checks import check_choice
 from ..dint import SPECIALS, DintFormat, dequantize, dequantize_int, quantize_dint, quantize_int
-from ._program import legacy_main
 
 __all__ = ["DISTRIBUTIONS", "synthetic_weights", "relative_mse", "mse_rows"]
 
@@ -79,10 +78,3 @@ def run(args):
     quantize_dint(w, DintFormat(), n_grid=args.n_grid)
     print(f"\nquantize_dint on 1536x384, n_grid={args.n_grid}: {time.process_time() - start:.2f} s CPU")
 
-
-def main(argv=None):
-    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
-    return legacy_main(__doc__, add_arguments, run, argv)
-
-if __name__ == "__main__":
-    main()

@@ -24,7 +24,7 @@ include both ends.
 - :func:`clip_check`: how far a rule's clip is from the grid optimum on seeded rows, in bits
   of RMS output error (one more quantization bit is worth about 1).
 
-Run ``python -m lowbit.golden_models.exaq`` to print the tables quoted in docs/exaq_softmax.md.
+Run ``lowbit experiment exaq-clip`` to print the tables quoted in docs/exaq_softmax.md.
 """
 
 import functools
@@ -34,12 +34,13 @@ from collections import namedtuple
 
 import numpy as np
 
+from lowbit.core.modes import ExaqTop
+
 from .._checks import ParameterError, check_choice, check_int
 from ..dint import finite_floats
 from ..exaq_softmax import BITS, ExaqSoftmax
 from ..softmax_common import float_rows, softmax_float
 from ..softmax_fixed import SoftmaxFixed
-from ._program import legacy_main
 
 __all__ = [
     "GAUSS_RULES",
@@ -440,7 +441,7 @@ def measure_errors(sigma, *, length=256, n_rows=256, seed=0, in_bits=8, in_frac=
         real_clip = clip / (1 << in_frac)  # exact: the clip the unit applies, as a real
         q = softmax_float(exaq_quantize(z, real_clip, bits))
         rows.append(_error_row("EXAQ float", bits, real_clip, p, q, q))
-        for top in ("exp", "zero"):
+        for top in ExaqTop:
             r = ExaqSoftmax(bits=bits, top=top, **params).row(x, clip)
             y = np.ldexp(r.y, -out_frac)
             rows.append(_error_row(f"EXAQ fixed, top={top}", bits, real_clip, p, y, r.e / r.S[:, None]))
@@ -487,10 +488,3 @@ def run(args):
             print(f"| {r.model} | {bits} | {clip} | {r.max_abs:.2e} | {r.kl:.2e} | {r.kl_reverse:.2e} |")
     print(f"\n{time.process_time() - start:.1f} s CPU")
 
-
-def main(argv=None):
-    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
-    return legacy_main(__doc__, add_arguments, run, argv)
-
-if __name__ == "__main__":
-    main()

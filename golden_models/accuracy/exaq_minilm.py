@@ -20,7 +20,7 @@ For the fixed-point models the max error is that of the outputs ``y / 2**out_fra
 KL that of the exact distribution ``e_i / S`` before the output rounding (as
 :func:`~.exaq.measure_errors` does).
 
-Run ``python -m lowbit.golden_models.exaq_minilm`` for the tables of docs/exaq_softmax.md.
+Run ``lowbit experiment exaq-minilm`` for the tables of docs/exaq_softmax.md.
 """
 
 import time
@@ -36,7 +36,6 @@ from .minilm import MiniLM, softmax
 from .sentences import load_sentences
 from ..softmax_common import softmax_float
 from ..softmax_fixed import SoftmaxFixed
-from ._program import legacy_main
 
 __all__ = ["MAX_LEN", "attention_rows", "calibrated_clips", "hardware_rows", "RowErrors", "measure",
            "CLIP_RULES", "ClipRuleResult", "compare_clip_rules", "format_clip_rules", "main"]
@@ -263,10 +262,3 @@ def run(args):
     print(format_tables(rows, clips))
     print(f"\n{time.process_time() - start:.1f} s CPU")
 
-
-def main(argv=None):
-    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
-    return legacy_main(__doc__, add_arguments, run, argv)
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 """Weight MSE and layer-output error of PoT, APoT and INT4 quantization on seeded synthetic layers.
 
-Run ``python -m lowbit.golden_models.pot_mse`` to print the Markdown tables quoted in
-``docs/pot.md``. The weights are those of :mod:`lowbit.golden_models.dint_mse` (1536 x 384);
+Run ``lowbit experiment pot-mse`` to print the Markdown tables quoted in
+``docs/pot.md``. The weights are those of :mod:`lowbit.golden_models.accuracy.dint_mse` (1536 x 384);
 the layer computes ``X @ w.T``. Numbers are relative: weight MSE
 ``mean((w_hat - w)**2) / mean(w**2)``, output error ``||X (w_hat - w)^T||**2 / ||X w^T||**2``,
 on the calibration set that step 2 fits (``calib``) and on a held-out set (``test``) drawn
@@ -15,7 +15,6 @@ import numpy as np
 from ..dint import dequantize, dequantize_int, quantize_int
 from .dint_mse import DISTRIBUTIONS, relative_mse, synthetic_weights
 from ..pot import ApotFormat, PotFormat, quantize_pot_rtn, quantize_pot_two_step
-from ._program import legacy_main
 
 __all__ = ["synthetic_activations", "relative_output_error", "error_rows", "minilm_rows"]
 
@@ -127,10 +126,3 @@ def run(args):
     seconds = time.process_time() - start
     print(f"\nquantize_pot_two_step(PoT4) on 1536x384 with {args.calib} samples: {seconds:.2f} s CPU")
 
-
-def main(argv=None):
-    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
-    return legacy_main(__doc__, add_arguments, run, argv)
-
-if __name__ == "__main__":
-    main()

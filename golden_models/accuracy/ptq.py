@@ -20,8 +20,6 @@ value; :func:`int_format` and :func:`dint_format` adapt :mod:`lowbit.golden_mode
 Everything here is float64.
 """
 
-import argparse
-import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -332,7 +330,7 @@ def _swap(w, h_inv, order, a, b):
 
 
 def quantize_model(model, sentences, quantize_layer, *, sequential=True):
-    """Quantize every linear layer of a :class:`~lowbit.golden_models.minilm.MiniLM`.
+    """Quantize every linear layer of a :class:`~lowbit.golden_models.accuracy.minilm.MiniLM`.
 
     ``quantize_layer(name, w, x) -> w_q``: ``w`` float64 (out, in), ``x`` float64 (tokens, in)
     the layer's calibration inputs on ``sentences``. With ``sequential`` (as GPTQ), the inputs
@@ -456,12 +454,3 @@ def run(args):
     report(model, load_sentences(), formats, args)
     return 0
 
-
-def main(argv=None):
-    """The old ``python -m`` entry point (the program is now a ``lowbit experiment`` subcommand)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,9 +13,8 @@ from .sentences import data_path
 __all__ = ["REFERENCE_FILE", "REFERENCE_COMMAND", "reference_sentences", "write_reference"]
 
 REFERENCE_FILE = "minilm_reference.json"
-# The command recorded in the stored file when it was written (it is kept as it was so that
-# the committed file stays valid; the same program is now `lowbit experiment minilm-reference`).
-REFERENCE_COMMAND = "python -m lowbit.golden_models.minilm --write-reference"
+# The command that writes the stored file (recorded in it).
+REFERENCE_COMMAND = "lowbit experiment minilm-reference --write-reference"
 
 
 def reference_sentences():
@@ -65,13 +64,3 @@ def run(args):
     if not (args.write_reference or args.sentences):
         print("nothing to do: give --write-reference or sentences (see --help)")
     return 0
-
-
-def main(argv=None):
-    """The old ``python -m lowbit.golden_models.minilm`` entry point."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m lowbit.golden_models.minilm",
-                                     description="all-MiniLM-L6-v2 in NumPy: the stored reference embeddings")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

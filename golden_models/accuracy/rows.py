@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from lowbit.core.modes import DintCodebook
+
 from .._checks import ParameterError
 
 __all__ = ["Row", "ROWS", "EXTRAS", "DINT_VARIANTS", "SLAC_LENGTHS", "row_keys"]
@@ -82,7 +84,8 @@ def _rows():
 
 
 # The dINT4 codebooks besides the default (special="half", f=1), added by ``dint_variants``.
-DINT_VARIANTS = {"-pm": ("pm_half", 1), "-q": ("half", 2), "-pmq": ("pm_half", 2)}
+DINT_VARIANTS = {"-pm": (DintCodebook.PM_HALF, 1), "-q": (DintCodebook.HALF, 2),
+                 "-pmq": (DintCodebook.PM_HALF, 2)}
 ROWS = _rows()
 EXTRAS = ("athena", "dint_variants", "exaq_fixed", "aqas", "slac", "dc")
 
