@@ -14,10 +14,11 @@ __all__ = ["CONFIGS", "ENGINES", "SOFTMAXES", "PROJECTIONS", "BlockFormat", "Blo
            "calibrate", "encode", "dequantize_output", "minilm_inputs", "compare_fp32"]
 
 
-def minilm_inputs(config, sentence, layer=0, d_model=384):
-    """MiniLM's real layer input for ``sentence``: see :func:`.minilm.minilm_inputs`."""
+def minilm_inputs(config, sentence, layer=0, d_model=384, **kwargs):
+    """MiniLM's real layer input for ``sentence``: see :func:`.minilm.minilm_inputs`
+    (``kwargs``: ``max_tokens``, ``sentence_set`` and BlockParams fields)."""
     from .minilm import minilm_inputs as run
-    return run(config, sentence, layer=layer, d_model=d_model)
+    return run(config, sentence, layer=layer, d_model=d_model, **kwargs)
 
 
 def compare_fp32(reference, trace):
