@@ -114,6 +114,22 @@ def test_bad_inputs_are_refused():
         block_forward(params, dataclasses.replace(inputs, zero_points=dict(inputs.zero_points, k=np.ones(32, int))))
 
 
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_saturating_inputs_reach_every_limit(config):
+    params = BlockParams.of(config, d_model=32, heads=2, tokens=6, max_tokens=8)
+    inputs = random_inputs(params, seed=11, saturate=True)
+    trace = block_forward(params, inputs)
+    expected = straightforward(params, inputs)
+    for name in ("q8", "k8", "v8", "S", "L", "P", "Cx", "c8", "out"):
+        np.testing.assert_array_equal(getattr(trace, name), expected[name], err_msg=name)
+    for name in ("q8", "k8", "v8", "c8"):
+        codes = getattr(trace, name)
+        assert (codes == -128).any() and (codes == 127).any(), name
+    assert (inputs.x == -128).any() and (inputs.x == 127).any()
+    lo, hi = -(1 << (params.in_bits - 1)), (1 << (params.in_bits - 1)) - 1
+    assert ((trace.L == lo) | (trace.L == hi)).any(), "no logit saturates"
+
+
 def test_random_inputs_are_seeded():
     params = BlockParams.of("w2a8-exaq2")
     a, b = random_inputs(params, seed=5), random_inputs(params, seed=5)

@@ -10,6 +10,7 @@ quantizes the weights; :func:`encode` then turns one sentence's float input into
 :class:`~.pipeline.BlockInputs`. :func:`random_inputs` does both on a seeded random layer.
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -175,10 +176,14 @@ def random_layer(d_model, seed, qk_gain=2.0):
     return weights, biases
 
 
-def random_inputs(params, seed=0, calib_sentences=3):
+def random_inputs(params, seed=0, calib_sentences=3, saturate=False):
     """Valid inputs of any size from a seeded random float layer, quantized and calibrated as
     real data is (:func:`calibrate` on ``calib_sentences`` random inputs plus this one, then
-    :func:`encode`). Output: :class:`BlockInputs` (with ``scales``)."""
+    :func:`encode`). Output: :class:`BlockInputs` (with ``scales``).
+
+    ``saturate=True`` drives every stage into its limits, for the hardware's corner cases:
+    each requant pair's gain times 4 (``s`` two smaller, so a good share of Q8/K8/V8, the
+    logits and C8 saturate both ways) and a tenth of the input codes at -128 or 127."""
     if not isinstance(params, BlockParams):
         raise ParameterError("random_inputs takes a BlockParams")
     check_int("seed", seed, 0, 2**63 - 1)
@@ -187,4 +192,11 @@ def random_inputs(params, seed=0, calib_sentences=3):
     rng = np.random.default_rng([seed, 1])
     x = rng.standard_normal((params.tokens, params.d_model))
     calib = [x] + [rng.standard_normal((params.max_tokens, params.d_model)) for _ in range(calib_sentences)]
-    return encode(calibrate(params, weights, biases, calib), x)
+    inputs = encode(calibrate(params, weights, biases, calib), x)
+    if not saturate:
+        return inputs
+    pairs = {name: RequantPair(pair.m, np.maximum(np.asarray(pair.s) - 2, 0)) for name, pair in inputs.requant.items()}
+    x8 = inputs.x.copy()
+    corner = rng.random(x8.shape) < 0.1
+    x8[corner] = rng.choice([-128, 127], int(corner.sum()))
+    return dataclasses.replace(inputs, x=x8, requant=pairs)
