@@ -125,8 +125,12 @@ class NormTable(Component):
     register holds the ``y`` table (2^b - 1 entries and a constant 0 with ``top = zero``), in
     the flip-flops of the table it replaced.
 
-    With ``serial`` (no sum: the units at one or two lanes) there is no multiplier: each entry
-    is multiplied bit-serially, least significant bit of ``LUT[k]`` first, on one adder of
+    With ``serial`` there is no multiplier. With a sum, ``sum_cycles = count_bits entries``:
+    Horner's rule over the count bits, most significant first, one entry a cycle on one adder
+    of ``sum_bits``: ``s = 2 s`` at each bit's first entry, ``+ LUT[k]`` if bit j of ``n_k``
+    is set (the table rotates every cycle, so it is back in place after the sum; each count
+    leaving the bottom re-enters at the top shifted left, so its next bit comes up next
+    time). The y table: each entry least significant bit of ``LUT[k]`` first, on one adder of
     about ``r_bits`` bits, ``acc = (acc + bit R) >> 1`` from ``acc = 2^(shift-1)`` (the
     rounding constant: after F + 1 steps ``acc = floor((LUT[k] R + 2^(shift-1)) / 2^(F+1))``,
     and ``shift - F - 1`` more bits of wiring give ``y_k``). ``steps = entries (F + 1)``: in
@@ -142,11 +146,11 @@ class NormTable(Component):
         self.serial = serial
         self.count_bits, self.sum_bits = count_bits, sum_bits
         self.has_sum = count_bits is not None
-        assert not (serial and self.has_sum), "the serial y table has no multiplier for S"
         assert not serial or shift > lut_frac + 1
         self.steps = (self.entries * (lut_frac + 1) if serial
                       else self.entries + Normaliser.latency)
-        self.sum_cycles = self.entries + Normaliser.latency if self.has_sum else 0
+        self.sum_cycles = (0 if not self.has_sum else count_bits * self.entries if serial
+                           else self.entries + Normaliser.latency)
         members = {
             "lut_in": In(unsigned((lut_frac + 1) << bits)),   # 2^b entries, packed
             "r": In(unsigned(r_bits)),
@@ -218,7 +222,9 @@ class NormTable(Component):
         with m.If(self.take):
             m.d.sync += [*(table[k].eq(lut_in[k]) for k in range(self.entries)),
                          acc.eq(rounding), bit.eq(0)]
-        with m.Elif(self.step):
+        if self.has_sum:
+            self._serial_sum(m, table)
+        with m.If(~self.take & self.step):
             m.d.sync += [acc.eq(Mux(entry_last, rounding, halved)),
                          bit.eq(Mux(entry_last, 0, bit + 1))]
             with m.If(entry_last):
@@ -227,6 +233,27 @@ class NormTable(Component):
             with m.Else():
                 m.d.sync += table[0].eq(table[0] >> 1)
         return m
+
+    def _serial_sum(self, m, table):
+        """S = sum_k n_k LUT[k] by Horner's rule over the count bits (see the class)."""
+        counts = [Signal(self.count_bits, name=f"count{k}", reset_less=True)
+                  for k in range(self.entries)]
+        total = Signal(self.sum_bits, name="total", reset_less=True)
+        entry = Signal(range(self.entries), name="sum_entry")
+        m.d.comb += self.s.eq(total)
+        term = Mux(counts[0][-1], table[0][:self.lut_frac + 1], 0)
+        with m.If(self.take):
+            m.d.sync += [*(n.eq(v) for n, v in
+                           zip(counts, lanes(self.counts_in, self.count_bits, self.entries))),
+                         entry.eq(0)]
+        with m.Elif(self.sum_step):
+            m.d.sync += [*(counts[k].eq(counts[k + 1]) for k in range(self.entries - 1)),
+                         counts[-1].eq(counts[0] << 1),
+                         *(table[k].eq(table[(k + 1) % self.entries])
+                           for k in range(self.entries)),
+                         entry.eq(Mux(entry == self.entries - 1, 0, entry + 1)),
+                         total.eq(Mux(self.sum_first, 0,
+                                      Mux(entry == 0, total << 1, total)) + term)]
 
 
 class ExaqSoftmax(SoftmaxRow):
@@ -251,10 +278,11 @@ class ExaqSoftmax(SoftmaxRow):
     y table (``prep_cycles`` = the same); stage C copies the y table and looks each lane's
     code up in it. Cycles: :meth:`cycles_per_row`, :meth:`row_latency`.
 
-    ``serial_y`` (one or two lanes only, where S comes from stage B): the y table by
-    :class:`NormTable`'s bit-serial multiply, so the unit has no multiplier at all;
-    ``prep_cycles`` = 2^b (F + 1) (88 at the defaults), which rows of more than about
-    ``prep_cycles + r_cycles`` elements per lane hide behind stage B.
+    ``serial_y``: stage R's products by :class:`NormTable`'s bit-serial arithmetic, so the
+    unit has no multiplier at all: the y table in ``prep_cycles`` = 2^b (F + 1) (88 at the
+    defaults) and, from ``COUNT_FROM_EPC`` lanes up, S in ``sum_cycles`` = 2^b x bits of
+    max_len; long rows (more than about R's cycles, 100 at one lane, beats) hide them
+    behind stage B, shorter ones wait for them.
     """
 
     COUNT_FROM_EPC = 4
@@ -271,12 +299,10 @@ class ExaqSoftmax(SoftmaxRow):
         # table lookup per lane and an adder, which at one or two lanes is the smaller.
         self.counting = EPC.check(epc) >= self.COUNT_FROM_EPC
         self.serial_y = check_choice("serial_y", serial_y, (False, True))
-        if self.serial_y and self.counting:
-            raise ParameterError(f"serial_y=True needs epc below {self.COUNT_FROM_EPC} (from "
-                                 f"{self.COUNT_FROM_EPC} lanes up the multiplier also forms "
-                                 f"S): epc={epc}", name="serial_y", value=serial_y,
-                                 choices=(False,))
+        count_bits = max_len.bit_length()
         prep = entries * (lut_frac + 1) if self.serial_y else entries + Normaliser.latency
+        sums = (0 if not self.counting else count_bits * entries if self.serial_y
+                else entries + Normaliser.latency)
         cfg = data.StructLayout({
             "clip": unsigned(in_bits + 1),
             "lut": data.ArrayLayout(unsigned(lut_frac + 1), 1 << bits),
@@ -285,8 +311,7 @@ class ExaqSoftmax(SoftmaxRow):
                          out_frac=out_frac, max_len=max_len, epc=epc,
                          symbol_bits=bits,
                          sum_bits=(max_len * ((1 << (lut_frac + 1)) - 1)).bit_length(),
-                         sum_cycles=entries + Normaliser.latency if self.counting else 0,
-                         prep_cycles=prep, cfg_layout=cfg)
+                         sum_cycles=sums, prep_cycles=prep, cfg_layout=cfg)
         self.acc_stages = 0 if self.counting else 1     # ExpSum's register
         self.out_stages = 1                             # the symbol register before the lookup
 

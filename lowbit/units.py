@@ -275,9 +275,9 @@ UNITS = Registry([
             MAX_LEN,
             EXAQ_TOP,
             EPC,
-            Param("serial_y", False, "the y table by a bit-serial multiply in stage R "
-                                     "(2^b (F+1) cycles per row, epc 1 and 2 only): no "
-                                     "multiplier, for rows long enough to hide it",
+            Param("serial_y", False, "stage R's products bit-serially: the y table (2^b "
+                                     "(F+1) cycles per row) and at epc >= 4 S (2^b x bits "
+                                     "of max_len): no multiplier, for long rows",
                   choices=(False, True), golden=False),
         ),
         component="lowbit.hdl.exaq_softmax:ExaqSoftmax",
@@ -302,7 +302,8 @@ UNITS = Registry([
                 "lowbit.sim_tests.formal.softmax:RECIPROCAL",
                 "lowbit.sim_tests.formal.softmax:RECIPROCAL_WIDE",
                 "lowbit.sim_tests.formal.softmax:EXAQ_NORM_TABLE_SERIAL",
-                "lowbit.sim_tests.formal.softmax:EXAQ_NORM_TABLE_SERIAL_B3"),
+                "lowbit.sim_tests.formal.softmax:EXAQ_NORM_TABLE_SERIAL_B3",
+                "lowbit.sim_tests.formal.softmax:EXAQ_COUNTER_SERIAL"),
         scenario="lowbit.sim_tests.waveform.scenarios:exaq_softmax",
         workload="lowbit.synth.workloads.softmax:softmax_workload",
         docs="docs/exaq_hardware.md",

@@ -37,6 +37,9 @@ CASES = [
     ("exaq_softmax", {"serial_y": True}, BOTH),
     ("exaq_softmax", {"serial_y": True, "bits": 2, "epc": 2, "top": "zero", "max_len": 37},
      ICARUS),
+    # ... and at 4+ lanes S too, by Horner's rule over the count bits.
+    ("exaq_softmax", {"serial_y": True, "bits": 2, "epc": 4, "top": "zero", "max_len": 61},
+     BOTH),
     ("exaq_softmax", {"bits": 4, "max_len": 1024}, ICARUS),
     # The widest beat and the longest rows.
     ("exaq_softmax", {"epc": 16, "max_len": 4096}, ICARUS),
@@ -106,7 +109,7 @@ def test_verilator_lint_at_the_extremes(unit, params, tmp_path):
     (lambda: ExaqSoftmax(bits=5), "bits=5 is out of range: bits must be an integer in 2..4"),
     (lambda: ExaqSoftmax(top="one"), "top='one' is not allowed: top must be one of exp, zero"),
     (lambda: ExaqSoftmax(epc=3), "epc=3 is not allowed: epc must be one of 1, 2, 4, 8, 16"),
-    (lambda: ExaqSoftmax(serial_y=True, epc=4), "serial_y=True needs epc below 4"),
+    (lambda: ExaqSoftmax(serial_y=2), "serial_y=2 is not allowed"),
     (lambda: ExaqSoftmax(in_frac=8), "in_frac=8 is out of range: in_frac must be an integer "
                                      "in 0..7"),
     (lambda: ExaqSoftmax(max_len=4097), "max_len=4097 is out of range"),
@@ -174,6 +177,11 @@ def test_cycle_formulas():
     assert serial.prep_cycles == 8 * 11
     assert serial.stage_cycles(128) == {"A": 129, "B": 133, "R": 1 + 10 + 88 + 1, "C": 131}
     assert serial.cycles_per_row(128) == 133 and serial.cycles_per_row(16) == 100
+    # At 4+ lanes S as well: 2^b x bits of max_len cycles (11 at 1024).
+    long = ExaqSoftmax(serial_y=True, epc=4, max_len=1024)
+    assert (long.sum_cycles, long.prep_cycles, long.r_cycles) == (8 * 11, 88, 12)
+    assert long.stage_cycles(1024)["R"] == 88 + 1 + 12 + 88 + 1 < long.stage_cycles(1024)["B"]
+    assert long.cycles_per_row(1024) == ExaqSoftmax(epc=4, max_len=1024).cycles_per_row(1024)
 
 
 @pytest.mark.parametrize("unit, params", [

@@ -19,7 +19,7 @@ __all__ = ["exaq_code_spec", "RowStream", "CoderHarness", "CounterHarness", "Nor
            "EXAQ_CODER", "EXAQ_COUNTER", "EXAQ_NORM_TABLE", "EXAQ_CODER_8BIT",
            "EXAQ_COUNTER_B3", "EXAQ_NORM_TABLE_B3", "EXAQ_SOFTMAX_STREAM",
            "SOFTMAX_FIXED_STREAM", "ReciprocalHarness", "RECIPROCAL", "RECIPROCAL_WIDE",
-           "EXAQ_NORM_TABLE_SERIAL", "EXAQ_NORM_TABLE_SERIAL_B3"]
+           "EXAQ_NORM_TABLE_SERIAL", "EXAQ_NORM_TABLE_SERIAL_B3", "EXAQ_COUNTER_SERIAL"]
 
 
 def exaq_code_spec(nd, clip, bits):
@@ -240,10 +240,11 @@ def _norm_table_harness(bits, top, max_len, serial=False):
     return NormTableHarness(table, unit.q)
 
 
-def _accumulation(bits, top, max_len=4, beats=2):
+def _accumulation(bits, top, max_len=4, beats=2, serial=False):
     """S of SPEC.md step 4 as the unit forms it at 4 lanes and more: the code counters (two
-    lanes, ``beats`` beats of any codes) and the sum of their counts times the table."""
-    table, _ = _norm_table(bits, top, max_len, counts=True)
+    lanes, ``beats`` beats of any codes) and the sum of their counts times the table (on the
+    multiplier, or bit-serially with ``serial``)."""
+    table, _ = _norm_table(bits, top, max_len, counts=True, serial=serial)
     return group(CounterHarness(CodeCounter(bits=bits, epc=2, max_len=max_len, top=top), beats),
                  SumHarness(table, max_len))
 
@@ -270,6 +271,11 @@ RECIPROCAL = Proof(
     "reciprocal", "the shared divider, 1-4 quotient bits per cycle: R = floor(2^Q / S) for "
     "every S in range (the small units' widths: F = 4, rows up to 2 and 8)",
     lambda: _reciprocals((6, 11, 8), (8, 13, 10)), depth=12)
+EXAQ_COUNTER_SERIAL = Proof(
+    "exaq_counter_serial", "EXAQ accumulation by code counts with the bit-serial sum "
+    "(serial_y at 4+ lanes), b = 2: n_k, then S = sum_k n_k LUT[k] by Horner's rule over the "
+    "count bits, any counts and table",
+    lambda: _accumulation(2, "exp", serial=True), depth=16)
 EXAQ_NORM_TABLE_SERIAL = Proof(
     "exaq_norm_table_serial", "EXAQ normalise stage with the bit-serial multiply (serial_y), "
     "b = 2, F = O = 4: y table = (LUT[k] R + 2^(s-1)) >> s, any table and R",
