@@ -41,6 +41,7 @@ from ..dint import finite_floats
 from ..exaq_softmax import BITS, ExaqSoftmax
 from ..softmax_common import float_rows, softmax_float
 from ..softmax_fixed import SoftmaxFixed
+from .erf import erf
 
 __all__ = [
     "GAUSS_RULES",
@@ -91,7 +92,6 @@ TABLE_CANDIDATES = 10.0 * np.arange(399, 0, -1) / 399  # largest first: a tie ke
 _GAP_STEP = 0.005
 _GAPS = np.arange(1, 3201) * _GAP_STEP   # u up to 16: beyond, the density is below 1e-40
 _MAXIMA = np.linspace(-8.0, 8.0, 1601)   # the row maximum, in standard units
-_erf = np.frompyfunc(math.erf, 1, 1)
 DISTRIBUTIONS = ("gauss", "laplace")
 
 
@@ -210,7 +210,7 @@ def gap_density(length):
     length = check_int("length", length, 2, 1 << 20)
     m = _MAXIMA
     phi = np.exp(-0.5 * m * m) / math.sqrt(2 * math.pi)
-    cdf = 0.5 * (1.0 + _erf(m / math.sqrt(2.0)).astype(np.float64))
+    cdf = 0.5 * (1.0 + erf(m / math.sqrt(2.0)))
     weight = length * (length - 1) * cdf ** (length - 2) * phi * (m[1] - m[0])
     k = np.exp(-0.5 * (m[None, :] - _GAPS[:, None]) ** 2) @ weight / math.sqrt(2 * math.pi)
     k.setflags(write=False)

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import ParameterError, check_choice
+from .erf import erf as _erf
 
 __all__ = [
     "MODEL_PACKAGE",
@@ -55,7 +56,6 @@ _SUBLAYERS = (
     "output.dense",
 )
 
-_erf = np.frompyfunc(math.erf, 1, 1)  # exact erf per element: NumPy has none, SciPy is not a dependency
 
 
 def model_files():
@@ -253,7 +253,7 @@ class _Hooks:
 
 def _gelu(x):
     """Exact GELU x * Phi(x) = x/2 * (1 + erf(x / sqrt(2))), erf in float64 for either dtype."""
-    erf = _erf(x.astype(np.float64) / math.sqrt(2.0)).astype(np.float64)
+    erf = _erf(x.astype(np.float64) / math.sqrt(2.0))
     return (0.5 * x * (1.0 + erf)).astype(x.dtype)
 
 
