@@ -468,10 +468,11 @@ SOFTMAX_FIXED = MutantSet(
 ATTENTION_BLOCK = MutantSet(
     checks=('test_block_sim.py::test_block[attention_block-defaults-verilator]',),
     mutants=(
-        _m('int8-saturation', 'attention_block', 'mux',
-           'Mux(wide < 0, lo8, hi8)',
-           'Mux(wide < 0, hi8, lo8)',
-           'an INT8 result saturates to the wrong end'),
+        _m('logits-as-int8', 'attention_block', 'mux',
+           'Mux(is_s | ((wide >= lo8) & (wide <= hi8)), wide,',
+           'Mux(((wide >= lo8) & (wide <= hi8)), wide,',
+           'the logits saturate to INT8 like the activations (the default run has logits '
+           'up to 185)'),
         _m('bias-dropped', 'attention_block', 'constant',
            'base = Mux(tag_e.first, tag_e.bias, acc)',
            'base = Mux(tag_e.first, 0, acc)',
