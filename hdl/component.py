@@ -9,11 +9,12 @@ noise: :class:`Component` marks such an instance as accounted for, and lets the 
 
 import functools
 
+from amaranth.hdl import Signal, Value
 from amaranth.lib import wiring
 
 from lowbit.core.params import ParameterError
 
-__all__ = ["Component"]
+__all__ = ["Component", "named"]
 
 
 class Component(wiring.Component):
@@ -45,3 +46,14 @@ def _silence(component):
     for value in [component, *vars(component).values()]:
         if hasattr(value, "_MustUse__used"):
             value._MustUse__used = True
+
+
+def named(m, name, value):
+    """``value`` (an expression) as a signal called ``name`` of exactly its shape, driven in
+    ``m``'s comb domain. Amaranth gives every operator inside an expression a machine name
+    (``$12``) in the Verilog; a sub-expression assigned to a signal of its own shape takes that
+    signal's name instead, so a waveform shows ``round_up`` rather than ``$12``."""
+    value = Value.cast(value)
+    signal = Signal(value.shape(), name=name)
+    m.d.comb += signal.eq(value)
+    return signal

@@ -7,6 +7,8 @@ NaN 0xFE00; infinities keep their infinity with the product's sign.
 
 from amaranth.hdl import C, Cat, Mux, Signal, unsigned
 
+from .component import named
+
 __all__ = ["EXP_BITS", "MANT_BITS", "EXP_MAX", "INF", "DEFAULT_NAN", "QUIET_BIT", "Fp16Fields",
            "shift_right_rne"]
 
@@ -37,10 +39,10 @@ class Fp16Fields:
         self.exponent = Signal(EXP_BITS)
         m.d.comb += [
             self.is_special.eq(self.exp_field == EXP_MAX),
-            self.is_nan.eq(self.is_special & (self.mant != 0)),
+            self.is_nan.eq(self.is_special & named(m, "has_payload", self.mant != 0)),
             self.hidden.eq(self.exp_field != 0),
             self.significand.eq(Cat(self.mant, self.hidden)),
-            self.exponent.eq(Mux(self.hidden, self.exp_field, 1)),
+            self.exponent.eq(Mux(self.hidden, self.exp_field, C(1, EXP_BITS))),
         ]
 
     def quieted(self):
@@ -58,9 +60,13 @@ def shift_right_rne(m, value, amount, width):
     shifted = Signal(len(with_guard), name="rne_shifted")
     m.d.comb += shifted.eq(with_guard >> amount)
     guard, kept = shifted[0], shifted[1:]
-    below_guard = with_guard & ((C(1, len(with_guard) + 1) << amount) - 1)
-    sticky = below_guard != 0                     # with_guard[0] is 0, so only bits under it
-    round_up = guard & (sticky | kept[0])
+    lost_bit = named(m, "rne_lost_bit", C(1, len(with_guard) + 1) << amount)
+    lost_mask = named(m, "rne_lost_mask", lost_bit - 1)
+    below_guard = named(m, "rne_below_guard", with_guard & lost_mask)
+    sticky = named(m, "rne_sticky", below_guard != 0)   # with_guard[0] is 0: bits under it
+    tie_or_above = named(m, "rne_tie_breaker", sticky | kept[0])
+    round_up = named(m, "rne_round_up", guard & tie_or_above)
+    rounded = named(m, "rne_rounded", kept + round_up)
     result = Signal(unsigned(width), name="rne_result")
-    m.d.comb += result.eq(kept + round_up)
+    m.d.comb += result.eq(rounded)
     return result

@@ -2,6 +2,7 @@
 
 from amaranth.hdl import C, Cat, Mux, Signal
 
+from .component import named
 from .dequant import Dequantizer
 from .fp16 import DEFAULT_NAN, EXP_MAX, INF, MANT_BITS, Fp16Fields, shift_right_rne
 
@@ -30,8 +31,9 @@ class Int4Dequant(Dequantizer):
         s = Fp16Fields(m, scale)
         negative = code[3]
         magnitude = Signal(4)
-        m.d.comb += magnitude.eq(Mux(negative, -code.as_signed(), code))
-        sign = s.sign ^ negative
+        negated = named(m, "negated", -code.as_signed())
+        m.d.comb += magnitude.eq(named(m, "magnitude_wide", Mux(negative, negated, code)))
+        sign = named(m, "sign", s.sign ^ negative)
 
         product = Signal(_PRODUCT_BITS)
         m.d.comb += product.eq(s.significand * magnitude)
@@ -43,13 +45,23 @@ class Int4Dequant(Dequantizer):
         # Products below 2^10 only come from subnormal scales (exponent 1), which stay
         # subnormal: shift 0 and exponent field 0, so one formula covers both.
         shift = Signal(3)
-        m.d.comb += shift.eq(Mux(leading > MANT_BITS, leading - MANT_BITS, 0))
+        too_long = named(m, "too_long", leading > MANT_BITS)
+        excess = named(m, "excess", leading - MANT_BITS)
+        m.d.comb += shift.eq(named(m, "shift_wide", Mux(too_long, excess, 0)))
         rounded = shift_right_rne(m, product, shift, MANT_BITS + 2)
         magnitude_bits = Signal(17)           # the hidden bit adds 1 to (exponent - 1 + shift)
-        m.d.comb += magnitude_bits.eq(((s.exponent - 1 + shift) << MANT_BITS) + rounded)
+        exponent_less_one = named(m, "exponent_less_one", s.exponent - 1)
+        result_exponent = named(m, "result_exponent", exponent_less_one + shift)
+        exponent_bits = named(m, "exponent_bits", result_exponent << MANT_BITS)
+        m.d.comb += magnitude_bits.eq(named(m, "magnitude_sum", exponent_bits + rounded))
 
-        finite = Mux(product == 0, Cat(C(0, 15), sign),
-                     Mux(magnitude_bits >= INF, Cat(C(INF, 15), sign),
-                         Cat(magnitude_bits[:15], sign)))
-        infinite = Mux(magnitude == 0, DEFAULT_NAN, Cat(C(0, MANT_BITS), C(EXP_MAX, 5), sign))
-        return Mux(s.is_nan, s.quieted(), Mux(s.is_special, infinite, finite))
+        overflows = named(m, "overflows", magnitude_bits >= INF)
+        is_zero = named(m, "product_is_zero", product == 0)
+        in_range = named(m, "in_range", Mux(overflows, Cat(C(INF, 15), sign),
+                                             Cat(magnitude_bits[:15], sign)))
+        finite = named(m, "finite", Mux(is_zero, Cat(C(0, 15), sign), in_range))
+        code_is_zero = named(m, "code_is_zero", magnitude == 0)
+        infinity = named(m, "infinity", Cat(C(0, MANT_BITS), C(EXP_MAX, 5), sign))
+        infinite = named(m, "infinite", Mux(code_is_zero, DEFAULT_NAN, infinity))
+        not_nan = named(m, "not_nan", Mux(s.is_special, infinite, finite))
+        return Mux(s.is_nan, named(m, "quiet_nan", s.quieted()), not_nan)

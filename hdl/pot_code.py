@@ -28,7 +28,9 @@ class PotCode:
         ``shift`` is E - e, the left shift that turns ``a`` into ``a x 2^(E-e)``.
         """
         exponent = code[:self.exponent_bits]
-        negative, shift, is_zero = Signal(), Signal(self.exponent_bits), Signal()
+        negative = Signal(name="negative")
+        shift = Signal(self.exponent_bits, name="shift")
+        is_zero = Signal(name="is_zero")
         m.d.comb += [
             negative.eq(code[-1]),
             shift.eq(~exponent),

@@ -2,6 +2,7 @@
 
 from amaranth.hdl import C, Cat, Mux, Signal, signed
 
+from .component import named
 from .dequant import Dequantizer
 from .fp16 import DEFAULT_NAN, EXP_MAX, MANT_BITS, Fp16Fields, shift_right_rne
 from .pot_code import PotCode
@@ -32,21 +33,24 @@ class PotDequant(Dequantizer):
         negative, _, is_zero = self.code.decode(m, code)
         e = code[:self.code.exponent_bits]
         s = Fp16Fields(m, scale)
-        sign = s.sign ^ negative
+        sign = named(m, "sign", s.sign ^ negative)
 
         # Normal result: exponent - e >= 1 with the hidden bit set.
-        reduced = Signal(signed(7))
-        m.d.comb += reduced.eq(s.exponent - e)
-        stays_normal = s.hidden & (reduced >= 1)
+        reduced = named(m, "reduced", s.exponent - e)
+        stays_normal = named(m, "stays_normal", s.hidden & named(m, "above_one", reduced >= 1))
         # Otherwise the significand moves right by the exponent the result lacks.
+        missing = named(m, "exponent_less_one", s.exponent - 1)
         shift = Signal(6)
-        m.d.comb += shift.eq(e - (s.exponent - 1))
+        m.d.comb += shift.eq(named(m, "shift_wide", e - missing))
         subnormal = shift_right_rne(m, s.significand, shift, MANT_BITS + 1)
 
-        finite = Mux(stays_normal, Cat(s.mant, reduced[:5], sign),
-                     Cat(subnormal, C(0, 4), sign))     # a rounding carry becomes exponent 1
-        infinite = Mux(is_zero, DEFAULT_NAN, Cat(C(0, MANT_BITS), C(EXP_MAX, 5), sign))
+        normal_bits = named(m, "normal_bits", Cat(s.mant, reduced[:5], sign))
+        subnormal_bits = named(m, "subnormal_bits", Cat(subnormal, C(0, 4), sign))
+        # a rounding carry of the subnormal becomes exponent 1
+        finite = named(m, "finite", Mux(stays_normal, normal_bits, subnormal_bits))
+        infinity = named(m, "infinity", Cat(C(0, MANT_BITS), C(EXP_MAX, 5), sign))
+        infinite = named(m, "infinite", Mux(is_zero, DEFAULT_NAN, infinity))
         zero = Cat(C(0, 15), s.sign)
-        return Mux(s.is_nan, s.quieted(),
-                   Mux(s.is_special, infinite,
-                       Mux(is_zero, zero, finite)))
+        nonzero_or_zero = named(m, "finite_or_zero", Mux(is_zero, zero, finite))
+        not_nan = named(m, "not_nan", Mux(s.is_special, infinite, nonzero_or_zero))
+        return Mux(s.is_nan, named(m, "quiet_nan", s.quieted()), not_nan)
