@@ -72,3 +72,26 @@ def test_a_failing_yosys_run_raises_its_cause_and_log(tmp_path):
     message = str(error.value)
     assert message.startswith("yosys failed (exit status 1): ERROR: syntax error, unexpected "), message
     assert message.endswith(f"; full log: {tmp_path / 'bad.log'}") and "\n" not in message
+
+
+def test_a_failing_simulation_prints_its_cause(monkeypatch, tmp_path, capsys):
+    """`lowbit sim` on a failing testbench: the verdict line, then the failed test's exception
+    and the log (the runner is replaced by one that returns the captured cocotb log)."""
+    import shutil
+
+    from lowbit.cli import main
+    from lowbit.sim_tests import runner
+    log = tmp_path / "sim.log"
+    shutil.copy(LOGS / "cocotb-test-failed.log", log)
+
+    def failing(unit, params, simulator, **_):
+        return runner.SimResult(unit=unit.name, params=params, simulator=simulator, tests=4,
+                                failed=1, vectors=10, seconds=1.0, log=log)
+
+    monkeypatch.setattr(runner, "simulate", failing)
+    assert main(["--build", str(tmp_path), "sim", "pot_mac"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("FAIL pot_mac on icarus: 3 passed, 0 skipped, 1 failed")
+    assert out[1] == ("  pot_mac on icarus: test random_accumulation failed: AssertionError: acc "
+                      "differs from the golden model at beat 1817: got -32768, expected 32767 "
+                      f"(overflow=saturate); full log: {log}")
