@@ -1,6 +1,6 @@
 """Binary tensor-core array: WpAq matrix products from AND/popcount bit planes (ABQ-LLM)."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Elaboratable, Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -9,7 +9,7 @@ from lowbit.core.params import check_choice, check_int
 from lowbit.core.widths import signed_bits_for
 from .component import Component
 
-__all__ = ["BtcArray", "CompressorPopcount", "BANKS"]
+__all__ = ["BtcArray", "CompressorPopcount", "PlanePopcount", "CellAccumulator", "BANKS"]
 
 # Plane buffer banks: one being loaded, one being computed and one full and waiting, so that
 # loading a job never waits for the job before the one being computed (with two banks a W1Aq
@@ -37,9 +37,12 @@ class CompressorPopcount:
     into a module by :meth:`build` (a helper, not a component: the cells of an array share
     its enable and its pipeline flags).
 
-    The tree is shaped for 4-input LUTs: the first level takes two AND pairs per bit of output
-    (``x0 y0 ^ x1 y1`` and ``x0 y0 x1 y1``, one LUT4 each, so the ANDs cost nothing of their
-    own); then full adders (3:2 counters, one LUT per output) reduce every bit column of the
+    The tree is shaped for 4-input LUTs, and no AND has a LUT of its own. Its first stage
+    takes the raw AND terms: half adders of two AND pairs (``x0 y0 ^ x1 y1`` and ``x0 y0 x1
+    y1``, a LUT4 each), then, with two levels per stage, full adders that take two of those
+    sums and one more raw AND (``a ^ b ^ x y`` and its majority, a LUT4 each), so that one AND
+    in five is absorbed by a counter that also removes a bit (the half adders remove none).
+    Then full adders (3:2 counters, one LUT per output) reduce every bit column of the
     carry-save sum to two bits, ``levels_per_stage`` levels between registers; the two rows
     are XORed with ``negate`` before the last register (absorbed into the last counters' LUTs)
     and added by one carry chain with ``negate`` as carry-in, giving ``negate ? ~count :
@@ -52,19 +55,37 @@ class CompressorPopcount:
         self.levels_per_stage = levels_per_stage
         self.count_bits = width.bit_length()
         self.out_bits = self.count_bits + 1           # room for ~count, a negative number
-        # Full-adder levels after the pair level: each takes the tallest column from h to
+        # The first stage: `pairs` half adders of AND pairs, then (two levels per stage) the
+        # remaining `absorbed` ANDs each into a full adder with two of the half adders' sums.
+        # The fewest pairs that leave no AND over: width - 2 h <= h // 2.
+        if levels_per_stage == 1:
+            self.pairs = width // 2
+        else:
+            self.pairs = next(h for h in range(width // 2 + 1)
+                              if width - 2 * h <= h // 2 or h == width // 2)
+        self.absorbed = min(width - 2 * self.pairs, self.pairs // 2) \
+            if levels_per_stage == 2 else 0
+        self.single = width - 2 * self.pairs - self.absorbed     # an AND alone: 0 or 1
+        # Full-adder levels after the first stage: each takes the tallest column from h to
         # ceil(2h / 3) bits (a column gains at most the carries of the column below).
-        heights, levels = self._heights(width), 0
+        heights, levels = self._first_heights(), 0
         while max(heights) > 2:
             heights, levels = self._reduce_heights(heights), levels + 1
         self.fa_levels = levels
-        # Registers: after the pair level, every levels_per_stage full-adder levels (the last
+        # Registers: after the first stage, every levels_per_stage full-adder levels (the last
         # one always), and after the carry chain.
         self.stages = 1 + -(-levels // levels_per_stage) + 1
 
-    @staticmethod
-    def _heights(width):
-        return [width // 2 + width % 2, width // 2]
+    def _first_heights(self):
+        h, f = self.pairs, self.absorbed
+        if self.levels_per_stage == 1:
+            return [h + self.single, h]
+        # the level after the half adders also reduces the carries (column 1) 3:2
+        col1 = h + f - 2 * (h // 3) if h >= 3 else h + f
+        heights = [h - 2 * f + f + self.single, col1, h // 3 if h >= 3 else 0]
+        while heights and heights[-1] == 0:
+            heights.pop()
+        return heights
 
     @staticmethod
     def _reduce_heights(heights):
@@ -76,18 +97,44 @@ class CompressorPopcount:
             out.pop()
         return out
 
-    def build(self, m, x, y, negate, carry_in, name):
-        """Add the tree to ``m`` (inside the caller's ``with m.If(enable)``): ``x`` and ``y`` are
-        values of the tree's stage 0, the result is registered at stage ``stages``, signed,
-        ``out_bits`` wide. ``negate`` must be the flag of the pair at stage ``stages - 2``
-        (where the last counters are computed) and ``carry_in`` the same flag at stage
-        ``stages - 1`` (the carry chain's)."""
+    def _full_adders(self, columns, counters):
+        """One level of 3:2 counters over every column of plain bits; ``counters(triples)``
+        makes the counters of a level and returns their sum and carry bits."""
+        triples, places, nxt = [], [], [[] for _ in range(len(columns) + 1)]
+        for col, bits in enumerate(columns):
+            bits = list(bits)
+            while len(bits) >= 3:
+                triples.append((bits.pop(0), bits.pop(0), bits.pop(0)))
+                places.append(col)
+            nxt[col] += bits
+        sums, carries = counters(triples)
+        for col, s, c in zip(places, sums, carries):
+            nxt[col].append(s)
+            nxt[col + 1].append(c)
+        while not nxt[-1]:
+            nxt.pop()
+        return nxt
+
+    def build(self, m, x, y, negate, carry_in, name, enable=None):
+        """Add the tree to ``m``: ``x`` and ``y`` are values of the tree's stage 0, the result
+        is registered at stage ``stages``, signed, ``out_bits`` wide; its registers move when
+        ``enable`` is high (None: always). ``negate`` must be the flag of the pair at stage
+        ``stages - 2`` (where the last counters are computed) and ``carry_in`` the same flag
+        at stage ``stages - 1`` (the carry chain's). The logic of each level is a few wide
+        named signals (``<name>_and``, ``<name>_<level>_sum``, ...), not one per bit."""
+        def sync(*statements):
+            if enable is None:
+                m.d.sync += statements
+            else:
+                with m.If(enable):
+                    m.d.sync += statements
+
         def register(bits, tag):
             # One register per level, not one per bit: a netlist of fewer, wider signals
             # (Verilator compiles the array's C++ several times faster).
             reg = Signal(len(bits), name=f"{name}_{tag}", reset_less=True)
-            m.d.sync += reg.eq(Cat(*bits))   # inside the caller's `with m.If(enable)`
-            return [reg[n] for n in range(len(bits))]
+            sync(reg.eq(Cat(*bits)))
+            return list(reg)
 
         def register_columns(columns, tag):
             flat = register([b for col in columns for b in col], tag)
@@ -97,49 +144,153 @@ class CompressorPopcount:
                 start += len(col)
             return out
 
-        pairs = [x[2 * k] & y[2 * k] for k in range(self.width // 2)], \
-                [x[2 * k + 1] & y[2 * k + 1] for k in range(self.width // 2)]
-        col0 = [a ^ b for a, b in zip(*pairs)]
-        col1 = [a & b for a, b in zip(*pairs)]
-        if self.width % 2:
-            col0.append(x[self.width - 1] & y[self.width - 1])
-        columns = [col0, col1]
+        def wire(value, width, tag):
+            sig = Signal(width, name=f"{name}_{tag}")
+            m.d.comb += sig.eq(value)
+            return list(sig)
+
+        def counters(tag):
+            def make(triples):
+                if not triples:
+                    return [], []
+                n = len(triples)
+                a, b, c = (Cat(*(t[k] for t in triples)) for k in range(3))
+                half = Cat(*wire(a ^ b, n, f"{tag}_half"))
+                pairs = [Cat(*wire(u & v, n, f"{tag}_{name}"))
+                         for u, v, name in ((a, b, "ab"), (a, c, "ac"), (b, c, "bc"))]
+                either = Cat(*wire(pairs[0] | pairs[1], n, f"{tag}_ab_ac"))
+                # sum a ^ b ^ c, carry the majority a b | a c | b c
+                return (wire(half ^ c, n, f"{tag}_sum"),
+                        wire(either | pairs[2], n, f"{tag}_carry"))
+            return make
+
+        ands = wire(x & y, self.width, "and")
+        h, f = self.pairs, self.absorbed
+        even, odd = Cat(*ands[0:2 * h:2]), Cat(*ands[1:2 * h:2])
+        sums = wire(even ^ odd, h, "pair_sum") if h else []
+        carries = wire(even & odd, h, "pair_carry") if h else []
+        rest = ands[2 * h:]
+        if self.levels_per_stage == 1:
+            columns = [sums + rest, carries]
+        else:
+            # full adders a ^ b ^ (x y): two half-adder sums and one raw AND, a LUT4 each
+            col0, col1 = counters("absorb")([(sums[2 * k], sums[2 * k + 1], rest[k])
+                                             for k in range(f)])
+            col0 = col0 + sums[2 * f:] + rest[f:]
+            # and the half adders' carries 3:2 in the same level
+            upper = self._full_adders([carries], counters("pair_fa")) if h >= 3 else [carries]
+            columns = [col0, col1 + upper[0], *upper[1:]]
+        while columns and not columns[-1]:
+            columns.pop()
+        assert [len(col) for col in columns] == self._first_heights(), (name, self.width)
         if self.fa_levels == 0:
-            columns = self._negate(columns, negate)
+            columns = self._negate(columns, negate, wire)
         columns = register_columns(columns, "p")
         for level in range(self.fa_levels):
-            nxt = [[] for _ in range(len(columns) + 1)]
-            for col, bits in enumerate(columns):
-                bits = list(bits)
-                while len(bits) >= 3:
-                    a, b, c = bits.pop(0), bits.pop(0), bits.pop(0)
-                    nxt[col].append(a ^ b ^ c)
-                    nxt[col + 1].append((a & b) | (a & c) | (b & c))
-                nxt[col] += bits
-            while not nxt[-1]:
-                nxt.pop()
-            columns = nxt[:self.out_bits]        # columns above the count's width hold 0
+            columns = self._full_adders(columns, counters(f"fa{level}"))[:self.out_bits]
+            # (columns above the count's width hold 0)
             last = level == self.fa_levels - 1
             if last:
-                columns = self._negate(columns, negate)
+                columns = self._negate(columns, negate, wire)
             if last or (level + 1) % self.levels_per_stage == 0:
                 columns = register_columns(columns, f"l{level}")
         rows = [Cat(*(col[n] if n < len(col) else Const(0) for col in columns))
                 for n in range(2)]
         result = Signal(signed(self.out_bits), name=f"{name}_count", reset_less=True)
         # {row0, negate} + {row1, negate}, shifted down: the carry chain's carry-in is negate.
-        total = Cat(carry_in, rows[0]) + Cat(carry_in, rows[1])
-        m.d.sync += result.eq(total[1:1 + self.out_bits])
+        total = Signal(self.out_bits + 2, name=f"{name}_total")
+        m.d.comb += total.eq(Cat(carry_in, rows[0]) + Cat(carry_in, rows[1]))
+        sync(result.eq(total[1:1 + self.out_bits]))
         return result
 
-    def _negate(self, columns, negate):
+    def _negate(self, columns, negate, wire):
         """The carry-save rows, each ``out_bits`` wide, XORed with ``negate``: two rows of at
         most one bit per column (every column has at most two bits here)."""
-        out = []
-        for col in range(self.out_bits):
-            bits = columns[col] if col < len(columns) else []
-            out.append([(bits[n] if n < len(bits) else Const(0)) ^ negate for n in range(2)])
-        return out
+        rows = []
+        for n in range(2):
+            bits = Cat(*(columns[col][n] if col < len(columns) and n < len(columns[col])
+                         else Const(0) for col in range(self.out_bits)))
+            rows.append(wire(bits ^ negate.replicate(self.out_bits), self.out_bits,
+                             f"row{n}"))
+        return [[rows[0][col], rows[1][col]] for col in range(self.out_bits)]
+
+
+class PlanePopcount(Elaboratable):
+    """One cell's :class:`CompressorPopcount` as a submodule (so that a synthesis report per
+    module shows the popcounts apart from the accumulators and the control).
+
+    Inputs ``x``, ``y`` (the two planes, stage 0), ``enable`` (the array's pipeline enable),
+    ``negate`` (at stage ``stages - 2``) and ``carry_in`` (at ``stages - 1``); output
+    ``count``, registered at stage ``stages``: ``popcount(x AND y)``, or ``~popcount`` where
+    negated."""
+
+    def __init__(self, tree):
+        self.tree = tree
+        self.x, self.y = Signal(tree.width, name="x"), Signal(tree.width, name="y")
+        self.enable, self.negate = Signal(name="enable"), Signal(name="negate")
+        self.carry_in = Signal(name="carry_in")
+        self.count = Signal(signed(tree.out_bits), name="count")
+
+    def elaborate(self, platform):
+        m = Module()
+        count = self.tree.build(m, self.x, self.y, self.negate, self.carry_in, "tree",
+                                enable=self.enable)
+        m.d.comb += self.count.eq(count)
+        return m
+
+
+class CellAccumulator(Elaboratable):
+    """One cell's accumulation, two adders and no multiplexer: the diagonal's sum ``diag +=
+    +-count`` (a negated count arrives as ``~popcount``; ``negate`` as the carry-in adds the
+    1), cleared by the flip-flops' synchronous reset as it hands the diagonal on; then Horner's
+    rule over the diagonals, ``acc = 2 acc + diagonal`` (the doubling is wiring), cleared
+    likewise as it hands the job's result to ``result``.
+
+    The array drives the shared controls: ``add`` (a count enters the sum),
+    ``diagonal_done`` (it was its diagonal's last), ``clear_diag`` (``diagonal_done``, or
+    reset), ``step`` (a finished diagonal enters the accumulator, a cycle later),
+    ``job_done`` (it was the job's last) and ``clear_acc`` (``job_done``, or reset). The
+    clears take the array's reset in, so they map to the flip-flops' own synchronous reset (a
+    multiplexer per bit otherwise)."""
+
+    def __init__(self, count_bits, diagonal_bits, acc_bits):
+        self.count = Signal(signed(count_bits), name="count")
+        self.negate = Signal(name="negate")
+        self.add, self.diagonal_done = Signal(name="add"), Signal(name="diagonal_done")
+        self.clear_diag, self.step = Signal(name="clear_diag"), Signal(name="step")
+        self.job_done, self.clear_acc = Signal(name="job_done"), Signal(name="clear_acc")
+        self.diagonal_bits, self.acc_bits = diagonal_bits, acc_bits
+        self.result = Signal(signed(acc_bits), name="result")
+
+    def elaborate(self, platform):
+        m = Module()
+        db, ab = self.diagonal_bits, self.acc_bits
+        diag = Signal(signed(db), reset_less=True)
+        done = Signal(signed(db), name="diag_done", reset_less=True)
+        count = self.count
+        wide = Cat(count, count[-1].replicate(db - len(count)))
+        diag_sum = Signal(db + 2, name="diag_sum")
+        m.d.comb += diag_sum.eq(Cat(self.negate, diag) + Cat(self.negate, wide))
+        diag_next = diag_sum[1:1 + db]
+        with m.If(self.clear_diag):
+            m.d.sync += diag.eq(0)
+        with m.Elif(self.add):
+            m.d.sync += diag.eq(diag_next)
+        with m.If(self.diagonal_done):
+            m.d.sync += done.eq(diag_next)
+        acc = Signal(signed(ab), reset_less=True)
+        result = Signal(signed(ab), reset_less=True)
+        acc_next = Signal(ab, name="acc_next")
+        acc_sum = Signal(ab + 2, name="acc_sum")
+        m.d.comb += [acc_sum.eq((acc << 1) + done), acc_next.eq(acc_sum)]
+        with m.If(self.clear_acc):
+            m.d.sync += acc.eq(0)
+        with m.Elif(self.step):
+            m.d.sync += acc.eq(acc_next)
+        with m.If(self.job_done):
+            m.d.sync += result.eq(acc_next)
+        m.d.comb += self.result.eq(result)
+        return m
 
 
 class BtcArray(Component):
@@ -197,7 +348,7 @@ class BtcArray(Component):
     o : Out(stream.Signature(ArrayLayout(ArrayLayout(signed(acc_bits), cols), rows)))
     """
 
-    def __init__(self, *, rows=4, cols=4, k_slice=32, p_max=8, q_max=8, max_slices=16,
+    def __init__(self, *, rows=4, cols=4, k_slice=64, p_max=8, q_max=8, max_slices=8,
                  levels_per_stage=2):
         self.rows = check_int("rows", rows, 1, 16)
         self.cols = check_int("cols", cols, 1, 16)
@@ -209,8 +360,13 @@ class BtcArray(Component):
         self.k_max = self.max_slices * self.k_slice
         self.acc_bits = _acc_bits(self.k_max, self.p_max, self.q_max)
         self.popcount = CompressorPopcount(self.k_slice, self.levels_per_stage)
-        # issue -> buffer read data -> plane registers -> popcount stages -> accumulator
-        self.latency = 2 + self.popcount.stages + 1
+        # A diagonal's sum: at most min(p_max, q_max) plane pairs of k_max ANDs, either sign.
+        diagonal_max = min(self.p_max, self.q_max) * self.k_max
+        self.diagonal_bits = max(signed_bits_for(-diagonal_max, diagonal_max),
+                                 self.popcount.out_bits)
+        # issue -> buffer read data -> plane registers -> popcount stages -> diagonal sum
+        # -> Horner accumulator and result register
+        self.latency = 2 + self.popcount.stages + 2
         self._slice_bits, self._w_plane_bits, self._a_plane_bits = (
             _bits(self.max_slices), _bits(self.p_max), _bits(self.q_max))
         layout = data.StructLayout({
@@ -265,8 +421,11 @@ class BtcArray(Component):
         slice_range = range(max(2, self.max_slices))
 
         def buffer(name, plane_bits, width):
+            # A bank is written only while not full and read only while full, so a read never
+            # meets a write to its address: `no_rw_check` tells Yosys so, which spares the
+            # collision bypass it would build otherwise (a register and a LUT per data bit).
             mem = Memory(shape=unsigned(width), depth=BANKS << (sb + plane_bits), init=[],
-                         attrs={"ram_style": "block"})
+                         attrs={"ram_style": "block", "no_rw_check": 1})
             m.submodules[name] = mem
             return mem, mem.write_port(), mem.read_port(domain="sync")
 
@@ -326,12 +485,13 @@ class BtcArray(Component):
         i = Signal(range(max(2, self.p_max)))
         j = Signal(range(max(2, self.q_max)))
         s = Signal(slice_range)
-        new_diagonal = Signal()     # this pass starts a diagonal (and is not the job's first)
-        first = Signal()            # this pass is the job's first
 
-        last_slice = s == slices - 1
-        diagonal_end = (i == 0) | (j == q - 1)
-        last_pass = active & last_slice & (i == 0) & (j == 0)
+        last_slice, diagonal_end = Signal(name="last_slice"), Signal(name="diagonal_end")
+        diagonal_last = Signal(name="diagonal_last")     # this pass ends its diagonal
+        last_pass = Signal(name="last_pass")             # ... and its job
+        m.d.comb += [last_slice.eq(s == slices - 1), diagonal_end.eq((i == 0) | (j == q - 1)),
+                     diagonal_last.eq(last_slice & diagonal_end),
+                     last_pass.eq(active & last_slice & (i == 0) & (j == 0))]
         next_bank = Mux(active, succ(bank), bank)
         start = (~active | last_pass) & full.bit_select(next_bank, 1)
         clear_full = Signal(BANKS)
@@ -341,8 +501,7 @@ class BtcArray(Component):
         m.d.sync += full.eq((full & ~clear_full) | set_full)
         with m.If(enable):
             with m.If(start):
-                m.d.sync += [active.eq(1), bank.eq(next_bank), s.eq(0), first.eq(1),
-                             new_diagonal.eq(0)]
+                m.d.sync += [active.eq(1), bank.eq(next_bank), s.eq(0)]
                 for n in range(BANKS):
                     with m.If(next_bank == n):
                         m.d.sync += [p.eq(job_p[n]), q.eq(job_q[n]),
@@ -353,13 +512,12 @@ class BtcArray(Component):
             with m.Elif(last_pass):
                 m.d.sync += [active.eq(0), bank.eq(succ(bank))]
             with m.Elif(active):
-                m.d.sync += first.eq(0)
                 with m.If(~last_slice):
-                    m.d.sync += [s.eq(s + 1), new_diagonal.eq(0)]
+                    m.d.sync += s.eq(s + 1)
                 with m.Else():
                     m.d.sync += s.eq(0)
                     with m.If(~diagonal_end):
-                        m.d.sync += [i.eq(i - 1), j.eq(j + 1), new_diagonal.eq(0)]
+                        m.d.sync += [i.eq(i - 1), j.eq(j + 1)]
                     with m.Else():
                         # next diagonal d - 1 = i + j - 1, from its largest weight plane
                         d = i + j - 1
@@ -367,7 +525,6 @@ class BtcArray(Component):
                             m.d.sync += [i.eq(p - 1), j.eq(d - (p - 1))]
                         with m.Else():
                             m.d.sync += [i.eq(d), j.eq(0)]
-                        m.d.sync += new_diagonal.eq(1)
 
         m.d.comb += [
             w_rd.addr.eq(Cat(s[:sb], i[:wb], bank)),
@@ -378,7 +535,7 @@ class BtcArray(Component):
 
         # ---- Pass flags down the pipeline, one register stage per datapath stage.
         negate = ((i == p - 1) & w_signed) ^ ((j == q - 1) & a_signed)
-        flags = [dict(valid=active, first=first, double=new_diagonal, negate=negate,
+        flags = [dict(valid=active, diagonal_last=diagonal_last, negate=negate,
                       last=last_pass)]
         for stage in range(self.latency - 1):
             regs = {name: Signal(name=f"{name}_s{stage + 1}") for name in flags[0]}
@@ -390,7 +547,8 @@ class BtcArray(Component):
         pc = self.popcount
         negate_late = flags[2 + pc.stages - 2]["negate"]   # the stage before the carry chain
         carry = flags[2 + pc.stages - 1]["negate"]         # the carry chain's stage
-        at_acc = flags[self.latency - 1]
+        at_sum = flags[self.latency - 2]       # the count enters its diagonal's sum
+        at_acc = flags[self.latency - 1]       # a diagonal's sum enters the accumulator
 
         # ---- Cells.
         w_planes = [Signal(self.k_slice, name=f"w_plane_{r}", reset_less=True)
@@ -404,22 +562,35 @@ class BtcArray(Component):
                          for r, plane in enumerate(w_planes)]
             m.d.sync += [plane.eq(a_rd.data[c * self.k_slice:(c + 1) * self.k_slice])
                          for c, plane in enumerate(a_planes)]
-        accs = []
-        with m.If(enable):
-            for r in range(self.rows):
-                for c in range(self.cols):
-                    count = pc.build(m, w_planes[r], a_planes[c], negate_late, carry,
-                                     name=f"cell_{r}_{c}")
-                    acc = Signal(signed(self.acc_bits), name=f"acc_{r}_{c}", reset_less=True)
-                    base = Mux(at_acc["first"], 0, Mux(at_acc["double"], acc << 1, acc))
-                    # count is ~popcount when negative: {base, n} + {count, n} adds the 1
-                    neg = at_acc["negate"]
-                    wide = Cat(count, count[-1].replicate(self.acc_bits - pc.out_bits))
-                    total = Cat(neg, base[:self.acc_bits]) + Cat(neg, wide)
-                    with m.If(at_acc["valid"]):
-                        m.d.sync += acc.eq(total[1:1 + self.acc_bits])
-                    accs.append(acc)
-        m.d.comb += [self.o.payload[r][c].eq(accs[r * self.cols + c])
+        # Every cell: its popcount, then its accumulator (two submodules each).
+        reset = ResetSignal(allow_reset_less=True)    # (0 in a reset-less domain)
+        add, diagonal_done = Signal(name="add"), Signal(name="diagonal_done")
+        step, job_done = Signal(name="step"), Signal(name="job_done")
+        clear_diag, clear_acc = Signal(name="clear_diag"), Signal(name="clear_acc")
+        m.d.comb += [
+            add.eq(enable & at_sum["valid"]),
+            diagonal_done.eq(add & at_sum["diagonal_last"]),
+            step.eq(enable & at_acc["valid"] & at_acc["diagonal_last"]),
+            job_done.eq(step & at_acc["last"]),
+            clear_diag.eq(reset | diagonal_done),
+            clear_acc.eq(reset | job_done),
+        ]
+        results = []
+        for r in range(self.rows):
+            for c in range(self.cols):
+                count = m.submodules[f"popcount_{r}_{c}"] = PlanePopcount(pc)
+                cell = m.submodules[f"acc_{r}_{c}"] = CellAccumulator(
+                    pc.out_bits, self.diagonal_bits, self.acc_bits)
+                m.d.comb += [
+                    count.x.eq(w_planes[r]), count.y.eq(a_planes[c]), count.enable.eq(enable),
+                    count.negate.eq(negate_late), count.carry_in.eq(carry),
+                    cell.count.eq(count.count), cell.negate.eq(at_sum["negate"]),
+                    cell.add.eq(add), cell.diagonal_done.eq(diagonal_done),
+                    cell.clear_diag.eq(clear_diag), cell.step.eq(step),
+                    cell.job_done.eq(job_done), cell.clear_acc.eq(clear_acc),
+                ]
+                results.append(cell.result)
+        m.d.comb += [self.o.payload[r][c].eq(results[r * self.cols + c])
                      for r in range(self.rows) for c in range(self.cols)]
 
         with m.If(enable):

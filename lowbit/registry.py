@@ -78,6 +78,9 @@ class Unit:
     - ``workload``: the operand streams ``lowbit power`` measures the unit's netlist on: a
       reference to ``f(unit, params, *, data, seed, cycles) -> Workload`` in its family's
       module of ``lowbit.synth.workloads`` (``"lowbit.synth.workloads.dot:dot_workload"``).
+    - ``target_params``: ``{target family: overrides}`` for a family the defaults do not fit
+      (btc_array's plane buffers on the iCE40 UP5K): the flow builds the unit, and its
+      baseline through ``baseline_params``, at :meth:`params_for` of that family.
     """
     name: str
     summary: str
@@ -101,6 +104,14 @@ class Unit:
     formats: tuple[Format, ...] = ()
     docs: str | None = None
     workload: str | None = None
+    target_params: dict = field(default_factory=dict, compare=False)
+
+    def params_for(self, target, overrides=None):
+        """:meth:`resolve` of ``overrides`` on top of the unit's ``target_params`` for the
+        family of ``target`` (``ice40-dsp`` is ``ice40``): the parameters the flow builds the
+        unit at on that target."""
+        family = target.split("-")[0]
+        return self.resolve({**self.target_params.get(family, {}), **(overrides or {})})
 
     def param(self, name):
         for p in self.params:

@@ -229,10 +229,10 @@ UNITS = Registry([
                 "p and q chosen per job",
         source="ABQ-LLM: Arbitrary-Bit Quantized Inference Acceleration for LLMs (2024)",
         params=(ROWS, COLS,
-                Param("k_slice", 32, "bits of K per cell and cycle", lo=8, hi=256),
+                Param("k_slice", 64, "bits of K per cell and cycle", lo=8, hi=256),
                 Param("p_max", 8, "largest weight precision", lo=1, hi=8),
                 Param("q_max", 8, "largest activation precision", lo=1, hi=8),
-                Param("max_slices", 16, "most K-slices per job (plane buffer depth); the "
+                Param("max_slices", 8, "most K-slices per job (plane buffer depth); the "
                                         "accumulators hold max_slices x k_slice products",
                       lo=1, hi=64),
                 Param("levels_per_stage", 2, "popcount compressor levels between registers",
@@ -258,6 +258,9 @@ UNITS = Registry([
                 "lowbit.sim_tests.formal.btc:BTC_ARRAY_STREAM"),
         scenario="lowbit.sim_tests.waveform.scenarios:btc_array",
         workload="lowbit.synth.workloads.matrix:matrix_workload",
+        # The defaults' plane buffers (2 x 16 SB_RAM40_4K) and cells do not fit the UP5K
+        # (30 block RAMs): 4 x 2 cells there (24 block RAMs, docs/btc_array.md).
+        target_params={"ice40": {"cols": 2}},
         docs="docs/btc_array.md",
     ),
     Unit(
