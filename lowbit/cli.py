@@ -4,11 +4,11 @@ accuracy. `lowbit flow` is the main job; `lowbit COMMAND --help` describes each 
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 from .core.errors import LowbitError
+from .options import COUNT, SEED, bounded
 
 __all__ = ["main"]
 
@@ -40,36 +40,6 @@ class _Parser(argparse.ArgumentParser):
         raise LowbitError(f"{message} (see `{self.prog} --help`)")
 
 
-def bounded(kind, lo=None, hi=None, *, above=None):
-    """An argparse ``type``: a number of ``kind`` (int or float) within ``lo..hi`` (either may
-    be open; ``above``: strictly greater than it). A value outside is one error line naming the
-    option and the range (exit 2). The function carries ``kind``, ``lo``, ``hi``, ``above``, so
-    tests can list every option's range."""
-    if above is not None:
-        wanted = f"a number above {above:g}"
-    elif hi is None:
-        wanted = f"{'an integer' if kind is int else 'a number'} >= {lo}"
-    else:
-        wanted = f"{'an integer' if kind is int else 'a number'} in {lo}..{hi}"
-
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
-        if (isinstance(value, float) and not math.isfinite(value)
-                or above is not None and not value > above
-                or lo is not None and value < lo or hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"{text} is out of range: give {wanted}")
-        return value
-
-    parse.__name__ = kind.__name__
-    parse.kind, parse.lo, parse.hi, parse.above = kind, lo, hi, above
-    return parse
-
-
-COUNT = bounded(int, 1)           # jobs, cycles, grid points: at least one
-SEED = bounded(int, 0, 2**32 - 1)  # cocotb's and NumPy's seeds are unsigned 32-bit
 
 
 def _overrides(pairs):
