@@ -193,6 +193,7 @@ PENDING_OPTIONS = {
     ("lowbit experiment pot-mse", "seed"), ("lowbit experiment pot-mse", "calib"),
     ("lowbit experiment pot-mse", "test"), ("lowbit experiment ptq", "methods"),
     ("lowbit experiment ptq", "damp"), ("lowbit experiment ptq", "row_group"),
+    ("lowbit experiment block-accuracy", "sentences"),
 }
 
 
