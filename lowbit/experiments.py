@@ -39,20 +39,25 @@ def _exaq_table_arguments(parser):
 def _exaq_table_run(args):
     from lowbit.core.params import check_int
     from lowbit.golden_models.accuracy.exaq import REFERENCE_TABLE_LENGTH, TABULATED_OPTIMA, reference_objective_clip
+    from lowbit.golden_models.accuracy.progress import Steps
 
     length = REFERENCE_TABLE_LENGTH if args.length is None else check_int("--length", args.length, 2, 1 << 20)
     print(f"Optimal C by the reference's objective (MSE of e^d, analytic rounding term), rows of {length} "
           "Gaussian logits, against SPEC's rows of the reference's table\n")
     print("| sigma | bits | table C | objective C | difference |")
     print("| ---: | ---: | ---: | ---: | ---: |")
+    sigmas = (0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+    steps = Steps(len(TABULATED_OPTIMA) + len(sigmas))
     for sigma, table in sorted(TABULATED_OPTIMA.items()):
         for bits in (2, 3, 4):
             c = reference_objective_clip(sigma, bits, length)
             print(f"| {sigma} | {bits} | {table[bits - 2]:.3f} | {c:.3f} | {100 * (c / table[bits - 2] - 1):+.1f} % |")
+        steps.step(f"table row sigma {sigma}")
     print("\n| sigma | " + " | ".join(f"C {b} bits" for b in (2, 3, 4)) + " |")
     print("| ---: | ---: | ---: | ---: |")
-    for sigma in (0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0):
+    for sigma in sigmas:
         print(f"| {sigma} | " + " | ".join(f"{reference_objective_clip(sigma, b, length):.3f}" for b in (2, 3, 4)) + " |")
+        steps.step(f"objective at sigma {sigma}")
     return 0
 
 
@@ -66,12 +71,13 @@ def _exaq_rules_arguments(parser):
 
 def _exaq_rules_run(args):
     from lowbit.golden_models.accuracy.exaq_minilm import compare_clip_rules, format_clip_rules
+    from lowbit.golden_models.accuracy.progress import Steps
     from lowbit.golden_models.accuracy.sentences import SMALL_SET, STUDY_SET, load_sentences
 
-    start = time.monotonic()
+    steps = Steps(len(args.rules) * len(args.bits))
     results = compare_clip_rules(tuple(args.rules), tuple(args.bits),
                                  sentences=load_sentences(SMALL_SET if args.small_set else STUDY_SET),
-                                 progress=lambda what: _say(f"{what} done ({time.monotonic() - start:.0f} s)"))
+                                 progress=lambda what: steps.step(f"{what} done"))
     print(format_clip_rules(results))
     return 0
 

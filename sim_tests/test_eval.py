@@ -4,6 +4,7 @@ Checks the table's structure and sanity only; which format wins is what docs/acc
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -193,3 +194,37 @@ def test_experiment_programs_have_help_and_run():
     done = subprocess.run([sys.executable, "-m", "lowbit", "experiment", "exaq-table"], capture_output=True, text=True)
     assert done.returncode == 0 and "| 2.02 | 3 | 4.862 |" in done.stdout
     assert "exaq-table started" in done.stderr and "finished" in done.stderr
+
+
+def _steps(stderr):
+    """``[(done, total), ...]`` of a program's ``lowbit experiment: [done/total]`` lines."""
+    return [(int(m[1]), int(m[2])) for m in re.finditer(r"^lowbit experiment: \[\s*(\d+)/(\d+)\]", stderr, re.M)]
+
+
+@pytest.mark.parametrize("args", [["exaq-table"], ["exaq-clip", "--only", "errors", "--rows", "4"],
+                                  ["dint-mse", "--n-grid", "2"], ["minilm-reference", "hello"]])
+def test_experiments_report_steps_done_of_total(args):
+    """Between "started" and "finished", a program prints one [done/total] line per step, as
+    `lowbit flow` does: 1, 2, ... up to its total, the total the same on every line."""
+    done = subprocess.run([sys.executable, "-m", "lowbit", "experiment", *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    steps = _steps(done.stderr)
+    total = steps[-1][1]
+    assert steps == [(k, total) for k in range(1, total + 1)], done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].endswith(f"{args[0]} started") and " finished in " in lines[-1]
+
+
+def test_steps_count_and_extend_their_total():
+    import io
+
+    from lowbit.golden_models.accuracy.progress import Steps
+
+    out = io.StringIO()
+    steps = Steps(2, stream=out)
+    steps.step("a")
+    steps.step("b", total=3)
+    steps.step("c")
+    steps.step("d")  # one more than announced: the total grows, never 4/3
+    assert _steps(out.getvalue()) == [(1, 2), (2, 3), (3, 3), (4, 4)]
+    assert out.getvalue().splitlines()[0].endswith("s  a")

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._checks import check_choice
 from ..dint import SPECIALS, DintFormat, dequantize, dequantize_int, quantize_dint, quantize_int
+from .progress import Steps
 
 __all__ = ["DISTRIBUTIONS", "synthetic_weights", "relative_mse", "mse_rows"]
 
@@ -66,6 +67,7 @@ def add_arguments(parser):
 
 def run(args):
     """Print one Markdown table per distribution and the search time of one dINT4 quantization."""
+    steps = Steps(len(DISTRIBUTIONS) + 1)
     for kind in DISTRIBUTIONS:
         w = synthetic_weights(kind, seed=args.seed)
         print(f"\n{kind}, 1536x384, seed {args.seed}: relative weight MSE\n")
@@ -73,8 +75,10 @@ def run(args):
         print("| --- | --- | --- |")
         for name, rtn, searched in mse_rows(w, args.n_grid):
             print(f"| {name} | {rtn:.5f} | {searched:.5f} |")
+        steps.step(f"{kind} weights: table done")
     w = synthetic_weights("laplace", seed=args.seed)
     start = time.process_time()
     quantize_dint(w, DintFormat(), n_grid=args.n_grid)
     print(f"\nquantize_dint on 1536x384, n_grid={args.n_grid}: {time.process_time() - start:.2f} s CPU")
+    steps.step("search time measured")
 

@@ -42,6 +42,7 @@ from ..exaq_softmax import BITS, ExaqSoftmax
 from ..softmax_common import float_rows, softmax_float
 from ..softmax_fixed import SoftmaxFixed
 from .erf import erf
+from .progress import Steps
 
 __all__ = [
     "GAUSS_RULES",
@@ -450,7 +451,7 @@ def measure_errors(sigma, *, length=256, n_rows=256, seed=0, in_bits=8, in_frac=
     return rows
 
 
-def _print_clip_table(kind, sigmas, lengths, bits_list, n_rows, seed):
+def _print_clip_table(kind, sigmas, lengths, bits_list, n_rows, seed, steps):
     name = "Gaussian" if kind == "gauss" else "Laplace"
     print(f"\n{name} rows, {n_rows} rows per call, seed {seed}: clip C and the RMS softmax error it costs "
           "over the grid optimum (bits)\n")
@@ -462,6 +463,7 @@ def _print_clip_table(kind, sigmas, lengths, bits_list, n_rows, seed):
                 c = clip_check(kind, sigma, bits, length=length, n_rows=n_rows, seed=seed)
                 table = "- | -" if c.table is None else f"{c.table:.3f} | {c.table_bits:.2f}"
                 print(f"| {sigma} | {length} | {bits} | {c.grid:.2f} | {c.rule:.2f} | {c.rule_bits:.2f} | {table} |")
+                steps.step(f"{kind} clip: sigma {sigma}, L {length}, {bits} bits")
 
 
 def add_arguments(parser):
@@ -475,10 +477,13 @@ def add_arguments(parser):
 def run(args):
     """Print the clip-rule tables and the error tables of docs/exaq_softmax.md."""
     start = time.process_time()
-    if args.only != "errors":
-        _print_clip_table("gauss", (0.51, 1.01, 2.02, 5.05), (128, 1024), (2, 3, 4), args.rows, args.seed)
-        _print_clip_table("laplace", (1.01, 2.02), (128, 1024), (2, 4), args.rows, args.seed)
-    for sigma in (1.0, 2.0) if args.only != "clip" else ():
+    clip_tables = [("gauss", (0.51, 1.01, 2.02, 5.05), (128, 1024), (2, 3, 4)),
+                   ("laplace", (1.01, 2.02), (128, 1024), (2, 4))] if args.only != "errors" else []
+    error_sigmas = (1.0, 2.0) if args.only != "clip" else ()
+    steps = Steps(sum(len(s) * len(n) * len(b) for _, s, n, b in clip_tables) + len(error_sigmas))
+    for kind, sigmas, lengths, bits_list in clip_tables:
+        _print_clip_table(kind, sigmas, lengths, bits_list, args.rows, args.seed, steps)
+    for sigma in error_sigmas:
         print(f"\nGaussian logits, sigma {sigma}, 256 rows of 256, seed {args.seed}; in_bits=8, in_frac=4, "
               f"lut_frac={args.lut_frac}, out_frac=10; errors against the float softmax of the fixed-point logits\n")
         print("| model | bits | clip C | max abs error | KL(float ‖ model) | KL(model ‖ float) |")
@@ -486,5 +491,6 @@ def run(args):
         for r in measure_errors(sigma, seed=args.seed, lut_frac=args.lut_frac):
             bits, clip = ("-", "-") if r.bits is None else (r.bits, f"{r.clip:.4g}")
             print(f"| {r.model} | {bits} | {clip} | {r.max_abs:.2e} | {r.kl:.2e} | {r.kl_reverse:.2e} |")
+        steps.step(f"error table: sigma {sigma}")
     print(f"\n{time.process_time() - start:.1f} s CPU")
 

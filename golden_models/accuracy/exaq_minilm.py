@@ -33,6 +33,7 @@ from .exaq_attention import EXAQ_FIXED, ExaqAttention
 from .exaq import CALIBRATION_CALLS, RULES, _fixed_logits, exaq_quantize, kl_divergence, max_abs_error
 from ..exaq_softmax import ExaqSoftmax
 from .minilm import MiniLM, softmax
+from .progress import Steps
 from .sentences import load_sentences
 from ..softmax_common import softmax_float
 from ..softmax_fixed import SoftmaxFixed
@@ -119,14 +120,21 @@ def _pooled(parts):
     return np.concatenate([np.pad(a, ((0, 0), (0, width - a.shape[-1]))) for a in parts])
 
 
-def measure(bits_list=(2, 3), model=None, sentences=None, rule=None):
+def measure(bits_list=(2, 3), model=None, sentences=None, rule=None, progress=None):
     """Errors of every model on every layer and on all layers together; returns
-    ``(list of RowErrors, {bits: per-layer clips})``."""
+    ``(list of RowErrors, {bits: per-layer clips})``. ``progress(what, n_steps)`` is called after
+    the attention rows are recorded, after each width's calibration and after each layer."""
     model = MiniLM(dtype="float32") if model is None else model
     sentences = load_sentences() if sentences is None else sentences
     evaluation = [s for pair in sentences["evaluation"] for s in (pair["a"], pair["b"])]
+    progress = progress or (lambda what, total: None)
     layers = attention_rows(model, evaluation)
-    clips = {bits: calibrated_clips(model, bits, sentences["calibration"], rule) for bits in bits_list}
+    n_steps = 1 + len(bits_list) + len(layers)
+    progress("attention rows recorded", n_steps)
+    clips = {}
+    for bits in bits_list:
+        clips[bits] = calibrated_clips(model, bits, sentences["calibration"], rule)
+        progress(f"{bits}-bit clips calibrated", n_steps)
     units = {bits: _units(bits)[0] for bits in bits_list}
     baseline = _units(bits_list[0])[1]
     results = {}   # (model, bits) -> per layer lists of (p, y, q, clipped) parts
@@ -146,6 +154,7 @@ def measure(bits_list=(2, 3), model=None, sentences=None, rule=None):
             r = baseline.row(x)
             results.setdefault(("baseline", None), {}).setdefault(layer, []).append(
                 (p, np.ldexp(r.y, -baseline.out_frac), r.e / r.S[:, None], None))
+        progress(f"layer {layer} measured", n_steps)
     rows = []
     for (name, bits), per_layer in results.items():
         everything = [part for layer in sorted(per_layer) for part in per_layer[layer]]
@@ -256,7 +265,8 @@ def run(args):
     """Print the MiniLM attention tables of docs/exaq_softmax.md."""
     bits = tuple(check_int("bits", b, 2, 4) for b in args.bits)
     start = time.process_time()
-    rows, clips = measure(bits, rule=args.rule)
+    steps = Steps(1)
+    rows, clips = measure(bits, rule=args.rule, progress=lambda what, total: steps.step(what, total))
     print(f"MiniLM attention rows of the evaluation sentences; fixed-point units at {EXAQ_FIXED}; "
           "errors against the float64 softmax of the real logits\n")
     print(format_tables(rows, clips))

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..dint import dequantize, dequantize_int, quantize_int
 from .dint_mse import DISTRIBUTIONS, relative_mse, synthetic_weights
+from .progress import Steps
 from ..pot import ApotFormat, PotFormat, quantize_pot_rtn, quantize_pot_two_step
 
 __all__ = ["synthetic_activations", "relative_output_error", "error_rows", "minilm_rows"]
@@ -66,12 +67,13 @@ def error_rows(w, X_calib, X_test):
     return out
 
 
-def minilm_rows(layers=None):
+def minilm_rows(layers=None, progress=None):
     """The table rows averaged over MiniLM's linear layers (all 36 unless ``layers`` names some).
 
     Each layer's own inputs, captured in the float model, are the activations: calibration
     sentences for step 2 and the output error ``calib`` column, the evaluation sentences (which
-    the sentence file keeps disjoint) for the ``test`` column.
+    the sentence file keeps disjoint) for the ``test`` column. ``progress(name, n_layers)`` is
+    called after each layer.
     """
     from .minilm import MiniLM
     from .sentences import load_sentences
@@ -87,6 +89,8 @@ def minilm_rows(layers=None):
         for fmt_name, quantizer, *errors in error_rows(model.weight(name), calib[name], test[name]):
             acc = sums.setdefault((fmt_name, quantizer), np.zeros(3))
             acc += errors
+        if progress:
+            progress(name, len(names))
     return [(f, q, *(acc / len(names))) for (f, q), acc in sums.items()], len(names)
 
 
@@ -103,7 +107,8 @@ def add_arguments(parser):
 def run(args):
     """Print one Markdown table per weight distribution and the time of one two-step quantization."""
     if args.minilm:
-        rows, n = minilm_rows()
+        steps = Steps(1)
+        rows, n = minilm_rows(progress=lambda name, total: steps.step(f"{name} done", total))
         print(f"\nall-MiniLM-L6-v2, mean over {n} linear layers; calibration = the calibration "
               "sentences' layer inputs, test = the evaluation sentences'\n")
         print("| format | quantizer | weight MSE | output error, calib | output error, test |")
@@ -113,6 +118,7 @@ def run(args):
         return
     X_calib = synthetic_activations(args.calib, 384, seed=args.seed + 1)
     X_test = synthetic_activations(args.test, 384, seed=args.seed + 2)
+    steps = Steps(len(DISTRIBUTIONS) + 1)
     for kind in DISTRIBUTIONS:
         w = synthetic_weights(kind, seed=args.seed)
         print(f"\n{kind}, 1536x384, seed {args.seed}, {args.calib} calibration / {args.test} test samples\n")
@@ -120,9 +126,11 @@ def run(args):
         print("| --- | --- | ---: | ---: | ---: |")
         for fmt_name, quantizer, w_mse, calib, test in error_rows(w, X_calib, X_test):
             print(f"| {fmt_name} | {quantizer} | {w_mse:.5f} | {calib:.5f} | {test:.5f} |")
+        steps.step(f"{kind} weights: table done")
     w = synthetic_weights("laplace", seed=args.seed)
     start = time.process_time()
     quantize_pot_two_step(w, PotFormat(4), X_calib)
     seconds = time.process_time() - start
     print(f"\nquantize_pot_two_step(PoT4) on 1536x384 with {args.calib} samples: {seconds:.2f} s CPU")
+    steps.step("two-step time measured")
 

@@ -3,7 +3,7 @@
 import sys
 import time
 
-__all__ = ["Progress", "FORWARD_UNITS"]
+__all__ = ["Progress", "Steps", "FORWARD_UNITS"]
 
 # Progress units of ``lowbit eval``: a quantized layer is 1, a forward pass over the evaluation sentences 8.
 FORWARD_UNITS = 8
@@ -37,3 +37,26 @@ class Progress:
         self._draw()
         if self.enabled:
             print(file=sys.stderr, flush=True)
+
+
+class Steps:
+    """Progress of a study program (``lowbit experiment ...``) in ``lowbit flow``'s form: one line
+    on stderr per step done, ``lowbit experiment: [done/total]  elapsed s  what``.
+
+    ``total`` is the number of :meth:`step` calls the program will make (each program counts its
+    own tables, rows or layers; a step may restate it once known, ``step(what, total=n)``); a
+    step beyond it extends the total rather than print 5/4.
+    """
+
+    prefix = "lowbit experiment: "
+
+    def __init__(self, total, stream=None):
+        self.total, self.done = max(int(total), 1), 0
+        self.stream = stream
+        self.start = time.monotonic()
+
+    def step(self, what, total=None):
+        self.done += 1
+        self.total = max(self.total if total is None else int(total), self.done)
+        print(f"{self.prefix}[{self.done:>3}/{self.total}] {time.monotonic() - self.start:5.0f} s  {what}",
+              file=self.stream or sys.stderr, flush=True)

@@ -377,7 +377,7 @@ def _methods(args):
     return methods
 
 
-def _layer_report(model, sentences, formats, args):
+def _layer_report(model, sentences, formats, args, steps):
     """Relative output error ||X(W - W_q)^T|| / ||X W^T|| per layer, format and method, on the
     calibration inputs and on the held-out evaluation inputs."""
     calib, held = {}, {}
@@ -400,9 +400,10 @@ def _layer_report(model, sentences, formats, args):
                 e_held = output_error(x_held, w, w_q) / ref_held
                 print(f"| {short} ({w.shape[0]}x{w.shape[1]}) | {wf.name} | {label} "
                       f"| {e_cal:.4f} | {e_held:.4f} | {dt:.2f} |")
+                steps.step(f"{short} {wf.name} {label}", len(args.layers) * len(formats) * len(_methods(args)))
 
 
-def _model_report(model, sentences, formats, args):
+def _model_report(model, sentences, formats, args, steps):
     """With every linear layer quantized (sequentially, as GPTQ) from the calibration sentences:
     each evaluation sentence's embedding cosine to the unquantized model's, the retrieval top-1
     agreement (paraphrase queries against all second sentences), and the mean absolute change
@@ -422,7 +423,13 @@ def _model_report(model, sentences, formats, args):
     for wf in formats:
         for label, f in _methods(args):
             t0 = time.perf_counter()
-            weights = quantize_model(model, sentences["calibration"], lambda name, w, x: f(w, hessian(x), wf)[0])
+
+            def layer(name, w, x, f=f, wf=wf, label=label):
+                w_q = f(w, hessian(x), wf)[0]
+                steps.step(f"{wf.name} {label}: {name}", len(formats) * len(_methods(args)) * len(model.linear_names))
+                return w_q
+
+            weights = quantize_model(model, sentences["calibration"], layer)
             dt = time.perf_counter() - t0
             emb = model.encode(texts, weights=weights)
             cos = cosine_rows(ref, emb)
@@ -450,7 +457,9 @@ def run(args):
 
     model = MiniLM("float32")
     formats = [int_format(4), dint_format()]
+    from .progress import Steps
+
     report = _layer_report if args.table == "layers" else _model_report
-    report(model, load_sentences(), formats, args)
+    report(model, load_sentences(), formats, args, Steps(1))
     return 0
 

@@ -56,11 +56,16 @@ def run(args):
     """Rewrite the stored reference embeddings, or print the first embedding values of sentences."""
     import numpy as np
 
+    from .progress import Steps
+
+    steps = Steps(bool(args.write_reference) + bool(args.sentences))
     if args.write_reference:
         print(f"wrote {write_reference()}")
+        steps.step("reference embeddings written")
     if args.sentences:
         for s, e in zip(args.sentences, MiniLM("float64").encode(args.sentences)):
             print(f"{s!r}: {np.array2string(e[:5], precision=6)}")
+        steps.step(f"{len(args.sentences)} sentences encoded")
     if not (args.write_reference or args.sentences):
         print("nothing to do: give --write-reference or sentences (see --help)")
     return 0
