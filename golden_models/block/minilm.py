@@ -262,21 +262,17 @@ def add_arguments(parser):
 
 def run(args):
     import json
-    import sys
-    import time
+
+    from ..accuracy.progress import Steps
 
     n = check_int("--sentences", args.sentences, 1, len(evaluation_texts(_sentences(STUDY_SET))))
     layer = check_int("--layer", args.layer, 0, 5)
-    start = time.monotonic()
-
-    def progress(config, s):
-        print(f"lowbit experiment: {config} sentence {s} done ({time.monotonic() - start:.0f} s)",
-              file=sys.stderr, flush=True)
-
     configs = tuple(args.config)
     if args.ablation:
         configs += tuple(ablations(configs))
-    rows = accuracy_rows(configs, tuple(range(n)), layer, progress)
+    steps = Steps(len(configs) * n)
+    rows = accuracy_rows(configs, tuple(range(n)), layer,
+                         lambda config, s: steps.step(f"{config_label(config)}: sentence {s}"))
     print(f"MiniLM layer {layer} self-attention in the block's integer model against FP32, "
           f"{n} evaluation sentences of the study set (calibration: its calibration sentences)\n")
     print(format_accuracy(rows))
