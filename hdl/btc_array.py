@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_choice, check_int
+from lowbit.core.unit_params import COLS, K_SLICE, LEVELS_PER_STAGE, MAX_SLICES, P_MAX, Q_MAX, ROWS
 from lowbit.core.widths import signed_bits_for
 from .component import Component
 
@@ -348,15 +348,16 @@ class BtcArray(Component):
     o : Out(stream.Signature(ArrayLayout(ArrayLayout(signed(acc_bits), cols), rows)))
     """
 
-    def __init__(self, *, rows=4, cols=4, k_slice=64, p_max=8, q_max=8, max_slices=8,
-                 levels_per_stage=2):
-        self.rows = check_int("rows", rows, 1, 16)
-        self.cols = check_int("cols", cols, 1, 16)
-        self.k_slice = check_int("k_slice", k_slice, 8, 256)
-        self.p_max = check_int("p_max", p_max, 1, 8)
-        self.q_max = check_int("q_max", q_max, 1, 8)
-        self.max_slices = check_int("max_slices", max_slices, 1, 64)
-        self.levels_per_stage = check_choice("levels_per_stage", levels_per_stage, (1, 2))
+    def __init__(self, *, rows=ROWS.default, cols=COLS.default, k_slice=K_SLICE.default,
+                 p_max=P_MAX.default, q_max=Q_MAX.default, max_slices=MAX_SLICES.default,
+                 levels_per_stage=LEVELS_PER_STAGE.default):
+        self.rows = ROWS.check(rows)
+        self.cols = COLS.check(cols)
+        self.k_slice = K_SLICE.check(k_slice)
+        self.p_max = P_MAX.check(p_max)
+        self.q_max = Q_MAX.check(q_max)
+        self.max_slices = MAX_SLICES.check(max_slices)
+        self.levels_per_stage = LEVELS_PER_STAGE.check(levels_per_stage)
         self.k_max = self.max_slices * self.k_slice
         self.acc_bits = _acc_bits(self.k_max, self.p_max, self.q_max)
         self.popcount = CompressorPopcount(self.k_slice, self.levels_per_stage)

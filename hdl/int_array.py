@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_int
+from lowbit.core.unit_params import ARRAY_ACC_BITS, COLS, ROWS
 from .component import Component
 
 from .int_mac import IntMac
@@ -36,10 +36,10 @@ class IntArray(Component):
         One result per job, ``latency`` cycles after its last beat is taken.
     """
 
-    def __init__(self, *, rows=4, cols=4, acc_bits=32):
-        self.rows = check_int("rows", rows, 1, 16)
-        self.cols = check_int("cols", cols, 1, 16)
-        self.acc_bits = check_int("acc_bits", acc_bits, 16, 64)
+    def __init__(self, *, rows=ROWS.default, cols=COLS.default, acc_bits=ARRAY_ACC_BITS.default):
+        self.rows = ROWS.check(rows)
+        self.cols = COLS.check(cols)
+        self.acc_bits = ARRAY_ACC_BITS.check(acc_bits)
         self._mac = dict(weight_bits=8, act_bits=8, acc_bits=acc_bits, pipeline=1)
         layout = data.StructLayout({"w": data.ArrayLayout(signed(8), rows),
                                     "a": data.ArrayLayout(signed(8), cols), "last": 1})

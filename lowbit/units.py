@@ -10,7 +10,8 @@ from .core.unit_params import (ACC_BITS, ACT_BITS, ARRAY_ACC_BITS, COLS,
                                EXAQ_TOP, IN_BITS, IN_FRAC, LANES, LUT_FRAC,
                                MAX_LEN, OUT_FRAC, OVERFLOW, PIPELINE, POT_BITS,
                                ROWS, WEIGHT_BITS, ZERO_CODE, M_BITS,
-                               REQUANT_ACC_BITS, REQUANT_LANES, REQUANT_OUT_BITS)
+                               REQUANT_ACC_BITS, REQUANT_LANES, REQUANT_OUT_BITS,
+                               K_SLICE, P_MAX, Q_MAX, MAX_SLICES, LEVELS_PER_STAGE)
 from .registry import Format, Registry, SlowCorner, Unit
 
 __all__ = ["UNITS"]
@@ -228,15 +229,7 @@ UNITS = Registry([
         summary="binary tensor-core array (ABQ-LLM): WpAq matmul from AND/popcount bit planes, "
                 "p and q chosen per job",
         source="ABQ-LLM: Arbitrary-Bit Quantized Inference Acceleration for LLMs (2024)",
-        params=(ROWS, COLS,
-                Param("k_slice", 64, "bits of K per cell and cycle", lo=8, hi=256),
-                Param("p_max", 8, "largest weight precision", lo=1, hi=8),
-                Param("q_max", 8, "largest activation precision", lo=1, hi=8),
-                Param("max_slices", 8, "most K-slices per job (plane buffer depth); the "
-                                        "accumulators hold max_slices x k_slice products",
-                      lo=1, hi=64),
-                Param("levels_per_stage", 2, "popcount compressor levels between registers",
-                      lo=1, hi=2, golden=False)),
+        params=(ROWS, COLS, K_SLICE, P_MAX, Q_MAX, MAX_SLICES, LEVELS_PER_STAGE),
         component="lowbit.hdl.btc_array:BtcArray",
         golden="lowbit.golden_models.btc_array:BtcArray",
         testbench="lowbit.sim_tests.tb_btc",

@@ -51,10 +51,10 @@ DINT_FRAC_BITS = Param("frac_bits", 1, "f: the denormal magnitude is 2^-f (1/2 o
 ROWS = Param("rows", 4, "array rows (output channels)", lo=1, hi=16)
 COLS = Param("cols", 4, "array columns (tokens)", lo=1, hi=16)
 ARRAY_ACC_BITS = Param("acc_bits", 32, "signed result width", lo=16, hi=64)
-K_SLICE = Param("k_slice", 32, "bits of K per cell and cycle", lo=8, hi=256)
+K_SLICE = Param("k_slice", 64, "bits of K per cell and cycle", lo=8, hi=256)
 P_MAX = Param("p_max", 8, "largest weight precision", lo=1, hi=8)
 Q_MAX = Param("q_max", 8, "largest activation precision", lo=1, hi=8)
-MAX_SLICES = Param("max_slices", 16, "most K-slices per job (plane buffer depth); the "
+MAX_SLICES = Param("max_slices", 8, "most K-slices per job (plane buffer depth); the "
                                      "accumulators hold max_slices x k_slice products", lo=1, hi=64)
 LEVELS_PER_STAGE = Param("levels_per_stage", 2, "popcount compressor levels between registers",
                          lo=1, hi=2, golden=False)
