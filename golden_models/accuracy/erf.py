@@ -14,9 +14,12 @@ are computed here, at import, by interpolating ``math.erf``/``math.erfc`` at Che
 
 Each interpolant is evaluated by Horner's rule in its interval's centred, scaled variable,
 where the Chebyshev coefficients decay fast enough for the monomial form to be stable.
-Measured against ``math.erf`` (sim_tests/test_minilm.py): at most 3 units in the last place
-over 10^6 points spanning [-7, 7], the tails and the subnormals, and about 1.5-2x less CPU
-time than ``np.frompyfunc(math.erf)`` (whose object array must also be converted back).
+The array is processed in cache-sized chunks. Measured against ``math.erf``
+(sim_tests/test_minilm.py): at most 3 units in the last place over 10^6 points spanning
+[-7, 7], the tails and the subnormals. Speed: ~50 ns per element against ~160 ns for
+``np.frompyfunc(math.erf)`` plus the conversion of its object array; a float32 forward pass
+of MiniLM over the study's 240 evaluation texts takes 2.1-2.4 s CPU instead of 4.6 s, with
+bit-identical embeddings (one core, OPENBLAS_NUM_THREADS=1, shared machine).
 """
 
 import math
@@ -61,22 +64,35 @@ def _horner(u, coefficients):
     return acc
 
 
-def erf(x):
-    """erf of every element of ``x`` (any shape; computed in float64). Returns a float64 array."""
-    x = np.asarray(x, dtype=np.float64)
+# Elements per pass: the ~60 array operations of a piece run on data that stays in the cache
+# (2^15 float64 = 256 KiB), which on MiniLM's GELU is ~1.5x faster than whole-array passes.
+CHUNK = 1 << 15
+
+
+def _erf_chunk(x, out):
+    """erf of the 1-D float64 ``x`` into ``out`` (same length)."""
     z = np.abs(x)
-    out = np.ones_like(x)  # |x| >= 6 (and +-inf): erf is +-1 in float64
-    piece = np.searchsorted(np.array(_EDGES), z, side="right")  # 0: centre, 1..3: tails, 4: +-1
-    sel = np.flatnonzero(piece == 0)
+    out.fill(1.0)  # |x| >= 6 (and +-inf): erf is +-1 in float64
+    tail = z > _EDGES[0]
+    sel = np.flatnonzero(~tail)
     if sel.size:
         xs = x.take(sel)
         mid, half, c = _CENTRE
-        out.flat[sel] = xs * _horner((xs * xs - mid) / half, c)
-    for k, (mid, half, c) in enumerate(_TAILS, 1):
-        sel = np.flatnonzero(piece == k)
+        out[sel] = xs * _horner((xs * xs - mid) / half, c)
+    for (lo, hi), (mid, half, c) in zip(zip(_EDGES[:-1], _EDGES[1:]), _TAILS):
+        sel = np.flatnonzero((z > lo) & (z <= hi)) if hi < _LARGE else np.flatnonzero((z > lo) & (z < hi))
         if sel.size:
             zs = z.take(sel)
-            out.flat[sel] = 1.0 - np.exp(-zs * zs) * _horner((zs - mid) / half, c)
-    np.copysign(out, x, out=out, where=piece > 0)  # erf is odd (the centre keeps x's sign itself)
+            out[sel] = 1.0 - np.exp(-zs * zs) * _horner((zs - mid) / half, c)
+    np.copysign(out, x, out=out, where=tail)  # erf is odd (the centre keeps x's sign itself)
     out[np.isnan(x)] = np.nan
-    return out
+
+
+def erf(x):
+    """erf of every element of ``x`` (any shape; computed in float64). Returns a float64 array."""
+    x = np.asarray(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    out = np.empty_like(flat)
+    for start in range(0, flat.size, CHUNK):
+        _erf_chunk(flat[start:start + CHUNK], out[start:start + CHUNK])
+    return out.reshape(x.shape)
