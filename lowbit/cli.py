@@ -82,7 +82,13 @@ def _narrowed(unit, param):
     lo, hi = unit.accepted_range(param.name)
     if (lo, hi) == (param.lo, param.hi):
         return ""
-    return f" [{lo}..{hi} at the other defaults]"
+    # why it is narrower: its own bound in words, or the other parameters' bounds naming it
+    import re
+    why = [f"{other.name} {other.bound}" for other in unit.params if other is not param
+           and other.bound and re.search(rf"\b{param.name}\b", other.bound)]
+    reason = ("" if param.bound else f" (bound by {'; '.join(why)})" if why else
+              " (bound by the other parameters)")      # (a bound of its own: in its doc)
+    return f"{reason} [{lo}..{hi} at the other defaults]"
 
 
 def cmd_generate(args):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lowbit.golden_models.accuracy.evaluate import ROWS
+from lowbit.golden_models.accuracy.rows import ROWS
 from lowbit.report import accuracy_points, format_hardware, pareto_front, write_report
 from lowbit.sweep import _with_ratios, _with_throughput
 from lowbit.units import UNITS
