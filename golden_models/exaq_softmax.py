@@ -23,12 +23,12 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, check_int, int_array
+from ._checks import ParameterError, check_choice, int_array
 from .dint import finite_floats
 from lowbit.core.modes import ExaqTop
-from lowbit.core.unit_params import EXAQ_BITS
+from lowbit.core.unit_params import EXAQ_BITS, EXAQ_TOP, IN_FRAC, LUT_FRAC
 
-from .softmax_common import MAX_FRAC, MAX_IN_BITS, MIN_FRAC, RowSoftmax, row_distances
+from .softmax_common import MAX_IN_BITS, RowSoftmax, row_distances
 
 __all__ = ["BITS", "TOPS", "exaq_lut", "exaq_codes", "code_counts", "ExaqRow", "ExaqSoftmax"]
 
@@ -41,7 +41,7 @@ ExaqRow.__doc__ = """One row's intermediates: ``max`` m, ``codes`` (L,), their t
 int64 (a leading rows axis for a batch)."""
 
 
-def exaq_lut(clip, bits, in_frac, lut_frac, top="exp"):
+def exaq_lut(clip, bits, in_frac, lut_frac, top=ExaqTop.EXP):
     """The 2**b-entry exponential table of a clip value.
 
     Inputs: ``clip`` C, a positive integer or an integer array of them (the logits' fixed
@@ -52,9 +52,9 @@ def exaq_lut(clip, bits, in_frac, lut_frac, top="exp"):
     and ``N 2**in_frac`` are exact, so the only roundings are the division and ``exp``.
     """
     bits = check_choice("bits", bits, BITS)
-    in_frac = check_int("in_frac", in_frac, 0, MAX_IN_BITS - 1)
-    lut_frac = check_int("lut_frac", lut_frac, MIN_FRAC, MAX_FRAC)
-    top = check_choice("top", top, TOPS)
+    in_frac = IN_FRAC.check(in_frac)
+    lut_frac = LUT_FRAC.check(lut_frac)
+    top = EXAQ_TOP.check(top)
     clip = int_array("clip", clip, 1, (1 << (MAX_IN_BITS + 1)) - 1)
     n = (1 << bits) - 1
     k = np.arange(n + 1, dtype=np.int64)
@@ -96,10 +96,10 @@ class ExaqSoftmax(RowSoftmax):
     range, 1 <= L <= max_len; ``clip`` is one integer in 1..max_clip or one per row (rows,).
     """
 
-    def __init__(self, *, in_bits=8, in_frac=4, bits=3, lut_frac=10, out_frac=10, max_len=1024, top="exp"):
+    def __init__(self, *, in_bits=8, in_frac=4, bits=3, lut_frac=10, out_frac=10, max_len=1024, top=ExaqTop.EXP):
         super().__init__(in_bits=in_bits, in_frac=in_frac, lut_frac=lut_frac, out_frac=out_frac, max_len=max_len)
         self.bits = check_choice("bits", bits, BITS)
-        self.top = check_choice("top", top, TOPS)
+        self.top = EXAQ_TOP.check(top)
         self.n_codes = 1 << self.bits
         self.max_clip = (1 << (self.in_bits + 1)) - 1
         self.count_bits = self.max_len.bit_length()
@@ -108,7 +108,7 @@ class ExaqSoftmax(RowSoftmax):
     def __repr__(self):
         return (
             f"ExaqSoftmax(in_bits={self.in_bits}, in_frac={self.in_frac}, bits={self.bits}, "
-            f"lut_frac={self.lut_frac}, out_frac={self.out_frac}, max_len={self.max_len}, top={self.top!r})"
+            f"lut_frac={self.lut_frac}, out_frac={self.out_frac}, max_len={self.max_len}, top={str(self.top)!r})"
         )
 
     def _clips(self, clip, rows):

@@ -17,8 +17,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._checks import check_int
-from .softmax_common import MAX_FRAC, MIN_FRAC, RowSoftmax, row_distances
+from lowbit.core.unit_params import EXP_INDEX_FRAC, LUT_FRAC
+
+from .softmax_common import RowSoftmax, row_distances
 
 __all__ = ["ROM_SIZE", "DEFAULT_INDEX_FRAC", "exp_rom", "SoftmaxRow", "SoftmaxFixed"]
 
@@ -36,8 +37,8 @@ def exp_rom(lut_frac, exp_index_frac):
     Inputs: ``lut_frac`` F in 4..16, ``exp_index_frac`` G in 0..15. Output: int64 (256,),
     ``EXP[0] = 2**F``. ``j / 2**G`` is exact, so ``exp`` is the only rounding before the floor.
     """
-    lut_frac = check_int("lut_frac", lut_frac, MIN_FRAC, MAX_FRAC)
-    exp_index_frac = check_int("exp_index_frac", exp_index_frac, 0, 15)
+    lut_frac = LUT_FRAC.check(lut_frac)
+    exp_index_frac = EXP_INDEX_FRAC.check(exp_index_frac)
     j = np.arange(ROM_SIZE, dtype=np.float64)
     return np.floor(np.ldexp(np.exp(-np.ldexp(j, -exp_index_frac)), lut_frac) + 0.5).astype(np.int64)
 
@@ -57,7 +58,7 @@ class SoftmaxFixed(RowSoftmax):
         super().__init__(in_bits=in_bits, in_frac=in_frac, lut_frac=lut_frac, out_frac=out_frac, max_len=max_len)
         if exp_index_frac is None:
             exp_index_frac = min(self.in_frac, DEFAULT_INDEX_FRAC)
-        self.exp_index_frac = check_int("exp_index_frac", exp_index_frac, 0, self.in_frac, f"in_frac={self.in_frac}")
+        self.exp_index_frac = EXP_INDEX_FRAC.check(exp_index_frac, hi=self.in_frac, why=f"in_frac={self.in_frac}")
         self.rom = exp_rom(self.lut_frac, self.exp_index_frac)
         self.rom.setflags(write=False)  # shared by every call: a stray write would corrupt them all
 

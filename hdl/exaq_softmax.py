@@ -6,8 +6,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from lowbit.core.modes import ExaqTop
-from lowbit.core.params import ParameterError, check_choice
-from lowbit.core.unit_params import EPC, EXAQ_BITS, EXAQ_TOP, IN_BITS, LUT_FRAC, MAX_LEN
+from lowbit.core.unit_params import (EPC, EXAQ_BITS, EXAQ_SERIAL_Y, EXAQ_TOP, IN_BITS, LUT_FRAC,
+                                     MAX_LEN)
 from .component import Component
 
 from .adder_tree import adder_tree
@@ -288,7 +288,7 @@ class ExaqSoftmax(SoftmaxRow):
     COUNT_FROM_EPC = 4
 
     def __init__(self, *, in_bits=8, in_frac=4, bits=3, lut_frac=10, out_frac=10,
-                 max_len=128, top="exp", epc=1, serial_y=False):
+                 max_len=128, top=ExaqTop.EXP, epc=1, serial_y=False):
         self.bits = EXAQ_BITS.check(bits)
         self.top = top = EXAQ_TOP.check(top)
         # (checked here too: the cfg layout below is built from them)
@@ -298,7 +298,7 @@ class ExaqSoftmax(SoftmaxRow):
         # population count to each) and 2^b multiply-adds per row in stage R; below, one
         # table lookup per lane and an adder, which at one or two lanes is the smaller.
         self.counting = EPC.check(epc) >= self.COUNT_FROM_EPC
-        self.serial_y = check_choice("serial_y", serial_y, (False, True))
+        self.serial_y = EXAQ_SERIAL_Y.check(serial_y)
         count_bits = max_len.bit_length()
         prep = entries * (lut_frac + 1) if self.serial_y else entries + Normaliser.latency
         sums = (0 if not self.counting else count_bits * entries if self.serial_y

@@ -7,8 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import check_int
-from lowbit.core.unit_params import IN_BITS, IN_FRAC, LUT_FRAC, MAX_LEN
+from lowbit.core.unit_params import EXP_INDEX_FRAC, IN_BITS, IN_FRAC, LUT_FRAC, MAX_LEN
 from .component import Component
 
 from .adder_tree import adder_tree
@@ -123,7 +122,7 @@ class SoftmaxFixed(SoftmaxRow):
         IN_FRAC.check(in_frac, hi=in_bits - 1, why="a logit has in_bits - 1 bits besides its sign")
         if exp_index_frac is None:
             exp_index_frac = min(in_frac, 5)
-        self.exp_index_frac = check_int("exp_index_frac", exp_index_frac, 0, in_frac,
+        self.exp_index_frac = EXP_INDEX_FRAC.check(exp_index_frac, hi=in_frac,
                                         why="the index keeps at most in_frac fractional bits")
         LUT_FRAC.check(lut_frac), MAX_LEN.check(max_len)
         super().__init__(in_bits=in_bits, in_frac=in_frac, lut_frac=lut_frac,

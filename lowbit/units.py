@@ -7,7 +7,7 @@ model, from SPEC.md), a cocotb testbench in ``sim_tests/``, and one entry here.
 from .core.params import Param
 from .core.unit_params import (ACC_BITS, ACT_BITS, ARRAY_ACC_BITS, COLS,
                                DINT_FRAC_BITS, DINT_SPECIAL, EPC, EXAQ_BITS,
-                               EXAQ_TOP, IN_BITS, IN_FRAC, LANES, LUT_FRAC,
+                               EXAQ_SERIAL_Y, EXAQ_TOP, IN_BITS, IN_FRAC, LANES, LUT_FRAC,
                                MAX_LEN, OUT_FRAC, OVERFLOW, PIPELINE, POT_BITS,
                                ROWS, WEIGHT_BITS, ZERO_CODE, M_BITS,
                                REQUANT_ACC_BITS, REQUANT_LANES, REQUANT_OUT_BITS,
@@ -271,10 +271,7 @@ UNITS = Registry([
             MAX_LEN,
             EXAQ_TOP,
             EPC,
-            Param("serial_y", False, "stage R's products bit-serially: the y table (2^b "
-                                     "(F+1) cycles per row) and at epc >= 4 S (2^b x bits "
-                                     "of max_len): no multiplier, for long rows",
-                  choices=(False, True), golden=False),
+            EXAQ_SERIAL_Y,
         ),
         component="lowbit.hdl.exaq_softmax:ExaqSoftmax",
         golden="lowbit.golden_models.exaq_softmax:ExaqSoftmax",

@@ -16,7 +16,7 @@ __all__ = ["ACT_BITS", "ACC_BITS", "OVERFLOW", "PIPELINE", "WEIGHT_BITS", "LANES
            "ARRAY_ACC_BITS", "IN_BITS", "IN_FRAC", "LUT_FRAC", "OUT_FRAC", "MAX_LEN", "EPC",
            "EXAQ_BITS", "EXAQ_TOP", "REQUANT_ACC_BITS", "M_BITS", "REQUANT_OUT_BITS",
            "FUSED", "DOT_FUSED", "BOOTH", "K_SLICE", "P_MAX", "Q_MAX", "MAX_SLICES",
-           "LEVELS_PER_STAGE", "EXP_INDEX_FRAC", "REQUANT_LANES"]
+           "LEVELS_PER_STAGE", "EXP_INDEX_FRAC", "EXAQ_SERIAL_Y", "REQUANT_LANES"]
 
 # --- Multiply-accumulate units and dot products
 ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
@@ -73,6 +73,10 @@ EXP_INDEX_FRAC = Param("exp_index_frac", None, "G: fractional bits of the ROM in
 EXAQ_BITS = Param("bits", 3, "code width b: 2^b table entries", lo=2, hi=4)
 EXAQ_TOP = Param("top", ExaqTop.EXP, "what the top code means: exp(-C) from the table, or 0",
                  choices=tuple(ExaqTop))
+EXAQ_SERIAL_Y = Param("serial_y", False, "stage R's products bit-serially: the y table (2^b "
+                                         "(F+1) cycles per row) and at epc >= 4 S (2^b x bits "
+                                         "of max_len): no multiplier, for long rows",
+                      choices=(False, True), golden=False)
 
 # --- Requantization
 REQUANT_LANES = Param("lanes", 1, "accumulators per beat, sharing one (M, s)", lo=1, hi=64,
