@@ -71,3 +71,10 @@ def test_waveform_dump_names_its_signals(name):
         pytest.xfail(f"{auto} of {total} signals auto-named ({share:.0%}), pending")
     assert share <= MAX_AUTO_NAMED, (f"{auto} of {total} signals of {name}'s dump are machine "
                                      f"named ({share:.0%}), e.g. {names[:8]}")
+
+
+def test_waves_names_command_lists_the_share_and_the_source_lines(capsys):
+    assert main(["waves", "--names", "--sources", "int4_dequant"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("int4_dequant ") and "signals auto-named" in out[0]
+    assert any("hdl/stream_pipeline.py:" in line for line in out[1:])
