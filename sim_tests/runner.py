@@ -26,6 +26,7 @@ from amaranth.lib import data
 
 from lowbit.core.errors import LowbitError
 from lowbit.core.locks import exclusive_lock
+from lowbit.core.logs import explain
 from lowbit.core.params import params_tag
 from lowbit.verilog import to_verilog
 
@@ -205,7 +206,9 @@ def _simulate(unit, params, simulator, build_dir, waves, seed, extra_env):
 
     started = time.monotonic()
     runner = get_runner(simulator)
-    build_args = [*VERILATOR_WAIVERS, *VERILATOR_BUILD] if simulator == "verilator" else []
+    # --no-trace-top: the dump holds the unit's scope once (not its ports again under TOP).
+    build_args = ([*VERILATOR_WAIVERS, *VERILATOR_BUILD, *(["--no-trace-top"] if waves else [])]
+                  if simulator == "verilator" else [])
     # The runner passes its process's environment to make: set the cache for the build only.
     build_env = _objcache_env() if simulator == "verilator" else {}
     saved = {name: os.environ.get(name) for name in build_env}
@@ -215,8 +218,7 @@ def _simulate(unit, params, simulator, build_dir, waves, seed, extra_env):
                      build_args=build_args, timescale=("1ns", "1ps"), waves=waves,
                      log_file=build_dir / "build.log")
     except (RuntimeError, SystemExit) as error:
-        raise LowbitError(f"{simulator} could not build {unit.name} ({error}): see "
-                          f"{build_dir / 'build.log'}") from None
+        raise LowbitError(explain(f"{simulator} could not build {unit.name}", build_dir / "build.log")) from None
     finally:
         for name, value in saved.items():
             if value is None:
@@ -236,8 +238,7 @@ def _simulate(unit, params, simulator, build_dir, waves, seed, extra_env):
     try:
         tests, failed = get_results(results_xml)
     except RuntimeError:
-        raise LowbitError(f"{simulator} produced no test results for {unit.name}: see "
-                          f"{log}") from None
+        raise LowbitError(explain(f"{simulator} produced no test results for {unit.name}", log)) from None
     details = ([json.loads(line) for line in summary.read_text().splitlines()]
                if summary.exists() else [])
     wave_file = None
