@@ -157,7 +157,8 @@ def sweep_table(rows):
              "baseline | area ratio per unit of work | raw area ratio | Fmax ratio | error |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        error = (row.get("error") or "").replace("|", "/")
+        # the whole error (its cause and log), on one line of the table
+        error = " ".join((row.get("error") or "").split()).replace("|", "/")
         per_work = "; ".join(f"{mode} {fmt(r.get('area_ratio'))}" if len(
             row.get("per_work_ratio") or {}) > 1 else fmt(r.get("area_ratio"))
             for mode, r in (row.get("per_work_ratio") or {}).items()) or "-"
@@ -166,7 +167,7 @@ def sweep_table(rows):
                      f"{fmt(row.get('luts'))} | {fmt(row.get('dsps'))} | "
                      f"{fmt(row.get('gate_equivalents'), 0)} | {fmt(row.get('fmax_mhz'), 1)} | "
                      f"{row.get('baseline') or '-'} | {per_work} | {fmt(row.get('area_ratio'))} | "
-                     f"{fmt(row.get('fmax_ratio'))} | {error[:80] or '-'} |")
+                     f"{fmt(row.get('fmax_ratio'))} | {error or '-'} |")
     if any(r.get("per_work") for r in rows):
         lines += ["", "Work per cycle (area per unit of work, throughput per area, area x delay "
                   "per unit of work):", ""] + per_work_table([r for r in rows
