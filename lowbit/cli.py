@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .core.errors import LowbitError
-from .options import COUNT, SEED, bounded
+from .core.options import COUNT, SEED, bounded
 
 __all__ = ["main"]
 

@@ -1,6 +1,7 @@
 """Range-checked numeric types for the command line's options (``type=`` of argparse), for
-`lowbit` itself and the modules that add subcommands to it (``lowbit block``, ``lowbit
-experiment``): import them from here, not from lowbit.cli, which imports those modules."""
+`lowbit` itself and every module that adds options to it (``lowbit block``, the study programs
+of ``lowbit experiment`` in golden_models/accuracy/): in the ground layer, so that any layer
+may use them, and not in lowbit.cli, which imports those modules."""
 
 import argparse
 import math
