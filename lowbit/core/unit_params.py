@@ -16,7 +16,9 @@ __all__ = ["ACT_BITS", "ACC_BITS", "OVERFLOW", "PIPELINE", "WEIGHT_BITS", "LANES
            "ARRAY_ACC_BITS", "IN_BITS", "IN_FRAC", "LUT_FRAC", "OUT_FRAC", "MAX_LEN", "EPC",
            "EXAQ_BITS", "EXAQ_TOP", "REQUANT_ACC_BITS", "M_BITS", "REQUANT_OUT_BITS",
            "FUSED", "DOT_FUSED", "BOOTH", "K_SLICE", "P_MAX", "Q_MAX", "MAX_SLICES",
-           "LEVELS_PER_STAGE", "EXP_INDEX_FRAC", "EXAQ_SERIAL_Y", "REQUANT_LANES"]
+           "LEVELS_PER_STAGE", "EXP_INDEX_FRAC", "EXAQ_SERIAL_Y", "REQUANT_LANES",
+           "BLOCK_ENGINE", "BLOCK_SOFTMAX", "BLOCK_LANES", "D_MODEL", "HEADS", "MAX_TOKENS",
+           "BLOCK_M_BITS"]
 
 # --- Multiply-accumulate units and dot products
 ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
@@ -86,3 +88,17 @@ M_BITS = Param("m_bits", 16, "unsigned multiplier M width", lo=1, hi=32,
                bound="acc_bits + m_bits <= 64")
 REQUANT_OUT_BITS = Param("out_bits", 8, "signed output width (saturating)", lo=2, hi=32,
                          bound="below acc_bits + m_bits")
+
+# --- Attention block (one MiniLM attention layer from the units)
+BLOCK_ENGINE = Param("engine", "int8", "projection engine: int8 (int_dot), dint (dint_dot), pot "
+                                       "(pot_dot); the bitplane engine is not built yet",
+                     choices=("int8", "dint", "pot"))
+BLOCK_SOFTMAX = Param("softmax", "fixed", "softmax unit: softmax_fixed or exaq_softmax b = 2, 3",
+                      choices=("fixed", "exaq2", "exaq3"))
+BLOCK_LANES = Param("lanes", 8, "lanes of the projection engine and of the activation x "
+                                "activation int_dot", lo=4, hi=64, golden=False)
+D_MODEL = Param("d_model", 32, "model width D, a multiple of heads x lanes", lo=16, hi=384)
+HEADS = Param("heads", 2, "attention heads (head_dim = d_model / heads)", lo=1, hi=12)
+MAX_TOKENS = Param("max_tokens", 8, "longest sentence (buffer depth; the softmax's max_len)",
+                   lo=2, hi=128)
+BLOCK_M_BITS = Param("m_bits", 16, "width of the requant multipliers M", lo=8, hi=24)
