@@ -1,4 +1,4 @@
-"""The baseline dequantizer: INT4 code -> FP16, times an FP16 scale (SPEC.md "PoT")."""
+"""The baseline dequantizer: INT4 code -> FP16, times an FP16 scale (docs/spec.md, "PoT")."""
 
 from amaranth.hdl import C, Cat, Mux, Signal
 

@@ -1,4 +1,4 @@
-"""The power-of-two weight code shared by every PoT unit (SPEC.md "PoT", docs/pot.md)."""
+"""The power-of-two weight code shared by every PoT unit (docs/spec.md "PoT", docs/pot.md)."""
 
 from amaranth.hdl import Signal
 

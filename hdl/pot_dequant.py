@@ -1,4 +1,4 @@
-"""PoT code + FP16 scale -> FP16 weight by exponent-field arithmetic (SPEC.md "PoT")."""
+"""PoT code + FP16 scale -> FP16 weight by exponent-field arithmetic (docs/spec.md, "PoT")."""
 
 from amaranth.hdl import C, Cat, Mux, Signal, signed
 

@@ -1,7 +1,7 @@
 """Every registered unit, its parameters and its baseline.
 
 Adding a unit: write ``hdl/<name>.py`` (the component), ``golden_models/<name>.py`` (its
-model, from SPEC.md), a cocotb testbench in ``sim_tests/``, and one entry here.
+model, from docs/spec.md), a cocotb testbench in ``sim_tests/``, and one entry here.
 """
 
 from .core.params import Param
