@@ -284,7 +284,7 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
                              cache_dir=synth_cache, key=None)
             if target == "asic":
                 bar.say(f"energy {what}: gate-level simulation on {ENERGY_DATA} operands")
-                row["energy"] = _energy(entry["unit"], row, build / "power")
+                row["energy"] = _energy(entry["unit"], row, build / "power", build / "synth")
             write_atomic(synth_cache / f"{entry['synth_keys'][target]}.json",
                          json.dumps(row) + "\n")
         except Exception as error:  # e.g. the unit does not fit the device: report it
@@ -345,15 +345,17 @@ def _synth_key(name, params, target, versions):
     return key
 
 
-def _energy(unit_name, row, build_dir):
+def _energy(unit_name, row, build_dir, synth_dir):
     """Energy per operation of the winning implementation on the standard-cell target
     (``lowbit.synth.power``, MiniLM operands at ``ENERGY_CLOCK_MHZ``), or None where the power
     flow has no workload for the unit."""
+    from lowbit.synth.asic import run_dir
     from lowbit.synth.power import measure_power
     params = dict(row["params"], **(row.get("implementation") or {}))
-    try:
+    try:   # the winner's netlist from its area run, not a second mapping of the same design
         result = measure_power(UNITS[unit_name], params, data=ENERGY_DATA,
-                               clock_mhz=ENERGY_CLOCK_MHZ, build_dir=build_dir)
+                               clock_mhz=ENERGY_CLOCK_MHZ, build_dir=build_dir,
+                               mapped=run_dir(synth_dir, unit_name, params))
     except LowbitError as error:
         if "no workload" in str(error):
             return None

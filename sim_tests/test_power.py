@@ -307,3 +307,28 @@ def test_each_side_is_measured_at_its_lowest_energy_implementation(build, plain_
         "implementation"]["fused"]
     kept = compare_power("int_mac", dict(SMALL_MAC, fused=True), fixed=("fused",), **common)
     assert [c["implementation"] for c in kept["candidates"]["unit"]] == [{"fused": True}]
+
+
+def test_the_area_runs_netlist_is_reused_only_for_the_same_verilog(build, plain_liberty):
+    """The flow's energy step simulates the netlist of the asic area run instead of mapping
+    the same design again: the same figure as a fresh mapping; another circuit's run folder is
+    not used."""
+    from lowbit.synth.asic import asic_synthesize, run_dir
+    unit, params = _small()
+    params = dict(params, fused=False)
+    synth_dir = build / "reuse-synth"
+    asic_synthesize(lambda: unit.build(params), unit="int_mac", params=params,
+                    build_dir=synth_dir, liberty=plain_liberty, timing=False)
+    mapped = run_dir(synth_dir, "int_mac", params)
+    common = dict(data="random", seed=4, cycles=64, liberty=plain_liberty)
+    fresh = power.measure_power(unit, params, build_dir=build / "reuse-fresh", **common)
+    reused = power.measure_power(unit, params, build_dir=build / "reuse-power", mapped=mapped,
+                                 **common)
+    runs = list((build / "reuse-power").glob("int_mac-*/random-seed4-n64"))
+    assert len(runs) == 1 and (runs[0] / "power_netlist.from").is_file()
+    assert not (runs[0] / "power.ys").exists()   # no second mapping
+    assert reused.energy_pj == fresh.energy_pj and reused.area_um2 == fresh.area_um2
+    other = dict(params, fused=True)
+    power.measure_power(unit, other, build_dir=build / "reuse-other", mapped=mapped, **common)
+    runs = list((build / "reuse-other").glob("int_mac-*/random-seed4-n64"))
+    assert not (runs[0] / "power_netlist.from").exists() and (runs[0] / "power.ys").exists()

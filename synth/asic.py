@@ -32,6 +32,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lowbit.core.errors import LowbitError
 from lowbit.core.params import params_tag
@@ -43,14 +44,14 @@ from .sta import require_sta, sta_version, worst_path
 from .tools import run_tool, tool_versions
 from .wrapper import Harness
 
-__all__ = ["TARGET", "DELAY_TARGET_PS", "DONT_USE", "SCRIPT_REVISION", "AsicResult", "map_commands", "map_design",
+__all__ = ["TARGET", "DELAY_TARGET_PS", "DONT_USE", "SCRIPT_REVISION", "AsicResult", "map_commands", "map_design", "reusable_netlist",
            "asic_synthesize", "resolve_liberty"]
 
 TARGET = "asic"
 # ABC's delay target. A 5 ns target (200 MHz) leaves our units' adder chains room for area
 # recovery; both sides of every comparison get the same target.
 DELAY_TARGET_PS = 5000
-SCRIPT_REVISION = 2
+SCRIPT_REVISION = 3   # 3: the area run keeps plain net names (the same cells)
 DONT_USE = ("*__lpflow_*", "*__probe_*", "*__dlygate*", "*__dlymetal*", "*__clkdlybuf*",
             "*__dlclkp*", "*__sdlclkp*")
 
@@ -172,6 +173,35 @@ def run_dir(build_dir, unit, params):
     return build_dir / f"{unit}-{params_tag(params)}" / TARGET
 
 
+def reusable_netlist(run, verilog, liberty, delay_ps=DELAY_TARGET_PS):
+    """``(netlist path, stat)`` of the area run in folder ``run`` if it mapped exactly
+    ``verilog`` (the unit's Verilog text) to the library ``liberty`` (a materialized copy:
+    its folder names the library's hash) with the commands :func:`map_design` uses today and
+    plain net names, else None. The power flow then simulates that netlist instead of mapping
+    the same design again."""
+    run = Path(run)
+    try:
+        if (run / "unit.v").read_text() != verilog:
+            return None
+        script = (run / "area.ys").read_text()
+        stat = json.loads((run / "area_stat.json").read_text())["design"]
+    except (OSError, ValueError, KeyError):
+        return None
+    top = re.search(r"synth -flatten -booth -top (\S+)", script)
+    if top is None:
+        return None
+    tie, buf, _, _, _ = _cells_of(liberty)
+    rel = script.split("read_liberty -lib ", 1)[-1].split("\n", 1)[0]
+    if Path(rel).parent.name != Path(liberty).parent.name:   # another library
+        return None
+    expected = [c.format(tie=tie, buf=buf, constr="area_abc.constr")
+                for c in map_commands(top.group(1), rel, delay_ps, plain_names=True)]
+    if script.splitlines()[1:1 + len(expected)] != expected:
+        return None
+    netlist = run / "area_netlist.v"
+    return (netlist, stat) if netlist.is_file() else None
+
+
 def asic_synthesize(component_factory, *, unit, params, build_dir, liberty=None,
                     delay_ps=DELAY_TARGET_PS, timing=True):
     """Map a unit to the standard-cell library and time it; returns an :class:`AsicResult`.
@@ -191,7 +221,9 @@ def asic_synthesize(component_factory, *, unit, params, build_dir, liberty=None,
     run.mkdir(parents=True, exist_ok=True)
     top = _module_name(unit)
     (run / "unit.v").write_text(to_verilog(component_factory(), top))
-    stat = map_design(run, "area", "unit.v", top, lib, delay_ps)
+    # Plain net names, as the power flow maps it: the same cells, and a netlist that
+    # ``lowbit.synth.power`` can simulate as it is (:func:`reusable_netlist`).
+    stat = map_design(run, "area", "unit.v", top, lib, delay_ps, plain_names=True)
     cells = dict(sorted(stat["num_cells_by_type"].items()))
     _, _, _, nand2_area, _ = _cells_of(lib)
     ffs = sum(n for cell, n in cells.items() if re.search(r"__(s?df|dl|edf)", cell))

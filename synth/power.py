@@ -37,7 +37,7 @@ import numpy as np
 from lowbit.core.errors import LowbitError
 from lowbit.verilog import to_verilog
 
-from .asic import DELAY_TARGET_PS, map_design, resolve_liberty
+from .asic import DELAY_TARGET_PS, map_design, resolve_liberty, reusable_netlist
 from .liberty import library_id
 from .sta import power_tcl, read_dump, read_power, run_sta, sta_version
 from .tools import tool_versions
@@ -431,16 +431,19 @@ class PowerResult:
 
 def measure_power(unit, params=None, *, data="random", clock_mhz=DEFAULT_CLOCK_MHZ,
                   liberty=None, seed=1, cycles=DEFAULT_CYCLES, build_dir=Path("build/power"),
-                  workload=None):
+                  workload=None, mapped=None):
     """Measure one unit (its registry entry, ``lowbit.registry.Unit``) with ``params``;
     returns a :class:`PowerResult`. Raises ``LowbitError`` on bad input, a failing tool, or a
-    netlist whose outputs differ from the golden model."""
+    netlist whose outputs differ from the golden model. ``mapped``: the folder of an ``asic``
+    area run of the same unit (``lowbit.synth.asic.run_dir``), whose netlist is simulated if
+    it is this very Verilog mapped to this library by today's commands
+    (:func:`~lowbit.synth.asic.reusable_netlist`), instead of mapping it again."""
     _check_clock(clock_mhz)
     params = unit.resolve(params or {})
     work = workload or make_workload(unit, params, data=data, seed=seed, cycles=cycles)
     return measure_component(unit.build(params), work, name=unit.name, params=params, data=data,
                              seed=seed, clock_mhz=clock_mhz, liberty=liberty,
-                             build_dir=build_dir)
+                             build_dir=build_dir, mapped=mapped)
 
 
 def _check_clock(clock_mhz):
@@ -449,7 +452,7 @@ def _check_clock(clock_mhz):
 
 
 def measure_component(component, work, *, name, params, data, seed, clock_mhz, liberty,
-                      build_dir):
+                      build_dir, mapped=None):
     """Measure any ``wiring.Component`` (``name`` for its folder and record) on the
     :class:`~lowbit.synth.workloads.Workload` ``work``; see :func:`measure_power`."""
     _check_clock(clock_mhz)
@@ -463,9 +466,17 @@ def measure_component(component, work, *, name, params, data, seed, clock_mhz, l
     run.mkdir(parents=True, exist_ok=True)
     inputs, outputs = port_widths(component)
     top = re.sub(r"\W", "_", name)
-    (run / "unit.v").write_text(to_verilog(component, top))
-    stat = map_design(run, "power", "unit.v", top, lib, DELAY_TARGET_PS, plain_names=True)
+    verilog = to_verilog(component, top)
+    (run / "unit.v").write_text(verilog)
     netlist = run / "power_netlist.v"
+    reused = reusable_netlist(mapped, verilog, lib) if mapped is not None else None
+    if reused is not None:   # the area run's netlist of this very Verilog and library
+        shutil.copyfile(reused[0], netlist)
+        stat = reused[1]
+        (run / "power_stat.json").write_text(json.dumps({"design": stat}) + "\n")
+        (run / "power_netlist.from").write_text(f"{reused[0]}\n")
+    else:
+        stat = map_design(run, "power", "unit.v", top, lib, DELAY_TARGET_PS, plain_names=True)
     got, vcd, n = simulate_netlist(run, netlist, top, cell_models(lib), inputs, outputs,
                                    work.vectors)
     problem = work.check(got)
