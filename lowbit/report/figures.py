@@ -190,6 +190,9 @@ def _bits_series(ax, rows, bits_name, style, suffix):
     return widths
 
 
+_LABEL_SPOTS = ((10, 10, "left"), (10, -16, "left"), (-10, 10, "right"), (-10, -16, "right"))
+
+
 def plot_fmax_vs_size(rows, path):
     """Fmax against LUTs for every placed-and-routed row, a panel per FPGA target. Returns
     ``path``, or None when no row has an Fmax."""
@@ -200,6 +203,7 @@ def plot_fmax_vs_size(rows, path):
     figure, axes = _figure(1, len(targets), width=5.0, height=4.6)
     for ax, target in zip(axes[0], targets):
         here = [r for r in timed if r["target"] == target]
+        labelled = 0
         for unit in sorted({r["unit"] for r in here}, key=_unit_order):
             points = sorted((r for r in here if r["unit"] == unit), key=lambda r: r["luts"])
             is_baseline = UNITS[unit].baseline is None
@@ -211,15 +215,22 @@ def plot_fmax_vs_size(rows, path):
             varying = _varying(points)
             if len(points) > 1 and varying:      # which point is which parameter set
                 for r in points:
+                    # neighbours' labels go to alternating corners, so that they do not overlap
+                    dx, dy, ha = _LABEL_SPOTS[labelled % len(_LABEL_SPOTS)]
+                    labelled += 1
                     ax.annotate(", ".join(f"{k}={r['params'][k]}" for k in varying),
                                 (r["luts"], r["fmax_mhz"]), textcoords="offset points",
-                                xytext=(4, 4), fontsize=7)
+                                xytext=(dx, dy), ha=ha, fontsize=7, color=unit_colour(unit),
+                                arrowprops=dict(arrowstyle="-", linewidth=0.5,
+                                                color=unit_colour(unit)))
         sizes = [r["luts"] for r in here]
         if max(sizes) > 10 * min(sizes):
             ax.set_xscale("log")
             _plain_log(ax.xaxis)
             ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.margins(x=0.15, y=0.12)
+        ax.set_ylim(bottom=0)        # Fmax differences at their real size
+        _headroom(ax, [r["fmax_mhz"] for r in here])
         ax.set_title(f"Fmax against size, {target}", fontsize=9)
         ax.set_xlabel(f"size (LUT4s, {target})")
         ax.set_ylabel("Fmax (MHz)")
@@ -340,7 +351,10 @@ def plot_accuracy_vs_area(rows, accuracy, path):
             ax.set_ylim(bottom, top)
             ylabel += f"\naxis zoomed to {bottom:.4f}..{top:.4f}"
         else:
-            ax.set_ylim(min(low - 0.05, 0.9 * low), 1.02)
+            bottom = max(0.0, min(low - 0.05, 0.9 * low))
+            ax.set_ylim(bottom, 1.02)
+            if bottom > 0:
+                ylabel += f"\naxis from {bottom:.2f}, not 0"
         ax.set_title(f"MiniLM accuracy against area: {titles[kind]}", fontsize=9)
         ax.set_xlabel(xlabels[kind])
         ax.set_ylabel(ylabel)
