@@ -4,24 +4,18 @@ Adding a unit: write ``hdl/<name>.py`` (the component), ``golden_models/<name>.p
 model, from docs/spec.md), a cocotb testbench in ``sim_tests/``, and one entry here.
 """
 
-from .core.params import Param
 from .core.unit_params import (ACC_BITS, ACT_BITS, ARRAY_ACC_BITS, COLS,
                                DINT_FRAC_BITS, DINT_SPECIAL, EPC, EXAQ_BITS,
                                EXAQ_SERIAL_Y, EXAQ_TOP, IN_BITS, IN_FRAC, LANES, LUT_FRAC,
                                MAX_LEN, OUT_FRAC, OVERFLOW, PIPELINE, POT_BITS,
                                ROWS, WEIGHT_BITS, ZERO_CODE, M_BITS,
                                REQUANT_ACC_BITS, REQUANT_LANES, REQUANT_OUT_BITS,
-                               K_SLICE, P_MAX, Q_MAX, MAX_SLICES, LEVELS_PER_STAGE)
+                               K_SLICE, P_MAX, Q_MAX, MAX_SLICES, LEVELS_PER_STAGE,
+                               BLOCK_ENGINE, BLOCK_LANES, BLOCK_M_BITS, BLOCK_SOFTMAX, BOOTH,
+                               D_MODEL, DOT_FUSED, EXP_INDEX_FRAC, FUSED, HEADS, MAX_TOKENS)
 from .registry import Format, Registry, SlowCorner, Unit
 
 __all__ = ["UNITS"]
-
-_FUSED = Param("fused", False, "the partial products and the accumulator in one carry-save "
-                              "tree with one carry-propagate adder (same latency)",
-               choices=(False, True), golden=False)
-_DOT_FUSED = Param("fused", False, "every lane's partial products in one carry-save tree for "
-                                  "the beat, one carry-propagate adder (latency 2)",
-                   choices=(False, True), golden=False)
 
 
 def _int8_mac_like(params):
@@ -86,7 +80,7 @@ UNITS = Registry([
         params=(
             DINT_SPECIAL,
             DINT_FRAC_BITS,
-            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, _FUSED,
+            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, FUSED,
         ),
         component="lowbit.hdl.dint_mac:DintMac",
         golden="lowbit.golden_models.dint_mac:DintMac",
@@ -114,7 +108,7 @@ UNITS = Registry([
         name="pot_mac",
         summary="power-of-two weight x INT8 activation MAC: a shift and a conditional negate",
         source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
-        params=(POT_BITS, ZERO_CODE, ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, _FUSED),
+        params=(POT_BITS, ZERO_CODE, ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, FUSED),
         component="lowbit.hdl.pot_mac:PotMac",
         golden="lowbit.golden_models.pot_mac:PotMac",
         testbench="lowbit.sim_tests.tb_mac",
@@ -139,7 +133,7 @@ UNITS = Registry([
         summary="N-lane PoT x INT8 dot product: barrel shifts and a pipelined adder tree, "
                 "streams in and out",
         source="PoT: a two-step power-of-two post-training quantization of LLM weights (2025)",
-        params=(LANES, POT_BITS, ZERO_CODE, ACT_BITS, _DOT_FUSED),
+        params=(LANES, POT_BITS, ZERO_CODE, ACT_BITS, DOT_FUSED),
         component="lowbit.hdl.pot_dot:PotDot",
         golden="lowbit.golden_models.pot_dot:PotDot",
         testbench="lowbit.sim_tests.tb_dot",
@@ -166,7 +160,7 @@ UNITS = Registry([
             DINT_SPECIAL,
             DINT_FRAC_BITS,
             ACT_BITS,
-            _DOT_FUSED,
+            DOT_FUSED,
         ),
         component="lowbit.hdl.dint_dot:DintDot",
         golden="lowbit.golden_models.dint_dot:DintDot",
@@ -312,8 +306,7 @@ UNITS = Registry([
             OUT_FRAC,
             MAX_LEN,
             EPC,
-            Param("exp_index_frac", None, "G: fractional bits of the ROM index, 0..in_frac "
-                                          "(auto: min(in_frac, 5))", lo=0, hi=15),
+            EXP_INDEX_FRAC,
         ),
         component="lowbit.hdl.softmax_fixed:SoftmaxFixed",
         golden="lowbit.golden_models.softmax_fixed:SoftmaxFixed",
@@ -333,7 +326,7 @@ UNITS = Registry([
         summary="baseline: signed INT x INT MAC (INT8 x INT8 by default), the `*` operator",
         params=(
             WEIGHT_BITS,
-            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, _FUSED,
+            ACT_BITS, ACC_BITS, OVERFLOW, PIPELINE, FUSED,
         ),
         component="lowbit.hdl.int_mac:IntMac",
         golden="lowbit.golden_models.int_mac:IntMac",
@@ -352,10 +345,7 @@ UNITS = Registry([
         name="int_dot",
         summary="baseline: N-lane signed INT x INT dot product (INT4 x INT8 lanes by default)",
         params=(LANES, WEIGHT_BITS.with_default(4), ACT_BITS,
-                _DOT_FUSED,
-                Param("booth", False, "lanes as radix-4 Booth partial products in a carry-save "
-                                      "tree with one adder each, not `*` (without fused)",
-                      choices=(False, True), golden=False)),
+                DOT_FUSED, BOOTH),
         component="lowbit.hdl.int_dot:IntDot",
         golden="lowbit.golden_models.int_dot:IntDot",
         testbench="lowbit.sim_tests.tb_dot",
@@ -406,19 +396,9 @@ UNITS = Registry([
                 "chosen softmax, requant between the stages, on-chip buffers, one sequencer",
         source="composition of the units (issue 17)",
         params=(
-            Param("engine", "int8", "projection engine: int8 (int_dot), dint (dint_dot), pot "
-                                    "(pot_dot); the bitplane engine is not built yet",
-                  choices=("int8", "dint", "pot")),
-            Param("softmax", "fixed", "softmax unit: softmax_fixed or exaq_softmax b = 2, 3",
-                  choices=("fixed", "exaq2", "exaq3")),
-            Param("lanes", 8, "lanes of the projection engine and of the activation x "
-                              "activation int_dot", lo=4, hi=64, golden=False),
-            Param("d_model", 32, "model width D, a multiple of heads x lanes", lo=16, hi=384),
-            Param("heads", 2, "attention heads (head_dim = d_model / heads)", lo=1, hi=12),
-            Param("max_tokens", 8, "longest sentence (buffer depth; the softmax's max_len)",
-                  lo=2, hi=128),
+            BLOCK_ENGINE, BLOCK_SOFTMAX, BLOCK_LANES, D_MODEL, HEADS, MAX_TOKENS,
             IN_BITS.with_default(12), IN_FRAC, LUT_FRAC,
-            Param("m_bits", 16, "width of the requant multipliers M", lo=8, hi=24),
+            BLOCK_M_BITS,
         ),
         component="lowbit.hdl.attention_block:AttentionBlock",
         golden="lowbit.golden_models.block:BlockParams",
