@@ -119,3 +119,18 @@ def test_format_table_aligns_one_row_per_result():
     lines = format_table([result, result]).splitlines()
     assert len(lines) == 4 and len({len(line) for line in lines[1:]}) == 1
     assert "898.5" in lines[2] and "3594" in lines[2]
+
+
+def test_a_design_synthesized_once_in_a_process_is_not_synthesized_again(tmp_path):
+    """The flow synthesizes a job's winning candidate for area, then again with timing: the
+    second area run of the same Verilog, script and folder is the first one's (same figures,
+    Yosys not run again); a missing result file means a new run."""
+    first = run("generic", tmp_path)
+    log = run_dir(tmp_path, "mac8", PARAMS, "generic", None) / "area.log"
+    stamp = log.stat().st_mtime_ns
+    again = run("generic", tmp_path)
+    assert log.stat().st_mtime_ns == stamp
+    assert again.cells == first.cells and again.transistors == first.transistors
+    (log.parent / "area_stat.json").unlink()
+    third = run("generic", tmp_path)
+    assert log.stat().st_mtime_ns != stamp and third.transistors == first.transistors

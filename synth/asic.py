@@ -159,10 +159,31 @@ def map_design(run, name, verilog, top, liberty, delay_ps=DELAY_TARGET_PS, *, pl
               f"tee -q -o {name}_stat.json stat -json -liberty {rel}",
               f"tee -q -o {name}_stat.txt stat -liberty {rel}",
               f"write_verilog -noattr -noexpr -nohex -nodec {name}_netlist.v"]
-    (run / f"{name}.ys").write_text("\n".join(script) + "\n")
+    text = "\n".join(script) + "\n"
+    outputs = (f"{name}_stat.json", f"{name}_netlist.v")
+    key = _mapping_key(run, name, text, verilog)
+    if key in _MAPPED and all((run / f).is_file() for f in outputs):
+        return _MAPPED[key]   # this process mapped this very design here already
+    (run / f"{name}.ys").write_text(text)
     run_tool("yosys", ["-q", "-l", f"{name}.log", "-s", f"{name}.ys"], cwd=run,
              log=f"{name}.stdout", error_log=f"{name}.log")
-    return json.loads((run / f"{name}_stat.json").read_text())["design"]
+    stat = json.loads((run / f"{name}_stat.json").read_text())["design"]
+    _MAPPED[key] = stat
+    return stat
+
+
+# Designs this process has mapped: (run folder, name, script, Verilog digest) -> stat. The
+# flow maps a multi-candidate job's winner for area in its candidate loop and again in its
+# timed run (lowbit.jobs.best_synth); the second finds it here. Within one process only, so
+# the tools are the same; the files are checked to be there still.
+_MAPPED = {}
+
+
+def _mapping_key(run, name, script, verilog):
+    """The key of :data:`_MAPPED`: the folder, the script and a digest of its input."""
+    import hashlib
+    digest = hashlib.sha256((Path(run) / verilog).read_bytes()).hexdigest()
+    return (str(Path(run).resolve()), name, script, digest)
 
 
 def _module_name(unit):

@@ -35,6 +35,7 @@ Every file of a run goes to ``run_dir(...)``; tools run with that folder as work
 relative paths, so no script or log names the machine's folders.
 """
 
+import hashlib
 import json
 import re
 import time
@@ -153,12 +154,25 @@ def _synth_commands(target, top, options=()):
 def _yosys(run, name, verilog, commands, stat="stat -json"):
     """Run a Yosys script ``<name>.ys`` on ``verilog``; returns the design's ``stat`` JSON."""
     script = [f"read_verilog {verilog}", *commands, f"tee -q -o {name}_stat.json {stat}"]
-    (run / f"{name}.ys").write_text("\n".join(script) + "\n")
+    text = "\n".join(script) + "\n"
+    key = (str(run.resolve()), name, text,
+           hashlib.sha256((run / verilog).read_bytes()).hexdigest())
+    if name == "area" and key in _SYNTHESIZED and (run / f"{name}_stat.json").is_file():
+        # This process synthesized this very design here already: the flow's winner of
+        # several candidates is synthesized for area in the candidate loop, then timed.
+        return _SYNTHESIZED[key]
+    (run / f"{name}.ys").write_text(text)
     # Yosys' console output stops after the first ABC call in the YoWASP build (ABC takes over
     # the stdout handle), so the complete log is Yosys' own `-l` file.
     run_tool("yosys", ["-q", "-l", f"{name}.log", "-s", f"{name}.ys"], cwd=run,
              log=f"{name}.stdout", error_log=f"{name}.log")
-    return json.loads((run / f"{name}_stat.json").read_text())["design"]
+    design = json.loads((run / f"{name}_stat.json").read_text())["design"]
+    _SYNTHESIZED[key] = design
+    return design
+
+
+# Area runs this process has done: (run folder, name, script, Verilog digest) -> stat design.
+_SYNTHESIZED = {}
 
 
 def _cells(stat):
