@@ -176,7 +176,6 @@ UNITS = Registry([
         proofs=("lowbit.sim_tests.formal.dint_dot:DINT_DOT_LANES",
                 "lowbit.sim_tests.formal.dint_dot:DINT_DOT_DATAPATH",
                 "lowbit.sim_tests.formal.dint_dot:DINT_DOT_LANES_A16",
-                "lowbit.sim_tests.formal.dint_dot:DINT_DOT_DATAPATH_A3",
                 "lowbit.sim_tests.formal.dint_dot:DINT_DOT_FUSED_DATAPATH",
                 "lowbit.sim_tests.formal.dint_dot:DINT_DOT_STREAM"),
         docs="docs/dint_dot.md",
