@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from lowbit.core.modes import DintCodebook, ExaqTop
+from lowbit.core.unit_params import BLOCK_M_BITS, BLOCK_SOFTMAX, D_MODEL, HEADS, MAX_TOKENS
 from lowbit.core.widths import signed_bits_for, signed_range
 
 from .._checks import ParameterError, check_choice, check_int, int_array
@@ -39,12 +40,11 @@ __all__ = [
 ]
 
 ENGINES = ("int8", "dint", "pot", "bitplane")
-SOFTMAXES = ("fixed", "exaq2", "exaq3")
+SOFTMAXES = BLOCK_SOFTMAX.choices
 PROJECTIONS = ("q", "k", "v", "o")
 ACT_BITS = 8          # x, Q8, K8, V8, C8
 BIAS_BITS = 32        # a bias per output channel, in the accumulator's units
 ZP_BITS = 2           # ABQ W2: codes and zero points 0..3
-MAX_TOKENS = 128
 PRODUCT_LANES = 64    # lanes of the models' dot products (any width gives the same sums)
 
 
@@ -57,8 +57,8 @@ class BlockFormat:
     quantizer: str
 
     def __post_init__(self):
-        check_choice("engine", self.engine, ENGINES)
-        check_choice("softmax", self.softmax, SOFTMAXES)
+        check_choice("engine", self.engine, ENGINES)   # every engine of the model (see BlockParams)
+        BLOCK_SOFTMAX.check(self.softmax)
 
 
 # The four configurations of issue 17, item 3: one declaration, read by the model, the
@@ -83,7 +83,7 @@ class BlockParams:
     ``max_tokens`` in 2..128 (the softmax unit's ``max_len``: its normalisation depends on it);
     ``engine`` in :data:`ENGINES`, ``softmax`` in :data:`SOFTMAXES`; the logits' ``in_bits``
     (4..16) and ``in_frac`` (0..in_bits-1); the softmax's ``lut_frac`` and ``out_frac``
-    (4..16; P is unsigned, 0..2**out_frac); ``m_bits`` (1..32), the width of every M.
+    (4..16; P is unsigned, 0..2**out_frac); ``m_bits`` (8..24), the width of every M.
     """
     d_model: int = 32
     heads: int = 2
@@ -98,18 +98,20 @@ class BlockParams:
     m_bits: int = 16
 
     def __post_init__(self):
-        check_int("heads", self.heads, 1, 12)
-        check_int("d_model", self.d_model, 16, 384)
+        HEADS.check(self.heads)
+        D_MODEL.check(self.d_model)
         if self.d_model % self.heads:
             raise ParameterError(f"d_model={self.d_model} is not allowed: d_model must be a multiple of heads={self.heads}",
                                  name="d_model", value=self.d_model)
-        check_int("max_tokens", self.max_tokens, 2, MAX_TOKENS)
+        MAX_TOKENS.check(self.max_tokens)
         if self.tokens is None:   # a full block: as many tokens as it holds
             object.__setattr__(self, "tokens", self.max_tokens)
         check_int("tokens", self.tokens, 1, self.max_tokens, f"max_tokens={self.max_tokens}")
+        # The model has every engine; the hardware's declaration (BLOCK_ENGINE) lists the
+        # ones built so far, so the model checks against its own list.
         check_choice("engine", self.engine, ENGINES)
-        check_choice("softmax", self.softmax, SOFTMAXES)
-        check_int("m_bits", self.m_bits, 1, 32)
+        BLOCK_SOFTMAX.check(self.softmax)
+        BLOCK_M_BITS.check(self.m_bits)
         self.softmax_model()   # checks in_bits, in_frac, lut_frac, out_frac
 
     @classmethod
