@@ -9,6 +9,7 @@ import sys
 import time
 
 from .core.errors import LowbitError
+from .core.options import bounded
 
 __all__ = ["PROGRAMS", "add_parser", "cmd_experiment"]
 
@@ -32,7 +33,7 @@ PROGRAMS = {
 
 
 def _exaq_table_arguments(parser):
-    parser.add_argument("--length", type=int, default=None,
+    parser.add_argument("--length", type=bounded(int, 2, 1 << 20), default=None,
                         help="row length of the objective's model (default 256, the reference's table)")
 
 

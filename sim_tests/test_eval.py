@@ -172,8 +172,8 @@ def test_distribution_correction_block_loss_and_search():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["experiment", "exaq-table", "--length", "1"], "--length=1 is out of range"),
-    (["experiment", "dint-mse", "--n-grid", "0"], "n_grid=0 is out of range"),
+    (["experiment", "exaq-table", "--length", "1"], "argument --length: 1 is out of range: give an integer in 2..1048576"),
+    (["experiment", "dint-mse", "--n-grid", "0"], "argument --n-grid: 0 is out of range: give an integer in 1..10000"),
     (["experiment", "nope"], "invalid choice: 'nope'"),
     (["experiment", "ptq", "--damp", "3", "--layers", "encoder.layer.0.attention.self.query"], "damp=3.0 is out of range"),
 ])

@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from lowbit.core.options import SEED, bounded
+
 from .._checks import check_choice
 from ..dint import SPECIALS, DintFormat, dequantize, dequantize_int, quantize_dint, quantize_int
 from .progress import Steps
@@ -60,9 +62,10 @@ def mse_rows(w, n_grid=100):
 
 
 def add_arguments(parser):
-    """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-grid", type=int, default=100)
+    """The options of ``lowbit experiment dint-mse``."""
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the synthetic weights (default 0)")
+    parser.add_argument("--n-grid", type=bounded(int, 1, 10_000), default=100,
+                        help="clipping ratios of the MSE search (default 100)")
 
 
 def run(args):

@@ -35,6 +35,8 @@ from collections import namedtuple
 import numpy as np
 
 from lowbit.core.modes import ExaqTop
+from lowbit.core.options import COUNT, SEED, bounded
+from lowbit.core.unit_params import LUT_FRAC
 
 from .._checks import ParameterError, check_choice, check_int
 from ..dint import finite_floats
@@ -467,10 +469,11 @@ def _print_clip_table(kind, sigmas, lengths, bits_list, n_rows, seed, steps):
 
 
 def add_arguments(parser):
-    """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rows", type=int, default=128, help="rows per call in the clip tables")
-    parser.add_argument("--lut-frac", type=int, default=10, help="lut_frac of the units in the error tables")
+    """The options of ``lowbit experiment exaq-clip``."""
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the random logit rows (default 0)")
+    parser.add_argument("--rows", type=COUNT, default=128, help="rows per call in the clip tables (default 128)")
+    parser.add_argument("--lut-frac", type=bounded(int, LUT_FRAC.lo, LUT_FRAC.hi), default=10,
+                        help="lut_frac of the units in the error tables (default 10)")
     parser.add_argument("--only", choices=("clip", "errors"), help="print one kind of table")
 
 

@@ -256,7 +256,7 @@ def format_tables(rows, clips):
 
 def add_arguments(parser):
     """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
-    parser.add_argument("--bits", type=int, nargs="+", default=[2, 3], help="EXAQ bit widths (2..4)")
+    parser.add_argument("--bits", type=int, nargs="+", choices=(2, 3, 4), default=[2, 3], help="EXAQ bit widths (2..4)")
     parser.add_argument("--rule", choices=RULES, default=None,
                         help="clip rule of the calibration (default: the accuracy table's, exaq_attention.DEFAULT_RULE)")
 

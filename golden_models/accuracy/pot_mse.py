@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from lowbit.core.options import COUNT, SEED
+
 from ..dint import dequantize, dequantize_int, quantize_int
 from .dint_mse import DISTRIBUTIONS, relative_mse, synthetic_weights
 from .progress import Steps
@@ -95,10 +97,10 @@ def minilm_rows(layers=None, progress=None):
 
 
 def add_arguments(parser):
-    """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--calib", type=int, default=128, help="calibration samples (default 128)")
-    parser.add_argument("--test", type=int, default=1024, help="held-out samples (default 1024)")
+    """The options of ``lowbit experiment pot-mse``."""
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the synthetic layers (default 0)")
+    parser.add_argument("--calib", type=COUNT, default=128, help="calibration samples (default 128)")
+    parser.add_argument("--test", type=COUNT, default=1024, help="held-out samples (default 1024)")
     parser.add_argument("--minilm", action="store_true",
                         help="average over MiniLM's 36 linear layers with their real inputs "
                              "instead of synthetic layers")

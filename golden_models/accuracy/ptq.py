@@ -26,6 +26,8 @@ from typing import Callable
 
 import numpy as np
 
+from lowbit.core.options import COUNT, bounded
+
 from .._checks import ParameterError, check_choice, check_int
 from ..dint import DintFormat, LevelRounder, quantize_dint, quantize_int
 
@@ -440,15 +442,15 @@ def _model_report(model, sentences, formats, args, steps):
 
 
 def add_arguments(parser):
-    """The options of this program (``lowbit experiment`` and the old ``python -m`` entry)."""
+    """The options of ``lowbit experiment ptq``."""
     parser.add_argument("--table", choices=("layers", "model"), default="layers",
                         help="per-layer output errors, or the whole model's embeddings")
-    parser.add_argument("--methods", nargs="+", default=["RTN", "GPTQ"],
+    parser.add_argument("--methods", nargs="+", default=["RTN", "GPTQ"], help="layer quantizers (default RTN GPTQ)",
                         choices=("RTN", "GPTQ", "Athena-cols", "Athena-rows"))
-    parser.add_argument("--damp", nargs="+", type=float, default=[0.01],
+    parser.add_argument("--damp", nargs="+", type=bounded(float, 0), default=[0.01],
                         help="damping values of the second-order methods")
     parser.add_argument("--layers", nargs="+", default=list(_REPORT_LAYERS), help="layers of the per-layer table")
-    parser.add_argument("--row-group", type=int, default=128, help="rows per group of Athena-rows")
+    parser.add_argument("--row-group", type=COUNT, default=128, help="rows per group of Athena-rows (default 128)")
 
 
 def run(args):
