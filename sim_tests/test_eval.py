@@ -202,7 +202,8 @@ def _steps(stderr):
 
 
 @pytest.mark.parametrize("args", [["exaq-table"], ["exaq-clip", "--only", "errors", "--rows", "4"],
-                                  ["dint-mse", "--n-grid", "2"], ["minilm-reference", "hello"]])
+                                  ["dint-mse", "--n-grid", "2"], ["minilm-reference", "hello"],
+                                  ["block-accuracy", "--sentences", "1", "--config", "int8-fixed"]])
 def test_experiments_report_steps_done_of_total(args):
     """Between "started" and "finished", a program prints one [done/total] line per step, as
     `lowbit flow` does: 1, 2, ... up to its total, the total the same on every line."""
