@@ -44,7 +44,7 @@ def test_waves_command_draws_the_committed_figure(tmp_path, capsys):
 # listed unit that already passes, so the list only shrinks.
 PENDING_NAMES = {
     "dint_mac": "44%", "pot_mac": "33%", "pot_dot": "79%", "dint_dot": "48%",
-    "btc_array": "97%", "exaq_softmax": "54%", "softmax_fixed": "51%",
+    "btc_array": "18%", "exaq_softmax": "54%", "softmax_fixed": "51%",
     "int_mac": "33%", "int_dot": "43%", "int_array": "30%",
     "requant": "27%", "attention_block": "51%",
 }
