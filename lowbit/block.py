@@ -17,7 +17,7 @@ MINILM_LANES = (4, 8, 16, 32)     # the lanes must divide MiniLM's head_dim of 3
 
 
 def add_arguments(parser):
-    from .cli import bounded
+    from .core.options import bounded
     parser.add_argument("--config", required=True, choices=CONFIG_NAMES,
                         help="the configuration (golden_models/block CONFIGS)")
     parser.add_argument("--sentence", type=bounded(int, 0, 239), default=0,
