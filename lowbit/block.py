@@ -64,7 +64,8 @@ def run_command(args):
         "in_bits": params.in_bits, "in_frac": params.in_frac, "lut_frac": params.lut_frac,
         "m_bits": params.m_bits})
     block = AttentionBlock(**block_params)
-    block._MustUse__silence = True      # built for its formulas only
+    for part in (block, block.proj, block.aa, block.sm, block.requant):
+        part._MustUse__silence = True   # built for its formulas only, never elaborated
     tokens = params.tokens
     formula = block.cycles(tokens)
     if args.no_sim:
