@@ -119,10 +119,11 @@ BTC_ARRAY_MUTANTS = MutantSet(
            'return n.bit_length() - 1',
            'buffer address fields floor(log2 n) wide: one bit short at p_max, q_max, '
            'max_slices of 3 or 5 (right at powers of two)'),
+        # (d > p - 1 would be equivalent: at d = p - 1 both arms start at (p - 1, 0))
         _m('btc-diagonal-start', 'btc_array', 'operator',
            'with m.If(d >= p - 1):',
-           'with m.If(d > p - 1):',
-           'a diagonal started from the wrong weight plane'),
+           'with m.If(d > p):',
+           'the diagonal d = p started from weight plane p, which the job does not have'),
         _m('btc-negate-carry', 'btc_array', 'carry',
            'm.d.comb += diag_sum.eq(Cat(self.negate, diag) + Cat(self.negate, wide))',
            'm.d.comb += diag_sum.eq(Cat(0, diag) + Cat(self.negate, wide))',
