@@ -209,12 +209,19 @@ def test_cli_power_writes_the_record(tmp_path, capsys, plain_liberty):
     (["power", "int_mac", "--clock", "0"], "--clock"),
     (["power", "int_mac", "--cycles", "3"], "--cycles"),
     (["power", "int_mac", "--liberty", "/nonexistent.lib"], "--liberty"),
-    (["power", "btc_array"], "no workload"),
 ])
 def test_cli_power_bad_input_is_one_line(argv, what, capsys, tmp_path):
     assert main(["--build", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and what in err
+
+
+def test_a_unit_without_a_workload_is_one_error_line():
+    from dataclasses import replace
+    bare = replace(UNITS["int_mac"], workload=None)
+    with pytest.raises(LowbitError, match="no workload for int_mac") as error:
+        make_workload(bare, bare.resolve({}), data="random", seed=1, cycles=64)
+    assert "\n" not in str(error.value)
 
 
 def test_dot_product_netlist_is_measured_per_mac(build, plain_liberty):
