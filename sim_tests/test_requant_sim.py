@@ -32,7 +32,7 @@ MUTANTS = MutantSet(
     checks=('test_requant_sim.py::test_requant[requant-defaults-icarus]',),
     mutants=(
         _m('requant-truncate', 'requant', 'operator',
-           'rounded.eq((halves[k] + 1) >> 1)', 'rounded.eq(halves[k] >> 1)',
+           'incremented.eq(halves[k] + 1)', 'incremented.eq(halves[k])',
            'rounds down instead of half up'),
         _m('requant-no-doubling', 'requant', 'shift',
            'doubled.eq(products[k] << 1)', 'doubled.eq(products[k])',
@@ -41,7 +41,7 @@ MUTANTS = MutantSet(
            'Cat(payload.m, Const(0, 1)).as_signed()', 'payload.m.as_signed()',
            "M's top bit read as a sign"),
         _m('requant-low-wraps', 'requant', 'mux',
-           'Mux(rounded < lo, lo, rounded)', 'rounded',
+           'below.eq(rounded < lo)', 'below.eq(0)',
            'no saturation below: the low bits wrap'),
     ),
 )
