@@ -109,14 +109,14 @@ class AttentionBlock(Component):
             divisors = [h for h in range(1, 13) if d_model % h == 0]
             raise ParameterError(
                 f"heads={heads} is not allowed: heads must divide d_model={d_model}, one of "
-                f"{', '.join(map(str, divisors))}", name="heads", value=heads, choices=divisors)
+                f"{', '.join(map(str, divisors))} (heads must be one of these)", name="heads", value=heads, choices=divisors)
         self.lanes = check_int("lanes", lanes, 4, 64)
         if (d_model // heads) % lanes:
             divisors = [n for n in range(4, 65) if (d_model // heads) % n == 0]
             raise ParameterError(
-                f"lanes={lanes} is not allowed: lanes must divide head_dim = d_model / heads = "
-                f"{d_model // heads} (d_model a multiple of heads x lanes), one of "
-                f"{', '.join(map(str, divisors)) or 'none in 4..64'}", name="lanes", value=lanes,
+                f"lanes={lanes} is not allowed: lanes must be one of "
+                f"{', '.join(map(str, divisors)) or 'none in 4..64'}, the divisors of head_dim = "
+                f"d_model / heads = {d_model // heads} (d_model a multiple of heads x lanes)", name="lanes", value=lanes,
                 choices=divisors or None)
         self.max_tokens = check_int("max_tokens", max_tokens, 2, 128)
         self.in_bits = check_int("in_bits", in_bits, 4, 16)

@@ -188,7 +188,10 @@ def test_every_unit_simulates_on_both_simulators():
     agree on every unit (no simulation here: the cases themselves run in the unit's tests)."""
     both = {unit for (unit, _), simulators in _simulation_cases().items()
             if set(SIMULATORS) <= simulators}
-    missing = [unit.name for unit in UNITS if unit.name not in both]
+    # attention_block's Icarus case (a whole layer at the defaults, 86 s) runs under -m slow,
+    # its Verilator case in the default suite (sim_tests/test_block_sim.py).
+    slow_only = {"attention_block"}
+    missing = [unit.name for unit in UNITS if unit.name not in both | slow_only]
     assert not missing, f"no case on both {' and '.join(SIMULATORS)} for: {', '.join(missing)}"
 
 
