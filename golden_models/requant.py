@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from lowbit.core.unit_params import M_BITS, REQUANT_ACC_BITS, REQUANT_OUT_BITS
+from lowbit.core.unit_params import M_BITS, REQUANT_ACC_BITS, REQUANT_OUT_BITS, requant_widths
 from lowbit.core.widths import signed_range, unsigned_range
 
 from ._checks import ParameterError, check_int, int_array
@@ -30,7 +30,6 @@ __all__ = ["MAX_SHIFT", "SHIFT_BITS", "requant", "requant_pair", "Requant"]
 SHIFT_BITS = 6
 MAX_SHIFT = (1 << SHIFT_BITS) - 1   # s in 0..63
 MAX_ACC_BITS, MAX_M_BITS, MAX_OUT_BITS = REQUANT_ACC_BITS.hi, M_BITS.hi, REQUANT_OUT_BITS.hi
-MAX_PRODUCT_BITS = 64
 
 
 def requant(a, m, s, out_bits):
@@ -96,12 +95,8 @@ class Requant:
     """
 
     def __init__(self, *, acc_bits=32, m_bits=16, out_bits=8):
-        self.acc_bits = REQUANT_ACC_BITS.check(acc_bits)
-        self.m_bits = M_BITS.check(m_bits, hi=min(M_BITS.hi, MAX_PRODUCT_BITS - self.acc_bits),
-                                   why=f"acc_bits + m_bits <= {MAX_PRODUCT_BITS}")
-        self.product_bits = self.acc_bits + self.m_bits
-        self.out_bits = REQUANT_OUT_BITS.check(out_bits, hi=min(REQUANT_OUT_BITS.hi, self.product_bits - 1),
-                                               why="below acc_bits + m_bits")
+        self.acc_bits, self.m_bits, self.product_bits, self.out_bits = requant_widths(
+            acc_bits, m_bits, out_bits)
 
     def __repr__(self):
         return f"Requant(acc_bits={self.acc_bits}, m_bits={self.m_bits}, out_bits={self.out_bits})"

@@ -5,7 +5,7 @@ from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.unit_params import M_BITS, REQUANT_ACC_BITS, REQUANT_LANES, REQUANT_OUT_BITS
+from lowbit.core.unit_params import M_BITS, REQUANT_ACC_BITS, REQUANT_LANES, REQUANT_OUT_BITS, requant_widths
 from lowbit.core.widths import signed_range
 
 from .component import Component
@@ -14,7 +14,6 @@ from .stream_pipeline import StallingPipeline
 __all__ = ["SHIFT_BITS", "Requant"]
 
 SHIFT_BITS = 6          # s in 0..63
-MAX_PRODUCT_BITS = 64
 
 
 class Requant(Component):
@@ -56,12 +55,8 @@ class Requant(Component):
 
     def __init__(self, *, lanes=1, acc_bits=32, m_bits=16, out_bits=8):
         self.lanes = REQUANT_LANES.check(lanes)
-        self.acc_bits = REQUANT_ACC_BITS.check(acc_bits)
-        self.m_bits = M_BITS.check(m_bits, hi=min(M_BITS.hi, MAX_PRODUCT_BITS - self.acc_bits),
-                                   why=f"acc_bits + m_bits <= {MAX_PRODUCT_BITS}")
-        self.product_bits = self.acc_bits + self.m_bits
-        self.out_bits = REQUANT_OUT_BITS.check(out_bits, hi=min(REQUANT_OUT_BITS.hi, self.product_bits - 1),
-                                               why="below acc_bits + m_bits")
+        self.acc_bits, self.m_bits, self.product_bits, self.out_bits = requant_widths(
+            acc_bits, m_bits, out_bits)
         layout = data.StructLayout({
             "acc": data.ArrayLayout(signed(self.acc_bits), self.lanes),
             "m": unsigned(self.m_bits),

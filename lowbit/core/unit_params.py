@@ -102,3 +102,18 @@ HEADS = Param("heads", 2, "attention heads (head_dim = d_model / heads)", lo=1, 
 MAX_TOKENS = Param("max_tokens", 8, "longest sentence (buffer depth; the softmax's max_len)",
                    lo=2, hi=128)
 BLOCK_M_BITS = Param("m_bits", 16, "width of the requant multipliers M", lo=8, hi=24)
+
+
+REQUANT_MAX_PRODUCT_BITS = 64    # acc x M held in one 64-bit product (golden model and circuit)
+
+
+def requant_widths(acc_bits, m_bits, out_bits):
+    """``(acc_bits, m_bits, product_bits, out_bits)`` of a requant stage, each checked against
+    its declaration and the bounds the others set (the circuit and its golden model share them)."""
+    acc_bits = REQUANT_ACC_BITS.check(acc_bits)
+    m_bits = M_BITS.check(m_bits, hi=min(M_BITS.hi, REQUANT_MAX_PRODUCT_BITS - acc_bits),
+                          why=f"acc_bits + m_bits <= {REQUANT_MAX_PRODUCT_BITS}")
+    product_bits = acc_bits + m_bits
+    out_bits = REQUANT_OUT_BITS.check(out_bits, hi=min(REQUANT_OUT_BITS.hi, product_bits - 1),
+                                      why="below acc_bits + m_bits")
+    return acc_bits, m_bits, product_bits, out_bits
