@@ -5,7 +5,7 @@ from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.unit_params import M_BITS, REQUANT_ACC_BITS, REQUANT_LANES, REQUANT_OUT_BITS, requant_widths
+from lowbit.core.unit_params import REQUANT_LANES, requant_widths
 from lowbit.core.widths import signed_range
 
 from .component import Component
