@@ -3,8 +3,9 @@
 ``sim_tests/data/verilog_hashes.json`` holds, for each (unit, parameter set) of
 :mod:`~lowbit.sim_tests.extremes` outside the slow corners, the parameters and the SHA-256 of
 the Verilog that ``lowbit generate`` writes. A refactoring must leave every hash unchanged; a
-deliberate change of a circuit re-records them with ``LOWBIT_RECORD_HASHES=1 python -m pytest
-sim_tests/test_verilog_hashes.py -n 0`` and says why in its commit.
+deliberate change of a circuit re-records the changed units' entries with
+``LOWBIT_RECORD_HASHES=unit[,unit...] python -m pytest sim_tests/test_verilog_hashes.py -n 0``
+(``LOWBIT_RECORD_HASHES=1`` re-records every unit) and says why in its commit.
 """
 
 import hashlib
@@ -30,15 +31,24 @@ def _recorded():
     return json.loads(RECORD.read_text())
 
 
-def _record():
+def _record(units=None):
+    """Re-record the entries of ``units`` (every unit if None); the others stay as recorded, so
+    that a change to one unit cannot silently re-record another's."""
     from lowbit.sim_tests.extremes import extremes
-    table = {e.id: {"unit": e.unit, "params": e.params, "sha256": _digest(e.unit, e.params)}
-             for e in extremes() if not e.slow}
+    table = {} if units is None else {k: v for k, v in _recorded().items() if v["unit"] not in units}
+    table.update({e.id: {"unit": e.unit, "params": e.params, "sha256": _digest(e.unit, e.params)}
+                  for e in extremes() if not e.slow and (units is None or e.unit in units)})
     RECORD.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
 
 
-if os.environ.get("LOWBIT_RECORD_HASHES") == "1":
+_RECORD_REQUEST = os.environ.get("LOWBIT_RECORD_HASHES", "")
+if _RECORD_REQUEST == "1":
     _record()
+elif _RECORD_REQUEST:
+    _unknown = set(_RECORD_REQUEST.split(",")) - set(UNITS.names())
+    if _unknown:
+        raise SystemExit(f"LOWBIT_RECORD_HASHES: unknown unit(s) {sorted(_unknown)}")
+    _record(set(_RECORD_REQUEST.split(",")))
 
 
 @pytest.mark.parametrize("case", sorted(_recorded()))
