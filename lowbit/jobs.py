@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from .core.errors import LowbitError
@@ -27,7 +28,8 @@ from .metrics import area_of
 from .units import UNITS
 from .verilog import to_verilog
 
-__all__ = ["candidates", "verilog_of", "job_key", "cached_row", "best_synth", "write_atomic"]
+__all__ = ["candidates", "verilog_of", "job_key", "cached_row", "best_synth", "write_atomic",
+           "has_multiplier"]
 
 SEED = 1  # nextpnr's placement seed, the same for every job
 
@@ -52,6 +54,17 @@ def verilog_of(unit_name, params):
     """The Verilog of ``unit_name`` at ``params`` (built once per process and parameter set:
     the big units take seconds)."""
     return _verilog(unit_name, json.dumps(params, sort_keys=True))
+
+
+# What in Verilog is not an operator: attributes (* ... *), comments, `@*` / `@(*)`.
+_NOT_AN_OPERATOR = re.compile(r"\(\*.*?\*\)|/\*.*?\*/|//[^\n]*|@\s*\(\s*\*\s*\)|@\*", re.S)
+
+
+def has_multiplier(verilog):
+    """Whether ``verilog`` may hold a multiplication (a ``*`` or ``**`` operator, the only
+    source of the ``$mul`` cells that Yosys' ``booth`` pass and DSP inference act on).
+    Conservative: any ``*`` left outside attributes and comments counts."""
+    return "*" in _NOT_AN_OPERATOR.sub(" ", verilog)
 
 
 def candidates(unit_name, params, target, fixed=()):
@@ -125,10 +138,20 @@ def best_synth(unit_name, params, target, *, build_dir, cache_dir=None, key=None
         summary = [{"implementation": {n: variant[n] for n in implementation_names},
                     "options": list(options), "area": area_of(best)}]
     else:
-        summary = []
+        summary, mapped = [], {}
         for variant, options in tried:
             entry = {"implementation": {n: variant[n] for n in implementation_names},
                      "options": list(options)}
+            # `booth` rewrites `$mul` cells only: on a circuit without one it is a no-op, so
+            # the candidate's netlist is its twin's without `booth`, already mapped.
+            twin = tuple(o for o in options if o != "booth")
+            same = mapped.get((json.dumps(variant, sort_keys=True), twin))
+            if "booth" in options and same is not None and \
+                    not has_multiplier(verilog_of(unit_name, variant)):
+                summary.append(dict(entry, area=area_of(same),
+                                    same_as=twin and list(twin) or ["plain"],
+                                    note="no multiplier: booth changes nothing"))
+                continue
             try:
                 result = synthesize(lambda v=variant: unit.build(v), unit=unit_name,
                                     params=variant, target=target, build_dir=build_dir,
@@ -138,6 +161,7 @@ def best_synth(unit_name, params, target, *, build_dir, cache_dir=None, key=None
                 summary.append(dict(entry, area=None, error=str(error)))
                 continue
             rows.append(((variant, options), result.as_dict()))
+            mapped[(json.dumps(variant, sort_keys=True), tuple(options))] = result.as_dict()
             summary.append(dict(entry, area=area_of(result.as_dict())))
         if not rows:
             raise LowbitError(errors[0])

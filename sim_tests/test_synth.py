@@ -134,3 +134,28 @@ def test_a_design_synthesized_once_in_a_process_is_not_synthesized_again(tmp_pat
     (log.parent / "area_stat.json").unlink()
     third = run("generic", tmp_path)
     assert log.stat().st_mtime_ns != stamp and third.transistors == first.transistors
+
+
+def test_has_multiplier_sees_the_operator_not_attributes_or_comments():
+    from lowbit.jobs import has_multiplier
+    assert has_multiplier("assign p = $signed(w) * $signed(a);")
+    assert has_multiplier("assign p = a ** 2;")
+    assert not has_multiplier('(* src = "x.py:1" *)\nalways @* begin /* a * b */ end\n'
+                              "always @(*) x = y; // y * z\nassign s = a + b;")
+
+
+def test_booth_is_not_mapped_again_on_a_circuit_without_a_multiplier(tmp_path):
+    """`booth` only rewrites multipliers: a multiplier-free unit's booth candidate is its plain
+    twin (recorded as such, not mapped a second time); a unit with a `*` maps both."""
+    from lowbit.jobs import best_synth, verilog_of
+    from lowbit.units import UNITS
+    params = UNITS["pot_mac"].resolve({})
+    row = best_synth("pot_mac", params, "ice40", build_dir=tmp_path, pnr=False)
+    booth = [c for c in row["candidates"] if "booth" in c["options"]]
+    plain = [c for c in row["candidates"] if "booth" not in c["options"]]
+    assert booth and len(booth) == len(plain)
+    for b in booth:
+        twin, = [c for c in plain if c["implementation"] == b["implementation"]]
+        assert b["same_as"] == ["plain"] and b["area"] == twin["area"]
+    assert not list(tmp_path.glob("pot_mac-*/*booth*"))      # never mapped
+    assert "*" in verilog_of("int_mac", UNITS["int_mac"].resolve({}))
