@@ -34,7 +34,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from .core.errors import LowbitError
-from .jobs import best_synth, cached_row, job_key
+from .jobs import (best_synth, cached_row, has_multiplier, job_key, verilog_of,
+                   write_atomic)
 from .metrics import compare, work_figures, work_per_cycle
 from .units import UNITS
 
@@ -208,17 +209,25 @@ def _sweep(points, targets, baselines, out, executor, jobs, progress, fixed=None
     cache.mkdir(parents=True, exist_ok=True)
     versions = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
 
-    rows, todo = [], []
+    rows, todo, same = [], [], []
     for name, params, pnr in points:  # every point is built (so fully checked) before any job
+        keys = {target: job_key(name, params, target, versions, pnr, (fixed or {}).get(name, ()))
+                for target in targets}
         for target in targets:
-            key = job_key(name, params, target, versions, pnr, (fixed or {}).get(name, ()))
+            key = keys[target]
             cached = cached_row(cache, key)
+            lut_target = target.removesuffix("-dsp")
             if cached is not None:
                 rows.append(dict(cached, cached=True))
+            elif lut_target != target and lut_target in targets and \
+                    not has_multiplier(verilog_of(name, params)):
+                # DSP inference maps multipliers only: without one, the DSP target's netlist
+                # is the LUT target's (the same script but -nodsp), so it is not built twice.
+                same.append((key, keys[lut_target], name, params, target))
             else:
                 todo.append((key, name, params, target, pnr))
     started = time.monotonic()
-    total = len(rows) + len(todo)
+    total = len(rows) + len(todo) + len(same)
     _progress(progress, len(rows), total, f"{len(rows)} cached")
     own_pool = executor is None
     executor = executor or ProcessPoolExecutor(max_workers=max(1, jobs))
@@ -239,6 +248,15 @@ def _sweep(points, targets, baselines, out, executor, jobs, progress, fixed=None
     finally:
         if own_pool:
             executor.shutdown()
+    for key, lut_key, name, params, target in same:
+        lut = next((r for r in rows if r["unit"] == name and r["params"] == params and
+                    r["target"] == target.removesuffix("-dsp")), None)
+        row = dict(lut, target=target, same_as=lut["target"],
+                   note=f"no multiplier: the {lut['target']} netlist") if lut else \
+            {"unit": name, "params": params, "target": target, "error": "not built"}
+        if lut and not lut["error"]:
+            write_atomic(cache / f"{key}.json", json.dumps(dict(row, cached=False)) + "\n")
+        rows.append(row)
     rows = _with_throughput(_with_ratios(_ordered(rows, points, targets), baselines))
     _write_tables(rows, out)
     if progress:

@@ -44,6 +44,26 @@ def test_sweep_writes_tables_and_reuses_its_cache(tmp_path):
     assert len(json.loads((tmp_path / "out" / "results.json").read_text())) == 3
 
 
+def test_a_dsp_target_reuses_the_lut_netlist_of_a_circuit_without_multipliers(tmp_path):
+    """On ecp5 and ecp5-dsp, a multiplier-free unit (pot_mac) is mapped once: its ecp5-dsp row
+    is its ecp5 row (DSP inference maps only multipliers), compared there with the baseline
+    on the DSP blocks, which is built on both."""
+    config = tmp_path / "dsp.toml"
+    config.write_text('targets = ["ecp5", "ecp5-dsp"]\n[[grid]]\nunit = "pot_mac"\n'
+                      'params = { bits = 2, acc_bits = 16, pipeline = 0 }\npnr = false\n')
+    rows = run_sweep(config, out=tmp_path / "out", progress=False)
+    by = {(r["unit"], r["target"]): r for r in rows}
+    assert not any(r["error"] for r in rows) and len(rows) == 4
+    unit, copy = by["pot_mac", "ecp5"], by["pot_mac", "ecp5-dsp"]
+    assert copy["same_as"] == "ecp5" and "same_as" not in unit
+    assert copy["luts"] == unit["luts"] and copy["cells"] == unit["cells"]
+    assert "same_as" not in by["int_mac", "ecp5-dsp"] and by["int_mac", "ecp5-dsp"]["dsps"]
+    assert copy["baseline"] == "int_mac" and copy["area_ratio"] != unit["area_ratio"]
+    again = run_sweep(config, out=tmp_path / "out", progress=False)
+    assert all(r["cached"] for r in again)
+    assert not list((tmp_path / "out" / "synth").glob("pot_mac-*/ecp5-dsp*"))
+
+
 @pytest.mark.parametrize("text, message", [
     ("targets = [\"fpga9\"]\n[[grid]]\nunit = \"int_mac\"\n", "targets must be a non-empty list"),
     ("targets = [\"generic\"]\n", "needs at least one [[grid]]"),
