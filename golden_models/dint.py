@@ -43,10 +43,17 @@ SPECIALS = tuple(DintCodebook)   # the codebooks, declared once in lowbit.core.m
 N_CODES = 16
 MAX_INT_BITS = 16
 
-# Size of the (ratios x rows x in) blocks of the scale search: small enough that the few
-# float64 temporaries stay in cache (2**20-element blocks measured about 2x slower), large
+# Size of the (ratios x rows x in) blocks where a search evaluates every element at every
+# candidate (the exact errors of the scale search, ABQ's range search): small enough that the
+# few float64 temporaries stay in cache (2**20-element blocks measured about 2x slower), large
 # enough that the per-call overhead of NumPy is negligible.
 BLOCK_ELEMENTS = 1 << 17
+# Rows per block of the scale search's screen: its (rows x ratios x levels) tables stay near
+# this many elements.
+SCREEN_ELEMENTS = 1 << 19
+# The screen's error bound, in units of (n + places) * eps * (sum x^2 + s sum|v| sum|x|) per
+# row (see _screen_bound): the rounding it covers is at most about 4 such units; the rest is margin.
+SCREEN_MARGIN = 32
 
 
 def dint_scaled_codebook(special, frac_bits):
@@ -91,7 +98,8 @@ class LevelRounder:
     grid points can be ties. ``floor(x/h) + ceil(x/h)`` numbers grid points (even) and open
     intervals (odd) alike, and a table built with :func:`nearest_level` maps that number to
     the answer. ``x/h`` is exact (power-of-two ``h``), so ties are detected exactly.
-    This is about 3x faster than ``searchsorted`` and dominates the scale search's cost.
+    This is about 3x faster than ``searchsorted``. ``levels`` (read-only float64) holds the
+    levels, which the scale search's screen reads (:func:`best_scales`).
     """
 
     def __init__(self, levels, unit):
@@ -102,6 +110,8 @@ class LevelRounder:
             raise ParameterError("levels must be a strictly increasing 1-D array holding 0")
         if np.any(levels / unit != np.round(levels / unit)):
             raise ParameterError(f"levels must be integer multiples of unit={unit!r}")
+        self.levels = levels.copy()   # read by the scale search's screen (best_scales)
+        self.levels.setflags(write=False)
         self._inv_h = 2.0 / unit
         # One grid step beyond each end level: every x further out clips onto it.
         self._lo = float(levels[0] * self._inv_h - 1)
@@ -200,6 +210,8 @@ def _channel_sse(rows, scales, rounder):
 
     Inputs: ``rows`` float64 (out, in); ``scales`` float64 (k, out); ``rounder`` a
     :class:`LevelRounder` of the codebook (values in units of the scale). Output: float64 (k, out).
+    This is the error the scale search minimises, element by element; the same row at the same
+    scale gives the same float64 sum in any block (each row's sum runs over its own elements).
     """
     s = scales[:, :, None]
     err = rounder.values(rows / s) * s
@@ -207,23 +219,109 @@ def _channel_sse(rows, scales, rounder):
     return np.einsum("kij,kij->ki", err, err)
 
 
-def best_scales(rows, amax, ratios, n_ratios, rounder, max_level):
-    """Best candidate scale per row of a block, trying ``n_ratios`` ratios per NumPy pass.
+def _screen(rows, amax, ratios, max_level, levels):
+    """Every candidate's squared error from per-level sums, without rounding each element.
 
-    Ratios are tried in the given order and only a strictly smaller error replaces the best
-    one, so among equal errors the earliest ratio wins. Output: float64 (rows,) scales.
+    Inputs: ``rows`` float64 (m, n); ``amax`` float64 (m,) and ``ratios`` float64 (k,) give
+    the candidate scales s = ratio * amax / max_level; ``levels`` the codebook's levels,
+    ascending. At scale s the elements between two neighbouring midpoints (x / s in a
+    level's interval; beyond the end midpoints, the end level) all round to that level v, so
+    a level's error is ``S2 - 2 v s S1 + (v s)**2 N`` over its elements (count N, sums S1 of
+    x and S2 of x^2), and the S2 terms add up to the row's sum of x^2. The interval ends are
+    x = mid x ratio x amax / max_level: in units of amax / max_level, one table of
+    ``mid x ratio`` for every row. Each element is placed once in that sorted table (binary
+    search); counting and summing the elements per place, then accumulating, gives N and S1
+    below every interval end of every candidate: O(n log(k levels) + k levels) per row
+    instead of O(k n). An element within a few ulps of a midpoint may fall on the other side
+    than the rounder puts it: it is (nearly) equally far from both levels, which
+    :func:`_screen_bound` allows for. Output: (float64 (m, k) errors, float64 (m,) bounds).
     """
-    best_err = np.full(rows.shape[0], np.inf)
-    best_scale = np.empty(rows.shape[0])
-    row = np.arange(rows.shape[0])
-    for start in range(0, ratios.size, n_ratios):
-        scales = ratios[start : start + n_ratios, None] * amax / max_level
-        sse = _channel_sse(rows, scales, rounder)
-        k = sse.argmin(axis=0)  # first minimum = earliest ratio among equals
-        better = sse[k, row] < best_err
-        best_err[better] = sse[k, row][better]
-        best_scale[better] = scales[k, row][better]
-    return best_scale
+    m, n = rows.shape
+    keys = (ratios[:, None] * ((levels[:-1] + levels[1:]) / 2)).ravel()   # (k x (levels - 1))
+    order = np.argsort(keys)
+    width = keys.size + 1
+    # place = the number of interval ends at or below the element: it is below every later one.
+    # Each row sorted first (its elements in any order give the same counts and sums, and
+    # ascending needles make the search about twice as fast); amax / max_level > 0 keeps the order.
+    sorted_rows = np.sort(rows, axis=1)
+    place = np.searchsorted(keys[order], sorted_rows * (max_level / amax)[:, None], side="right")
+    place += (np.arange(m) * width)[:, None]
+    counts = np.bincount(place.ravel(), minlength=m * width).reshape(m, width).astype(np.float64)
+    sums = np.bincount(place.ravel(), weights=sorted_rows.ravel(),
+                       minlength=m * width).reshape(m, width)
+    # Summed over the levels by parts: sum_L v_L (B_L - B_(L-1)) = v_top B_all - sum_j B_j dv_j,
+    # B_j the count (or sum) of the elements below interval end j (the places up to end j's,
+    # added up), dv_j the step between its two levels (of v, or of v^2).
+    rank = np.empty(keys.size, dtype=np.intp)
+    rank[order] = np.arange(keys.size)
+    shape = (m, ratios.size, levels.size - 1)
+    below = np.take(np.cumsum(counts, axis=1), rank, axis=1).reshape(shape)
+    count_term = levels[-1] ** 2 * n - np.einsum("ikj,j->ik", below, np.diff(levels * levels))
+    below = np.take(np.cumsum(sums, axis=1), rank, axis=1).reshape(shape)
+    sum_term = levels[-1] * sums.sum(axis=1, keepdims=True) - np.einsum("ikj,j->ik", below,
+                                                                        np.diff(levels))
+    s = (ratios[:, None] * amax / max_level).T                          # (m, k): the scales
+    total = np.einsum("ij,ij->i", rows, rows)
+    sse = total[:, None] - 2 * s * sum_term + s * s * count_term
+    return sse, _screen_bound(rows, total, s.max(axis=1), levels, width)
+
+
+def _screen_bound(rows, total, s_max, levels, width):
+    """Bound on the difference between :func:`_screen`'s errors and the exact ones, per row.
+
+    The screen's sums run over the n elements and then along ``width`` places, so each
+    carries at most about (n + width) eps times the sum of |x| (or of the counts, exact
+    integers); its sums of x are multiplied by v s (|v| s at most ``s_max`` x the largest
+    |v|, the steps of v add up to its range), which adds at most about 4 (n + width) eps
+    s_max sum|v| sum|x|; the row's sum of x^2 (``total``) and the count term (at most n amax^2
+    <= n total) carry about n eps total; an element within a few ulps of a midpoint changes
+    its term by at most about 8 eps |x| times the two levels' gap x s, less again.
+    ``SCREEN_MARGIN`` units of (n + width) eps (sum x^2 + s_max sum|v| sum|x|) cover them
+    with room, and the rounding of the exact errors themselves (n eps times the error).
+    """
+    n = rows.shape[1]
+    spread = s_max * np.abs(levels).sum() * np.abs(rows).sum(axis=1)
+    return SCREEN_MARGIN * (n + width) * np.finfo(np.float64).eps * (total + spread)
+
+
+def best_scales(rows, amax, ratios, rounder, max_level):
+    """Per row, the candidate scale ``ratio * amax / max_level`` with the least squared error.
+
+    The error is :func:`_channel_sse`'s, element by element; among equal errors the earliest
+    ratio wins (the first minimum, in the order given). Inputs: ``rows`` float64 (m, n);
+    ``amax`` float64 (m,); ``ratios`` float64 (k,); ``rounder`` with ``values(x)`` and
+    ``levels`` (ascending: the values ``values`` rounds to, by nearest distance).
+    Output: float64 (m,) scales.
+
+    Rather than round every element at every candidate (O(k n) per row), a screen
+    (:func:`_screen`: per-level counts and sums, O(n log(k levels) + k levels)) gives every
+    candidate's error within a proven bound; only the candidates that the bound cannot rule
+    out (those within twice the bound of the screen's minimum: nearly always one or two per
+    row) get the exact error of :func:`_channel_sse`, and the first exact minimum among them
+    is the answer, the same scale as evaluating every candidate exactly.
+    """
+    levels = np.asarray(rounder.levels, dtype=np.float64)
+    m, n = rows.shape
+    best = np.empty(m)
+    block = max(1, SCREEN_ELEMENTS // (ratios.size * (levels.size + 1)))
+    for r0 in range(0, m, block):
+        part = rows[r0 : r0 + block]
+        scales = ratios[:, None] * amax[r0 : r0 + block] / max_level    # (k, rows)
+        sse, bound = _screen(part, amax[r0 : r0 + block], ratios, max_level, levels)
+        near = sse - sse.min(axis=1, keepdims=True) <= 2 * bound[:, None]
+        row, k = np.nonzero(near)                    # row-major: each row's ratios in order
+        exact = np.empty(row.size)
+        step = max(1, BLOCK_ELEMENTS // n)
+        for p0 in range(0, row.size, step):
+            pair = slice(p0, p0 + step)
+            exact[pair] = _channel_sse(part[row[pair]], scales[k[pair], row[pair]][None, :],
+                                       rounder)[0]
+        least = np.full(part.shape[0], np.inf)
+        np.minimum.at(least, row, exact)
+        hits = np.flatnonzero(exact == least[row])
+        first = hits[np.unique(row[hits], return_index=True)[1]]   # the earliest ratio per row
+        best[r0 : r0 + block] = scales[k[first], row[first]]
+    return best
 
 
 def _search_scales(rows, rounder, max_level, n_grid):
@@ -233,19 +331,12 @@ def _search_scales(rows, rounder, max_level, n_grid):
     tried from 1 downwards and a tie keeps the larger scale, so ``n_grid = 1`` is exactly RTN
     and the searched MSE never exceeds RTN's. An all-zero row gets scale 1: any scale
     reconstructs it exactly, and 1 keeps later divisions by the scale finite.
-    The (ratios x rows x in) errors are evaluated in blocks of about ``BLOCK_ELEMENTS``.
     Output: (intp (out, in) indices into the rounder's levels, float64 (out,) scales).
     """
-    n_out, n_in = rows.shape
     amax = np.abs(rows).max(axis=1)
     amax = np.where(amax > 0, amax, float(max_level))
     ratios = np.arange(n_grid, 0, -1) / n_grid
-    n_rows = max(1, BLOCK_ELEMENTS // (n_in * n_grid))
-    n_ratios = max(1, min(n_grid, BLOCK_ELEMENTS // n_in))  # < n_grid only for very long rows
-    scales = np.empty(n_out)
-    for r0 in range(0, n_out, n_rows):
-        block = slice(r0, r0 + n_rows)
-        scales[block] = best_scales(rows[block], amax[block], ratios, n_ratios, rounder, max_level)
+    scales = best_scales(rows, amax, ratios, rounder, max_level)
     return rounder.indices(rows / scales[:, None]), scales
 
 

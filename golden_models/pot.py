@@ -22,7 +22,7 @@ import numpy as np
 from lowbit.core.unit_params import POT_BITS, ZERO_CODE
 
 from ._checks import ParameterError, check_int, int_array
-from .dint import BLOCK_ELEMENTS, LevelRounder, best_scales, finite_floats, weight_rows
+from .dint import LevelRounder, best_scales, finite_floats, weight_rows
 
 __all__ = [
     "MIN_BITS",
@@ -111,6 +111,8 @@ class _PotRounder:
 
     def __init__(self, fmt):
         self._fmt = fmt
+        self.levels = np.unique(fmt.values)   # ascending, one 0: the screen of best_scales reads them
+        self.levels.setflags(write=False)
 
     def values(self, x):
         """Inputs: finite float64 array. Output: float64 nearest values, shape of ``x``."""
@@ -269,10 +271,7 @@ def _log_grid_scales(rows, fmt, n_grid):
     """
     amax = _row_amax(rows, fmt.max_level)
     ratios = 2.0 ** (-SEARCH_OCTAVES * np.arange(n_grid) / n_grid)
-    # As many ratios per NumPy pass as keep the (ratios x out x in) temporaries near the
-    # dINT search's block size; a large matrix takes one ratio per pass.
-    n_ratios = max(1, BLOCK_ELEMENTS // rows.size)
-    return best_scales(rows, amax, ratios, n_ratios, fmt.rounder, fmt.max_level)
+    return best_scales(rows, amax, ratios, fmt.rounder, fmt.max_level)
 
 
 def _calibration_gram(X, n_in):

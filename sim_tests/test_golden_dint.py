@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lowbit.golden_models import dint
 from lowbit.golden_models.dint import (
     DintFormat,
     LevelRounder,
+    best_scales,
     dequantize,
     dequantize_int,
     nearest_level,
@@ -19,6 +21,7 @@ from lowbit.golden_models.dint import (
 )
 from lowbit.golden_models.dint_mac import DintMac
 from lowbit.golden_models.int_mac import IntMac
+from lowbit.golden_models.pot import ApotFormat, PotFormat
 
 VARIANTS = [(s, f) for s in ("half", "pm_half") for f in (1, 2)]
 
@@ -275,6 +278,74 @@ def test_search_finds_the_grid_minimum():
             for s in (k / n_grid * np.abs(row).max() / 7 for k in range(1, n_grid + 1))
         )
         assert row_mse[i] == pytest.approx(best, rel=1e-12)
+
+
+def exhaustive_scales(rows, amax, ratios, rounder, max_level):
+    """The search by its definition: every candidate's error element by element, the first
+    (earliest ratio) minimum of each row."""
+    scales = ratios[:, None] * amax / max_level
+    sse = dint._channel_sse(rows, scales, rounder)
+    return scales[sse.argmin(axis=0), np.arange(rows.shape[0])]
+
+
+def search_cases():
+    """Weight sets where a screen could go wrong: ties on every midpoint (dyadic weights on
+    the codebook's grid), all-zero and constant rows, one or two columns, outliers, long rows."""
+    rng = np.random.default_rng(21)
+    tied = np.round(rng.standard_normal((24, 48)) * 8) / 8
+    tied[3] = 0
+    tied[4] = 0.75
+    yield "gaussian", rng.standard_normal((40, 384))
+    yield "laplace_outliers", weights("laplace_outliers", (30, 200), seed=4)
+    yield "tied", tied
+    yield "integers", rng.integers(-7, 8, (20, 32)).astype(float)
+    yield "narrow", rng.standard_normal((16, 1))
+    yield "two", rng.standard_normal((16, 2))
+    yield "long", rng.standard_normal((3, 6000)) * 1e-3
+    yield "one_outlier", np.concatenate([rng.standard_normal((8, 300)) * 1e-4, np.ones((8, 1))], axis=1)
+
+
+def search_formats():
+    for variant in VARIANTS:
+        fmt = DintFormat(*variant)
+        yield f"dint-{variant}", fmt.rounder, fmt.max_level
+    for bits in (2, 3, 4, 8):
+        q = (1 << (bits - 1)) - 1
+        yield f"int{bits}", LevelRounder(np.arange(-q, q + 1, dtype=np.float64), unit=1.0), q
+    for fmt in (PotFormat(4, True), PotFormat(3, False), ApotFormat()):
+        yield repr(fmt), fmt.rounder, fmt.max_level
+
+
+@pytest.mark.parametrize("n_grid", [100, 1, 13])
+def test_screened_search_equals_the_exhaustive_one(n_grid):
+    """best_scales screens with per-level sums and checks only the candidates it cannot rule
+    out: the scales must be exactly those of trying every candidate (the accuracy table's
+    numbers depend on them bit for bit)."""
+    ratios = np.arange(n_grid, 0, -1) / n_grid
+    for case, w in search_cases():
+        amax = np.abs(w).max(axis=1)
+        for name, rounder, max_level in search_formats():
+            limit = np.where(amax > 0, amax, float(max_level))
+            found = best_scales(w, limit, ratios, rounder, max_level)
+            expected = exhaustive_scales(w, limit, ratios, rounder, max_level)
+            assert np.array_equal(found, expected), (case, name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_screened_search_on_dyadic_rows(data):
+    """Small rows on a dyadic grid: many exact ties between candidates' errors and elements on
+    midpoints, where only the exact check can pick the earliest ratio."""
+    rows = np.array(data.draw(st.lists(st.lists(st.integers(-32, 32), min_size=3, max_size=3),
+                                       min_size=1, max_size=4)), dtype=np.float64) / 4
+    variant = data.draw(st.sampled_from(VARIANTS))
+    fmt = DintFormat(*variant)
+    n_grid = data.draw(st.integers(1, 40))
+    ratios = np.arange(n_grid, 0, -1) / n_grid
+    amax = np.abs(rows).max(axis=1)
+    amax = np.where(amax > 0, amax, 7.0)
+    assert np.array_equal(best_scales(rows, amax, ratios, fmt.rounder, 7),
+                          exhaustive_scales(rows, amax, ratios, fmt.rounder, 7))
 
 
 def test_axis_1_is_the_transpose():
