@@ -18,11 +18,13 @@ from fractions import Fraction
 
 import numpy as np
 
+from lowbit.core.unit_params import (MODEL_COLS, MODEL_K_SLICE, MODEL_MAX_SLICES, MODEL_P_MAX,
+                                     MODEL_Q_MAX, MODEL_ROWS)
 from lowbit.core.widths import signed_bits_for, signed_range, unsigned_range
 
 from ._checks import ParameterError, check_choice, check_int, int_array
 from .accumulator import MAX_ACC_BITS, wrap_signed
-from .int_array import MAX_DIM, matmul_operands
+from .int_array import matmul_operands
 
 __all__ = [
     "MAX_PLANES",
@@ -41,8 +43,10 @@ __all__ = [
     "BtcArray",
 ]
 
-MAX_PLANES = 16  # p_max and q_max
-MAX_K_SLICE = 4096
+# The model's bounds (lowbit.core.unit_params), wider than the hardware's: a job's p, q and a
+# code's bits go up to the widest p_max, a slice up to the widest k_slice.
+MAX_PLANES = MODEL_P_MAX.hi
+MAX_K_SLICE = MODEL_K_SLICE.hi
 MAX_UNSIGNED_CODE = (1 << MAX_PLANES) - 1
 FLAGS = (False, True)
 
@@ -130,7 +134,7 @@ def passes(p, q, K, k_slice):
     """
     p = check_int("p", p, 1, MAX_PLANES)
     q = check_int("q", q, 1, MAX_PLANES)
-    k_slice = check_int("k_slice", k_slice, 1, MAX_K_SLICE)
+    k_slice = MODEL_K_SLICE.check(k_slice)
     return p * q * _slices(check_int("K", K, 1, 1 << 48), k_slice)
 
 
@@ -145,7 +149,7 @@ def pack_planes(x, bits, signed, k_slice):
     is bit b of the ``bits``-bit pattern of ``x[r, s * k_slice + t]`` (two's complement when
     signed), so bit 0 is the slice's first k. :func:`unpack_planes` inverts it.
     """
-    k_slice = check_int("k_slice", k_slice, 1, MAX_K_SLICE)
+    k_slice = MODEL_K_SLICE.check(k_slice)
     bits = check_int("bits", bits, 1, MAX_PLANES)
     x = int_array("x", x, *code_range(bits, _flag("signed", signed)))
     if x.ndim != 2:
@@ -162,7 +166,7 @@ def unpack_planes(words, signed, k_slice):
     """Integer codes (n, K) from ``words[s][b][r]`` as :func:`pack_planes` lays them out: the
     planes recombined with the top one weighing ``-2**(bits-1)`` when ``signed``. Bits of a
     word at or above ``k_slice`` must be 0."""
-    k_slice = check_int("k_slice", k_slice, 1, MAX_K_SLICE)
+    k_slice = MODEL_K_SLICE.check(k_slice)
     S, bits, n = len(words), len(words[0]), len(words[0][0])
     planes = np.zeros((bits, n, S, k_slice), dtype=np.uint8)
     for s in range(S):
@@ -252,14 +256,14 @@ class BtcArray:
 
     def __init__(self, *, rows=4, cols=4, k_slice=64, p_max=8, q_max=8, acc_bits=None,
                  max_slices=None):
-        self.rows = check_int("rows", rows, 1, MAX_DIM)
-        self.cols = check_int("cols", cols, 1, MAX_DIM)
-        self.k_slice = check_int("k_slice", k_slice, 1, MAX_K_SLICE)
-        self.p_max = check_int("p_max", p_max, 1, MAX_PLANES)
-        self.q_max = check_int("q_max", q_max, 1, MAX_PLANES)
+        self.rows = MODEL_ROWS.check(rows)
+        self.cols = MODEL_COLS.check(cols)
+        self.k_slice = MODEL_K_SLICE.check(k_slice)
+        self.p_max = MODEL_P_MAX.check(p_max)
+        self.q_max = MODEL_Q_MAX.check(q_max)
         # The hardware's plane buffers hold at most `max_slices` slices of a job, so its depth
         # K is at most k_max, and its accumulators are exactly as wide as such a job needs.
-        self.max_slices = None if max_slices is None else check_int("max_slices", max_slices, 1, 1 << 16)
+        self.max_slices = None if max_slices is None else MODEL_MAX_SLICES.check(max_slices)
         self.k_max = None if max_slices is None else self.max_slices * self.k_slice
         # Both ranges grow with p and q, so the widest job is at (p_max, q_max).
         self.min_acc_bits = acc_bits_for(1, self.p_max, self.q_max)

@@ -23,7 +23,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._checks import ParameterError, check_choice, int_array
+from ._checks import ParameterError, int_array
 from .dint import finite_floats
 from lowbit.core.modes import ExaqTop
 from lowbit.core.unit_params import EXAQ_BITS, EXAQ_TOP, IN_FRAC, LUT_FRAC
@@ -51,7 +51,7 @@ def exaq_lut(clip, bits, in_frac, lut_frac, top=ExaqTop.EXP):
     Computed as ``floor(ldexp(exp(-(k C) / (N 2**in_frac)), F) + 0.5)`` in float64: ``k C``
     and ``N 2**in_frac`` are exact, so the only roundings are the division and ``exp``.
     """
-    bits = check_choice("bits", bits, BITS)
+    bits = EXAQ_BITS.check(bits)
     in_frac = IN_FRAC.check(in_frac)
     lut_frac = LUT_FRAC.check(lut_frac)
     top = EXAQ_TOP.check(top)
@@ -98,7 +98,7 @@ class ExaqSoftmax(RowSoftmax):
 
     def __init__(self, *, in_bits=8, in_frac=4, bits=3, lut_frac=10, out_frac=10, max_len=1024, top=ExaqTop.EXP):
         super().__init__(in_bits=in_bits, in_frac=in_frac, lut_frac=lut_frac, out_frac=out_frac, max_len=max_len)
-        self.bits = check_choice("bits", bits, BITS)
+        self.bits = EXAQ_BITS.check(bits)
         self.top = EXAQ_TOP.check(top)
         self.n_codes = 1 << self.bits
         self.max_clip = (1 << (self.in_bits + 1)) - 1

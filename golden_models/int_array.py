@@ -7,15 +7,15 @@ Cell (r, c) multiplies weight row r by activation column c, one k per cycle, so 
 
 from fractions import Fraction
 
+from lowbit.core.unit_params import ARRAY_ACC_BITS, MODEL_COLS, MODEL_ROWS
 from lowbit.core.widths import signed_range
 
 from ._checks import ParameterError, check_int, int_array
 from ._mac import product_bits
-from .accumulator import MAX_ACC_BITS, wrap_signed
+from .accumulator import wrap_signed
 
-__all__ = ["MAX_DIM", "CODE_BITS", "matmul_operands", "IntArray"]
+__all__ = ["CODE_BITS", "matmul_operands", "IntArray"]
 
-MAX_DIM = 256  # rows and columns of an array
 CODE_BITS = 8
 
 
@@ -39,15 +39,16 @@ def matmul_operands(W, A, rows, cols, w_range, a_range):
 class IntArray:
     """Model of the R x C array of two's complement INT8 x INT8 multiply-accumulate cells.
 
-    Parameters: ``rows``, ``cols`` in 1..256; ``acc_bits`` in 16..64 (16 bits hold one
+    Parameters: ``rows``, ``cols`` in 1..256 (the model's range, ``MODEL_ROWS``/``MODEL_COLS``
+    of :mod:`lowbit.core.unit_params`, wider than the hardware's); ``acc_bits`` in 16..64 (16 bits hold one
     product, -16256..16384). The accumulator wraps (two's complement) at ``acc_bits``.
     """
 
     def __init__(self, *, rows=4, cols=4, acc_bits=32):
-        self.rows = check_int("rows", rows, 1, MAX_DIM)
-        self.cols = check_int("cols", cols, 1, MAX_DIM)
+        self.rows = MODEL_ROWS.check(rows)
+        self.cols = MODEL_COLS.check(cols)
         self.product_bits = product_bits(*signed_range(CODE_BITS), CODE_BITS)
-        self.acc_bits = check_int("acc_bits", acc_bits, self.product_bits, MAX_ACC_BITS, "one INT8 x INT8 product")
+        self.acc_bits = ARRAY_ACC_BITS.check(acc_bits, lo=self.product_bits, why="one INT8 x INT8 product")
 
     def matmul(self, W, A):
         """The array's result for one job.

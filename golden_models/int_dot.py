@@ -6,14 +6,14 @@ activation parameters, the widths, and the exact lane sums.
 
 import numpy as np
 
-from lowbit.core.unit_params import ACT_BITS, LANES, WEIGHT_BITS
+from lowbit.core.unit_params import ACT_BITS, MODEL_LANES, WEIGHT_BITS
 from lowbit.core.widths import signed_bits_for, signed_range, sum_bits
 
 from ._checks import ParameterError, int_array
 
 __all__ = ["MAX_LANES", "product_range", "LaneDot", "IntDot"]
 
-MAX_LANES = 1024
+MAX_LANES = MODEL_LANES.hi   # the model's lanes (lowbit.core.unit_params), wider than the hardware's
 
 
 def product_range(w_lo, w_hi, act_bits):
@@ -45,7 +45,7 @@ class LaneDot:
     """
 
     def __init__(self, lanes, act_bits, w_lo, w_hi):
-        self.lanes = LANES.check(lanes, lo=1, hi=MAX_LANES)
+        self.lanes = MODEL_LANES.check(lanes)
         self.act_bits = ACT_BITS.check(act_bits)
         lo, hi = product_range(w_lo, w_hi, self.act_bits)
         self.product_bits = signed_bits_for(lo, hi)

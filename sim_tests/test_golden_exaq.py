@@ -462,9 +462,9 @@ def test_measured_errors_order():
 @pytest.mark.parametrize(
     "make, match",
     [
-        # one line naming bits and 2..4, as check_choice or EXAQ_BITS.check words it
-        (lambda: ExaqSoftmax(bits=5), r"^bits=5 is (not allowed: bits must be one of 2, 3, 4|out of range: bits must "
-                                      r"be an integer in 2\.\.4)$"),
+        # the registry's line for bits (EXAQ_BITS.check, the one declaration of its range)
+        (lambda: ExaqSoftmax(bits=5), r"^bits=5 is out of range: bits must be an integer in 2\.\.4$"),
+        (lambda: exaq_lut(10, 1, 4, 10), r"^bits=1 is out of range: bits must be an integer in 2\.\.4$"),
         (lambda: ExaqSoftmax(in_bits=3), r"^in_bits=3 is out of range: in_bits must be an integer in 4\.\.16$"),
         (lambda: ExaqSoftmax(in_bits=8, in_frac=8), r"^in_frac=8 is out of range: .* 0\.\.7 \(in_bits=8\)$"),
         (lambda: ExaqSoftmax(lut_frac=17), "^lut_frac=17 "),

@@ -8,6 +8,8 @@ so a range is edited in one place (say, lanes per beat up to 16: ``EPC``). They 
 ground layer because the gateware and the golden models may not import the registry.
 """
 
+from dataclasses import replace
+
 from .modes import DintCodebook, ExaqTop, Overflow
 from .params import Param
 
@@ -18,7 +20,8 @@ __all__ = ["ACT_BITS", "ACC_BITS", "OVERFLOW", "PIPELINE", "WEIGHT_BITS", "LANES
            "FUSED", "DOT_FUSED", "BOOTH", "K_SLICE", "P_MAX", "Q_MAX", "MAX_SLICES",
            "LEVELS_PER_STAGE", "EXP_INDEX_FRAC", "EXAQ_SERIAL_Y", "REQUANT_LANES",
            "BLOCK_ENGINE", "BLOCK_SOFTMAX", "BLOCK_LANES", "D_MODEL", "HEADS", "MAX_TOKENS",
-           "BLOCK_M_BITS"]
+           "BLOCK_M_BITS", "MODEL_LANES", "MODEL_ROWS", "MODEL_COLS", "MODEL_K_SLICE",
+           "MODEL_P_MAX", "MODEL_Q_MAX", "MODEL_MAX_SLICES"]
 
 # --- Multiply-accumulate units and dot products
 ACT_BITS = Param("act_bits", 8, "signed activation width", lo=2, hi=16)
@@ -60,6 +63,18 @@ MAX_SLICES = Param("max_slices", 8, "most K-slices per job (plane buffer depth);
                                      "accumulators hold max_slices x k_slice products", lo=1, hi=64)
 LEVELS_PER_STAGE = Param("levels_per_stage", 2, "popcount compressor levels between registers",
                          lo=1, hi=2, golden=False)
+
+# --- The golden models' own ranges, wider than the hardware's. A golden model computes any
+# size its arithmetic holds (the studies of docs/btc_array.md and the dot-product tests size
+# arrays and dot products the hardware does not build), so it checks its arguments with these:
+# the same parameter, with the model's bounds, declared here once.
+MODEL_LANES = replace(LANES, lo=1, hi=1024)
+MODEL_ROWS = replace(ROWS, hi=256)
+MODEL_COLS = replace(COLS, hi=256)
+MODEL_K_SLICE = replace(K_SLICE, lo=1, hi=4096)
+MODEL_P_MAX = replace(P_MAX, hi=16)            # also the model's bound on a job's p and bits
+MODEL_Q_MAX = replace(Q_MAX, hi=16)
+MODEL_MAX_SLICES = replace(MAX_SLICES, hi=1 << 16)
 
 # --- Row softmax units
 IN_BITS = Param("in_bits", 8, "signed logit width", lo=4, hi=16)
