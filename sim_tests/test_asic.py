@@ -100,3 +100,70 @@ def test_small_mac_area_is_the_sum_of_its_cells_and_timing_is_register_to_regist
     run = asic.run_dir(tmp_path, "int_mac", params)
     for script in ("area.ys", "harness.ys", "sta_timing.tcl"):
         assert str(tmp_path) not in (run / script).read_text(), "scripts use relative paths"
+
+
+# --- memories as macros (lowbit.synth.memory) -----------------------------------------------
+
+def test_a_memory_is_a_macro_with_the_models_area_outside_the_logic(tmp_path, plain_liberty):
+    """An 8 x 16 register file with one registered read port: no flip-flop of it reaches
+    the logic; its area is the model's cells, counted here by hand."""
+    from lowbit.sim_tests.memory_dut import SmallRam
+    from lowbit.synth import memory
+    result = asic.asic_synthesize(lambda: SmallRam(8, 16), unit="small_ram", params={},
+                                  build_dir=tmp_path, liberty=plain_liberty)
+    [macro] = result.memories
+    assert macro["cell"] == "lowbit_mem_8x16_rs_w1" and macro["bits"] == 128
+    assert result.memory_bits == 128 and result.cells[macro["cell"]] == 1
+    assert result.ffs == 0, "the stored bits and the read register are the macro's"
+    # The model's cells: 128 stored bits + 8 read-register bits (dfxtp_1), a clock gate per
+    # word + one for the read register (dlclkp_1), a word-line AND per word, a 4:1 mux tree
+    # of ceil(15 / 3) = 5 mux4_1 per bit, one buf_2 per input pin: read CLK, EN, SRST, ARST,
+    # 4 address bits; write CLK, 8 enables, 4 address bits, 8 data bits.
+    counts = {"dfxtp_1": 136, "dlclkp_1": 17, "and2_1": 16, "mux4_1": 40, "buf_2": 8 + 21}
+    lib = read_cells(plain_liberty, [f"sky130_fd_sc_hd__{c}" for c in counts])
+    area = sum(n * lib.cells[f"sky130_fd_sc_hd__{c}"].number("area") for c, n in counts.items())
+    leakage = sum(n * lib.cells[f"sky130_fd_sc_hd__{c}"].number("cell_leakage_power")
+                  for c, n in counts.items())
+    assert macro["area_um2"] == pytest.approx(area, abs=1e-3)
+    assert macro["leakage_nw"] == pytest.approx(leakage, rel=1e-9)
+    assert result.memory_area_um2 == pytest.approx(area, abs=1e-3)
+    assert result.area_um2 == pytest.approx(result.logic_area_um2 + area, abs=1e-2)
+    # The cycle energy by hand: the clock buffer drives 17 gate clock pins, twice a cycle.
+    tree = 17 * _cap_pf(lib, "dlclkp_1", "CLK")
+    buf = _internal_pj(lib, "buf_2", "X", tree) + 0.5 * tree * 1.8 ** 2
+    gates = 17 * _internal_pj(lib, "dlclkp_1", "CLK")
+    assert macro["energy_pj"]["cycle"] == pytest.approx(2 * (buf + gates), rel=1e-9)
+    # Timed through the macro: the worst path starts or ends at it, its Liberty view.
+    assert result.fmax_mhz and macro["cell"] in result.critical_path
+    run = asic.run_dir(tmp_path, "small_ram", {})
+    view = (run / "harness_macros.lib").read_text()
+    assert f"cell ({macro['cell']})" in view and "setup_rising" in view
+    assert memory.MODEL in result.memory_model
+
+
+def _cap_pf(lib, cell, pin):
+    group = lib.cells[f"sky130_fd_sc_hd__{cell}"]
+    return next(p for p in group.sub("pin") if p.args == [pin]).number("capacitance")
+
+
+def _internal_pj(lib, cell, pin, load=0.0):
+    """Mean of the rise and fall internal-power tables at 0.1 ns and ``load`` pF, averaged
+    over the related pins (pJ: the library's energy unit is pF x V^2)."""
+    from lowbit.synth.liberty import interpolate
+    group = lib.cells[f"sky130_fd_sc_hd__{cell}"]
+    powers = next(p for p in group.sub("pin") if p.args == [pin]).sub("internal_power")
+    per = []
+    for pw in powers:
+        tables = [t for t in pw.groups if t.kind in ("rise_power", "fall_power")]
+        per.append(sum(interpolate(t, 0.1, load) if "index_2" in t.complex
+                       else interpolate(t, 0.1) for t in tables) / len(tables))
+    return sum(per) / len(per)
+
+
+def test_a_constant_table_stays_logic(tmp_path, plain_liberty):
+    """A ROM (a Memory with contents and no write port) is mapped to gates as before."""
+    from lowbit.sim_tests.memory_dut import SmallRom
+    result = asic.asic_synthesize(lambda: SmallRom(), unit="small_rom", params={},
+                                  build_dir=tmp_path, liberty=plain_liberty, timing=False)
+    assert result.memories == [] and result.memory_bits == 0
+    assert result.logic_area_um2 == result.area_um2 > 0

@@ -339,3 +339,47 @@ def test_the_area_runs_netlist_is_reused_only_for_the_same_verilog(build, plain_
     power.measure_power(unit, other, build_dir=build / "reuse-other", mapped=mapped, **common)
     runs = list((build / "reuse-other").glob("int_mac-*/random-seed4-n64"))
     assert not (runs[0] / "power_netlist.from").exists() and (runs[0] / "power.ys").exists()
+
+
+def test_memory_macro_energy_is_the_models_energy_per_counted_event(build, plain_liberty):
+    """A register file's reads and writes, counted in the gate-level simulation, cost the
+    memory model's energy per event; the events equal a count by hand of the same stream,
+    and the netlist's read data equals the reference (the macro's model is the memory)."""
+    from lowbit.sim_tests.memory_dut import SmallRam, ram_reference
+    rng = np.random.default_rng(3)
+    n = 96
+    wa, wd, ra = rng.integers(0, 16, n), rng.integers(0, 256, n), rng.integers(0, 16, n)
+    we, re = (rng.random(n) < 0.5).astype(np.int64), (rng.random(n) < 0.5).astype(np.int64)
+    expected, events = ram_reference(16, wa, wd, we, ra, re)
+    # Input toggles: every input pin of the macro, edge to edge (the inputs are 0 before):
+    # read enable, 4 read-address bits, 8 write enables (one granule), 4 write-address
+    # bits, 8 data bits (the resets are tied).
+    pins = np.stack([re, *((ra >> i) & 1 for i in range(4)), *([we] * 8),
+                     *((wa >> i) & 1 for i in range(4)), *((wd >> i) & 1 for i in range(8))])
+    events["input_toggle"] = int(np.abs(np.diff(pins, prepend=0, axis=1)).sum())
+
+    def check(outputs):
+        got = np.array(list(outputs["rd"][1:n + 1]), dtype=object)
+        bad = np.flatnonzero(got != expected[1:])
+        return f"cycle {bad[0]} differs" if len(bad) else None
+
+    work = Workload(vectors={"wa": wa, "wd": wd, "we": we, "ra": ra, "re": re}, ops=n,
+                    op="cycle", check=check, checked=n)
+    result = power.measure_component(SmallRam(8, 16), work, name="small_ram", params={},
+                                     data="random", seed=3, clock_mhz=100.0,
+                                     liberty=plain_liberty, build_dir=build)
+    [macro] = result.memory["macros"]
+    assert macro["events"] == events
+    per_event = macro["energy_per_event_pj"]
+    by_hand = sum(per_event[e] * events[e] for e in events) / n
+    memory = result.energy_detail_pj["memory"]
+    assert memory["internal"] == pytest.approx(by_hand, rel=1e-9)
+    assert memory["leakage"] == pytest.approx(macro["leakage_nw"] * 1e-9 * 1e12 / 100e6,
+                                              rel=1e-9)   # W x 10 ns per cycle, in pJ
+    assert result.energy_by_group_pj["memory"] == pytest.approx(
+        memory["internal"] + memory["switching"] + memory["leakage"], rel=1e-9)
+    assert result.energy_pj["total"] == pytest.approx(sum(result.energy_by_group_pj.values()),
+                                                      rel=1e-9)
+    assert result.memory["bits"] == 128 and result.area_um2 > result.memory["area_um2"] > 0
+    # A write is dearer than a changed stored bit, a cycle costs the clock tree.
+    assert per_event["write"] > per_event["bit_change"] > 0 and per_event["cycle"] > 0

@@ -28,6 +28,7 @@ placement, so the wire capacitance is the library's wire-load model (sky130: ``S
 ``SCRIPT_REVISION`` changes whenever these commands do (for caches keyed on it).
 """
 
+import dataclasses
 import json
 import re
 import time
@@ -39,19 +40,20 @@ from lowbit.core.params import params_tag
 from lowbit.verilog import to_verilog
 
 from .liberty import LIBERTY_HINT, find_liberty, library_id, materialize
+from .memory import MODEL as MEMORY_MODEL, GENERIC_CELL, extract_macros, macro_liberty, macro_verilog, memory_cost
 from .result import SynthResult
 from .sta import require_sta, sta_version, worst_path
 from .tools import run_tool, tool_versions
 from .wrapper import Harness
 
 __all__ = ["TARGET", "DELAY_TARGET_PS", "DONT_USE", "SCRIPT_REVISION", "AsicResult", "map_commands", "map_design", "reusable_netlist",
-           "asic_synthesize", "resolve_liberty"]
+           "asic_synthesize", "resolve_liberty", "macro_files"]
 
 TARGET = "asic"
 # ABC's delay target. A 5 ns target (200 MHz) leaves our units' adder chains room for area
 # recovery; both sides of every comparison get the same target.
 DELAY_TARGET_PS = 5000
-SCRIPT_REVISION = 3   # 3: the area run keeps plain net names (the same cells)
+SCRIPT_REVISION = 4   # 4: writable memories are macros (lowbit.synth.memory)
 DONT_USE = ("*__lpflow_*", "*__probe_*", "*__dlygate*", "*__dlymetal*", "*__clkdlybuf*",
             "*__dlclkp*", "*__sdlclkp*")
 
@@ -66,13 +68,22 @@ class AsicResult(SynthResult):
     * ``sequential_area_um2``: the flip-flops' share of ``area_um2``;
     * ``critical_path_ns``: OpenSTA's worst register-to-register path of the unit in the
       timing harness (the minimum period), ``critical_path`` its cell types in order;
-    * ``delay_target_ps``: ABC's ``-D``.
+    * ``delay_target_ps``: ABC's ``-D``;
+    * ``logic_area_um2``: the standard cells alone; ``memory_area_um2``: the memory macros
+      (``area_um2`` is their sum), ``memory_bits`` their bits, ``memories`` one record per
+      macro (instance, cell, bits, area, leakage in nW, the model's energy per event in pJ:
+      ``lowbit.synth.memory``), ``memory_model`` the model's name.
     """
 
     sequential_area_um2: float = 0.0
     critical_path_ns: float | None = None
     critical_path: list = field(default_factory=list)
     delay_target_ps: int = DELAY_TARGET_PS
+    logic_area_um2: float | None = None
+    memory_area_um2: float = 0.0
+    memory_bits: int = 0
+    memories: list = field(default_factory=list)
+    memory_model: str = MEMORY_MODEL
 
 
 def resolve_liberty(liberty, build_dir):
@@ -96,7 +107,12 @@ def map_commands(top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False):
     that simulators, VCD files and OpenSTA all name each net the same way.
     """
     commands = [f"read_liberty -lib {liberty}",
-                f"synth -flatten -booth -top {top}",
+                f"synth -flatten -booth -top {top} -run :fine",
+                # Memories: constant tables stay logic; every writable one becomes a macro
+                # (lowbit.synth.memory), kept out of the flip-flop and ABC mapping.
+                "memory_map t:$mem_v2 r:WR_PORTS=0 %i",
+                f"chtype -set {GENERIC_CELL} t:$mem_v2",
+                f"synth -flatten -booth -top {top} -run fine:check",
                 f"dfflibmap -liberty {liberty} {_dont_use()}",
                 f"abc -liberty {liberty} -D {int(delay_ps)} -constr {{constr}} {_dont_use()}",
                 "opt_clean",
@@ -168,8 +184,42 @@ def map_design(run, name, verilog, top, liberty, delay_ps=DELAY_TARGET_PS, *, pl
     run_tool("yosys", ["-q", "-l", f"{name}.log", "-s", f"{name}.ys"], cwd=run,
              log=f"{name}.stdout", error_log=f"{name}.log")
     stat = json.loads((run / f"{name}_stat.json").read_text())["design"]
+    stat["macros"] = _macro_views(run, name, liberty)
     _MAPPED[key] = stat
     return stat
+
+
+def _macro_views(run, name, liberty):
+    """Turn the netlist's generic memory cells into macro instances (lowbit.synth.memory):
+    rewrites ``run/<name>_netlist.v``, writes the macros' Liberty view ``<name>_macros.lib``,
+    their simulation models ``<name>_macros.v`` and ``<name>_macros.json``: one record per
+    macro (``instance``, ``cell``, ``shape`` fields, the model's ``cost``)."""
+    netlist = run / f"{name}_netlist.v"
+    text, found = extract_macros(netlist.read_text())
+    records = []
+    for instance, shape, _ in found:
+        cost = memory_cost(liberty, shape)
+        records.append({"instance": instance, "cell": shape.name, "bits": shape.bits,
+                        "shape": dataclasses.asdict(shape), "area_um2": cost.area_um2,
+                        "leakage_nw": cost.leakage_w / 1e-9, "energy_pj": cost.energy_pj,
+                        "cells": cost.cells})
+    if found:
+        netlist.write_text(text)
+        shapes = {shape.name: shape for _, shape, _ in found}
+        (run / f"{name}_macros.lib").write_text(macro_liberty(liberty, shapes.values()))
+        (run / f"{name}_macros.v").write_text("".join(macro_verilog(s) for s in shapes.values()))
+    for suffix in ("lib", "v"):
+        if not found:
+            (run / f"{name}_macros.{suffix}").unlink(missing_ok=True)
+    (run / f"{name}_macros.json").write_text(json.dumps(records, indent=1) + "\n")
+    return records
+
+
+def macro_files(run, name):
+    """``(Liberty view, simulation models)`` of the macros of ``run/<name>_netlist.v``, or
+    ``(None, None)`` if it has none."""
+    lib, models = Path(run) / f"{name}_macros.lib", Path(run) / f"{name}_macros.v"
+    return (lib, models) if lib.is_file() else (None, None)
 
 
 # Designs this process has mapped: (run folder, name, script, Verilog digest) -> stat. The
@@ -206,6 +256,7 @@ def reusable_netlist(run, verilog, liberty, delay_ps=DELAY_TARGET_PS):
             return None
         script = (run / "area.ys").read_text()
         stat = json.loads((run / "area_stat.json").read_text())["design"]
+        stat["macros"] = json.loads((run / "area_macros.json").read_text())
     except (OSError, ValueError, KeyError):
         return None
     top = re.search(r"synth -flatten -booth -top (\S+)", script)
@@ -245,7 +296,11 @@ def asic_synthesize(component_factory, *, unit, params, build_dir, liberty=None,
     # Plain net names, as the power flow maps it: the same cells, and a netlist that
     # ``lowbit.synth.power`` can simulate as it is (:func:`reusable_netlist`).
     stat = map_design(run, "area", "unit.v", top, lib, delay_ps, plain_names=True)
-    cells = dict(sorted(stat["num_cells_by_type"].items()))
+    cells = dict(stat["num_cells_by_type"])
+    cells.pop(GENERIC_CELL, None)
+    for macro in stat.get("macros", []):   # each macro under its own cell name
+        cells[macro["cell"]] = cells.get(macro["cell"], 0) + 1
+    cells = dict(sorted(cells.items()))
     _, _, _, nand2_area, _ = _cells_of(lib)
     ffs = sum(n for cell, n in cells.items() if re.search(r"__(s?df|dl|edf)", cell))
     path = {"min_period_ns": None, "fmax_mhz": None, "path": []}
@@ -254,8 +309,13 @@ def asic_synthesize(component_factory, *, unit, params, build_dir, liberty=None,
                                                   f"{top}_harness"))
         map_design(run, "harness", "harness.v", f"{top}_harness", lib, delay_ps)
         import os
-        path = worst_path(run, "harness_netlist.v", f"{top}_harness", os.path.relpath(lib, run))
-    area = float(stat["area"])
+        macros_lib, _ = macro_files(run, "harness")
+        libraries = [os.path.relpath(lib, run)] + ([macros_lib.name] if macros_lib else [])
+        path = worst_path(run, "harness_netlist.v", f"{top}_harness", libraries)
+    logic = float(stat["area"])
+    memories = stat.get("macros", [])
+    memory_area = sum(m["area_um2"] for m in memories)
+    area = logic + memory_area
     return AsicResult(
         unit=unit, params=params, target=TARGET, device=None, luts=None, ffs=ffs, carry=None,
         dsps=None, gate_equivalents=round(area / nand2_area, 1), transistors=None,
@@ -263,5 +323,9 @@ def asic_synthesize(component_factory, *, unit, params, build_dir, liberty=None,
         seconds=round(time.monotonic() - start, 2), area_um2=round(area, 3),
         sequential_area_um2=round(float(stat.get("sequential_area", 0.0)), 3),
         critical_path_ns=path["min_period_ns"], critical_path=path["path"],
-        liberty=library_id(source), delay_target_ps=int(delay_ps))
+        liberty=library_id(source), delay_target_ps=int(delay_ps),
+        logic_area_um2=round(logic, 3), memory_area_um2=round(memory_area, 3),
+        memory_bits=sum(m["bits"] for m in memories),
+        memories=[{k: m[k] for k in ("instance", "cell", "bits", "area_um2", "leakage_nw",
+                                     "energy_pj")} for m in memories])
 

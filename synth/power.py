@@ -29,7 +29,7 @@ import re
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from lowbit.verilog import to_verilog
 
 from .asic import DELAY_TARGET_PS, map_design, resolve_liberty, reusable_netlist
 from .liberty import library_id
+from .memory import MODEL as MEMORY_MODEL
 from .sta import power_tcl, read_dump, read_power, run_sta, sta_version
 from .tools import tool_versions
 from .workloads import make_workload, port_widths
@@ -104,6 +105,7 @@ def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", 
     out_bits = sum(w for _, w in outputs)
     lines = ["`timescale 1ns/1ps", "module power_tb;",
              f"  reg {clock_port} = 0;", f"  reg {reset_port} = 1;",
+             "  reg measure = 0;   // memory macros count their events from here on",
              f"  reg [{max(in_bits, 1) - 1}:0] vec = 0;",
              f"  wire [{max(out_bits, 1) - 1}:0] out;",
              f"  reg [{max(in_bits, 1) - 1}:0] stim [0:{n_vectors - 1}];",
@@ -128,6 +130,7 @@ def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", 
               f"    #1 {reset_port} = 0;",
               '    $dumpfile("activity.vcd");',
               "    $dumpvars(1, dut);",
+              "    measure = 1;",
               f"    for (k = 0; k < {n_vectors}; k = k + 1) begin",
               "      vec = stim[k];",
               '      #1 $fwrite(f, "%h\\n", out);',
@@ -141,12 +144,15 @@ def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", 
     return "\n".join(lines) + "\n"
 
 
-def simulate_netlist(run, netlist, top, models, inputs, outputs, vectors, *, cycles=None):
+def simulate_netlist(run, netlist, top, models, inputs, outputs, vectors, *, cycles=None,
+                     macros=None):
     """Simulate ``run/netlist`` (top module ``top``) with Icarus on ``vectors``.
 
     ``inputs``/``outputs``: ``[(port name, width)]`` (clock ``clk`` and reset ``rst`` apart);
     ``vectors``: ``{input name: int array}``, one value per cycle (two's complement allowed);
-    ``cycles`` the number of cycles where ``vectors`` is empty.
+    ``cycles`` the number of cycles where ``vectors`` is empty; ``macros`` the simulation
+    models of the netlist's memory macros (``lowbit.synth.memory.macro_verilog``), whose event
+    counts over the measured cycles end up in ``run/vvp.log``.
     Returns ``({output name: int array of unsigned values}, vcd path, cycles)``; output entry
     ``k`` is the value while vector ``k`` is applied (registers: after ``k`` clock edges;
     entry ``n`` after the last edge); None
@@ -165,8 +171,9 @@ def simulate_netlist(run, netlist, top, models, inputs, outputs, vectors, *, cyc
     digits = max(1, (lo + 3) // 4)
     (run / "stim.hex").write_text("".join(f"{v:0{digits}x}\n" for v in packed))
     (run / "power_tb.v").write_text(_testbench(top, inputs, outputs, n, RESET_CYCLES))
-    _run(["iverilog", "-g2012", "-s", "power_tb", "-o", "power_tb.vvp", "power_tb.v",
-          os.path.relpath(netlist, run), os.path.relpath(models, run)],
+    _run(["iverilog", "-g2012", "-DLOWBIT_POWER_TB", "-s", "power_tb", "-o", "power_tb.vvp",
+          "power_tb.v", os.path.relpath(netlist, run), os.path.relpath(models, run),
+          *([os.path.relpath(macros, run)] if macros else [])],
          cwd=run, log="iverilog.log", what="iverilog")
     _run(["vvp", "-n", "power_tb.vvp"], cwd=run, log="vvp.log", what="vvp")
     if not outputs:
@@ -259,19 +266,24 @@ def net_activities(stats, span, cycles, *, clock="clk"):
 
 
 def netlist_power(run, netlist, top, liberty, *, clock_mhz, activities, output_load_pf,
-                  inputs=()):
+                  inputs=(), macros=None, macro_liberty=None):
     """Power of ``netlist`` with ``activities`` (``{net: (transitions per cycle, duty)}``).
 
     OpenSTA reads the design, sets the activity on every pin and computes loads and transition
     times; :func:`liberty_power` computes the power from them and the Liberty tables. Returns
     ``(liberty_power groups, OpenSTA's own report_power groups)``, both ``{group: {kind: W}}``.
+    ``macros``/``macro_liberty``: the memory macros (see :func:`liberty_power`) and their
+    Liberty view, which OpenSTA reads after the cells' library.
     """
+    libraries = [os.path.relpath(liberty, run)]
+    if macro_liberty is not None:
+        libraries.append(os.path.relpath(macro_liberty, run))
     text = run_sta(run, "sta_power", power_tcl(
-        os.path.relpath(netlist, run), top, os.path.relpath(liberty, run), clock_mhz=clock_mhz,
+        os.path.relpath(netlist, run), top, libraries, clock_mhz=clock_mhz,
         output_load_pf=output_load_pf, activities=activities))
     nets, instances = read_dump(text)
     return (liberty_power(liberty, nets, instances, activities, clock_mhz=clock_mhz,
-                          inputs=inputs), read_power(text))
+                          inputs=inputs, macros=macros), read_power(text))
 
 
 _LIBRARIES = {}
@@ -308,7 +320,8 @@ def _energy(group, slew_ns, cap_pf=None):
     return sum(values) / len(values)
 
 
-def liberty_power(liberty, nets, instances, activities, *, clock_mhz, clock="clk", inputs=()):
+def liberty_power(liberty, nets, instances, activities, *, clock_mhz, clock="clk", inputs=(),
+                  macros=None):
     """Power from the Liberty data, the measured activities and OpenSTA's loads and slews.
 
     * switching: every net, ``0.5 C V^2`` per transition, ``C`` its total capacitance (pins,
@@ -320,19 +333,27 @@ def liberty_power(liberty, nets, instances, activities, *, clock_mhz, clock="clk
       if several inputs are related, weighted by their activities, times its transitions;
       every input pin with its own tables (clock pins, data pins of flip-flops), the same at
       its transition time;
-    * leakage: ``cell_leakage_power`` of every cell.
+    * leakage: ``cell_leakage_power`` of every cell;
+    * memory macros (``macros``: ``{instance: (energy per event in pJ, event counts,
+      leakage in W)}``, ``lowbit.synth.memory``): internal energy = the model's energy per
+      event times the events the simulation counted over ``counts["cycle"]`` cycles,
+      switching of the nets their outputs drive as for any driver, the model's leakage; in
+      the group ``memory``.
 
     ``nets``/``instances``: from ``lowbit.synth.sta.read_dump``; ``activities``:
     ``{net: (transitions per cycle, duty)}`` (the clock net makes 2 per cycle).
     Returns ``{group: {"internal", "switching", "leakage", "total"}}`` in W for the groups
-    ``total``, ``sequential``, ``combinational``, ``inputs``.
+    ``total``, ``sequential``, ``combinational``, ``inputs``, ``memory``.
     """
-    lib, cells = _library(liberty, {cell for cell, _ in instances.values()})
+    from .memory import MACRO_PREFIX, macro_energy_w
+    macros = {_plain(name): value for name, value in (macros or {}).items()}
+    lib, cells = _library(liberty, {cell for cell, _ in instances.values()
+                                    if not cell.startswith(MACRO_PREFIX)})
     f = clock_mhz * 1e6
     v2 = lib.voltage ** 2
     energy_unit = lib.cap_unit   # internal-power tables: capacitive_load_unit x (1 V)^2
     groups = {g: {"internal": 0.0, "switching": 0.0, "leakage": 0.0}
-              for g in ("sequential", "combinational", "inputs")}
+              for g in POWER_GROUPS}
 
     def rate(net):
         if net == clock:
@@ -341,6 +362,19 @@ def liberty_power(liberty, nets, instances, activities, *, clock_mhz, clock="clk
 
     driven = set()
     for name, (cell, pins) in instances.items():
+        if cell.startswith(MACRO_PREFIX):
+            if _plain(name) not in macros:
+                raise LowbitError(f"memory macro {name} ({cell}): no event counts from the "
+                                  f"simulation")
+            energy, counts, leakage = macros[_plain(name)]
+            bucket = groups["memory"]
+            bucket["leakage"] += leakage
+            bucket["internal"] += macro_energy_w(energy, counts, clock_mhz)
+            for pin_name, (direction, net, _) in pins.items():
+                if direction == "output":
+                    driven.add(net)
+                    bucket["switching"] += 0.5 * nets.get(net, 0.0) * v2 * rate(net) * f
+            continue
         group = cells[cell]
         sequential = bool(group.sub("ff") or group.sub("latch") or group.sub("statetable"))
         bucket = groups["sequential" if sequential else "combinational"]
@@ -376,9 +410,18 @@ def liberty_power(liberty, nets, instances, activities, *, clock_mhz, clock="clk
             groups["inputs"]["switching"] += 0.5 * cap * v2 * rate(net) * f
     for bucket in groups.values():
         bucket["total"] = bucket["internal"] + bucket["switching"] + bucket["leakage"]
-    groups["total"] = {k: sum(groups[g][k] for g in ("sequential", "combinational", "inputs"))
+    groups["total"] = {k: sum(groups[g][k] for g in POWER_GROUPS)
                        for k in ("internal", "switching", "leakage", "total")}
     return groups
+
+
+POWER_GROUPS = ("sequential", "combinational", "inputs", "memory")
+
+
+def _plain(name):
+    """An instance name without Verilog/OpenSTA escapes and the testbench's path."""
+    name = name.replace("\\", "").replace(" ", "")
+    return name.removeprefix("power_tb.dut.")
 
 
 def _pin_cap(liberty, cell_suffix, pin):
@@ -423,6 +466,7 @@ class PowerResult:
     tool_versions: dict
     seconds: float
     note: str = GLITCH_NOTE
+    memory: dict = field(default_factory=dict)
 
     def as_dict(self):
         from dataclasses import asdict
@@ -477,8 +521,14 @@ def measure_component(component, work, *, name, params, data, seed, clock_mhz, l
         (run / "power_netlist.from").write_text(f"{reused[0]}\n")
     else:
         stat = map_design(run, "power", "unit.v", top, lib, DELAY_TARGET_PS, plain_names=True)
+    records = stat.get("macros", [])
+    macro_models = run / "power_macros.v" if records else None
+    macro_view = run / "power_macros.lib" if records else None
+    if records and reused is not None:   # the area run's views of the same macros
+        for suffix in ("v", "lib"):
+            shutil.copyfile(Path(mapped) / f"area_macros.{suffix}", run / f"power_macros.{suffix}")
     got, vcd, n = simulate_netlist(run, netlist, top, cell_models(lib), inputs, outputs,
-                                   work.vectors)
+                                   work.vectors, macros=macro_models)
     problem = work.check(got)
     if problem:
         raise LowbitError(f"{name}: the gate-level netlist disagrees with the golden model "
@@ -486,26 +536,46 @@ def measure_component(component, work, *, name, params, data, seed, clock_mhz, l
     stats, span = read_vcd(vcd)
     activities = net_activities(stats, span, n)
     input_nets = {net for net in activities if net.split("[")[0] in {n for n, _ in inputs}}
+    from .memory import read_counts
+    counts = {_plain(path): c for path, c in read_counts((run / "vvp.log").read_text()).items()}
+    macros = {}
+    for record in records:
+        instance = _plain(record["instance"])
+        if instance not in counts:
+            raise LowbitError(f"{name}: memory macro {record['instance']} printed no event "
+                              f"counts in the simulation; see {run / 'vvp.log'}")
+        macros[instance] = (record["energy_pj"], counts[instance], record["leakage_nw"] * 1e-9)
     power, opensta = netlist_power(run, netlist, top, lib, clock_mhz=clock_mhz,
                                    activities=activities, inputs=input_nets,
-                                   output_load_pf=_pin_cap(lib, *OUTPUT_LOAD_CELL))
+                                   output_load_pf=_pin_cap(lib, *OUTPUT_LOAD_CELL),
+                                   macros=macros, macro_liberty=macro_view)
     per_op = 1e12 / (clock_mhz * 1e6) * n / max(work.ops, 1)   # W -> pJ per op
+    memory_area = sum(r["area_um2"] for r in records)
+    memory = {"model": MEMORY_MODEL, "bits": sum(r["bits"] for r in records),
+              "area_um2": round(memory_area, 3),
+              "macros": [{"instance": r["instance"], "cell": r["cell"], "bits": r["bits"],
+                          "area_um2": r["area_um2"], "leakage_nw": r["leakage_nw"],
+                          "energy_per_event_pj": r["energy_pj"],
+                          "events": counts[_plain(r["instance"])],
+                          "pj_per_op": {e: r["energy_pj"][e] * counts[_plain(r["instance"])]
+                                        .get(e, 0) / max(work.ops, 1)
+                                        for e in r["energy_pj"]}}
+                         for r in records]}
     total = power["total"]
     toggles = [a for a, _ in activities.values()]
     result = PowerResult(
         unit=name, params=params, data=data, seed=seed, clock_mhz=float(clock_mhz),
         cycles=n, ops=int(work.ops), op=work.op,
         energy_pj={k: total[k] * per_op for k in ("total", "internal", "switching", "leakage")},
-        energy_by_group_pj={g: power[g]["total"] * per_op
-                            for g in ("sequential", "combinational", "inputs")},
+        energy_by_group_pj={g: power[g]["total"] * per_op for g in POWER_GROUPS},
         energy_detail_pj={g: {k: v * per_op for k, v in kinds.items()}
                           for g, kinds in power.items()},
         opensta_report_power_pj=opensta["total"]["total"] * per_op,
-        power_mw=total["total"] * 1e3, area_um2=round(float(stat["area"]), 3),
+        power_mw=total["total"] * 1e3, area_um2=round(float(stat["area"]) + memory_area, 3),
         sequential_area_um2=round(float(stat.get("sequential_area", 0.0)), 3),
         toggle_rate=float(np.mean(toggles)) if toggles else 0.0,
         vectors_checked=int(work.checked), liberty=library_id(source), tool_versions=versions,
-        seconds=round(time.monotonic() - start, 2))
+        seconds=round(time.monotonic() - start, 2), memory=memory)
     (run / "power.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     return result
 
@@ -541,13 +611,14 @@ def mac_breakdown(unit, params=None, *, data="minilm", clock_mhz=DEFAULT_CLOCK_M
 def format_power_table(results):
     """A plain-text table of :class:`PowerResult` rows, and the glitch note under it."""
     header = ("unit", "data", "clock/MHz", "area/um^2", "ops", "pJ/op", "internal", "switching",
-              "leakage", "seq", "comb", "inputs", "mW")
+              "leakage", "seq", "comb", "inputs", "memory", "mW")
     rows = [(r.unit, r.data, f"{r.clock_mhz:g}", f"{r.area_um2:.0f}", f"{r.ops} {r.op}",
              f"{r.energy_pj['total']:.4f}", f"{r.energy_pj['internal']:.4f}",
              f"{r.energy_pj['switching']:.4f}", f"{r.energy_pj['leakage']:.5f}",
              f"{r.energy_by_group_pj['sequential']:.4f}",
              f"{r.energy_by_group_pj['combinational']:.4f}",
-             f"{r.energy_by_group_pj['inputs']:.4f}", f"{r.power_mw:.4f}")
+             f"{r.energy_by_group_pj['inputs']:.4f}",
+             f"{r.energy_by_group_pj.get('memory', 0.0):.4f}", f"{r.power_mw:.4f}")
             for r in results]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
 

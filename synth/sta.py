@@ -71,7 +71,10 @@ def run_sta(run, name, commands):
 
 
 def _design(netlist, top, liberty):
-    return [f"read_liberty {liberty}", f"read_verilog {netlist}", f"link_design {top}"]
+    """``liberty``: one path or a list (the cells' library, then the macros' views)."""
+    libraries = [liberty] if isinstance(liberty, (str, os.PathLike)) else list(liberty)
+    return [*(f"read_liberty {lib}" for lib in libraries), f"read_verilog {netlist}",
+            f"link_design {top}"]
 
 
 def _clock(period_ns, clock_port="clk"):
