@@ -19,7 +19,7 @@ import numpy as np
 
 from ._checks import ParameterError, check_choice, check_int, int_array
 from .btc_array import zero_point_correction
-from .dint import BLOCK_ELEMENTS, finite_floats
+from .dint import best_scales, finite_floats
 
 __all__ = [
     "MAX_BITS",
@@ -84,6 +84,19 @@ def _encode(rows, scales, zeros, top):
     return np.clip(np.rint(rows / scales) + zeros, 0, top)
 
 
+class _AffineRounder:
+    """The nearest code of x / s at one zero point z, as its value c - z in units of the scale:
+    the ``values`` and ``levels`` that :func:`lowbit.golden_models.dint.best_scales` reads.
+    ``values`` is :func:`_encode`'s arithmetic, so the search's errors are this module's own."""
+
+    def __init__(self, zero, top):
+        self.zero, self.top = zero, top
+        self.levels = np.arange(-zero, top - zero + 1, dtype=np.float64)
+
+    def values(self, x):
+        return np.clip(np.rint(x) + self.zero, 0, self.top) - self.zero
+
+
 def _affine_search(rows, top, n_grid):
     """Per row: the asymmetric grid minimising the squared reconstruction error.
 
@@ -92,22 +105,20 @@ def _affine_search(rows, top, n_grid):
     shrunk by the ratios r = 1, (n_grid-1)/n_grid, ..., 1/n_grid: scale ``r (hi - lo) / top``.
     The zero point ``rint(-lo * top / (hi - lo))`` does not depend on r. A tie keeps the larger
     ratio, so ``n_grid = 1`` is min/max RTN and the search never does worse. An all-zero row
-    gets scale 1 and zero point 0. Output: (int64 codes (n, g), float64 scales (n,), int64 zeros (n,)).
+    gets scale 1 and zero point 0. The rows of one zero point share their levels (c - z, c in
+    0..top), so each such set goes through dINT's screened search (:func:`best_scales`: the
+    same scales as trying every ratio on every element).
+    Output: (int64 codes (n, g), float64 scales (n,), int64 zeros (n,)).
     """
     lo = np.minimum(rows.min(axis=1), 0.0)
     hi = np.maximum(rows.max(axis=1), 0.0)
     span = np.where(hi > lo, hi - lo, float(top))
     zeros = np.rint(-lo * top / span)
-    ratios = np.arange(n_grid, 0, -1)[:, None] / n_grid
+    ratios = np.arange(n_grid, 0, -1) / n_grid
     scales = np.empty(rows.shape[0])
-    step = max(1, BLOCK_ELEMENTS // (rows.shape[1] * n_grid))
-    for r0 in range(0, rows.shape[0], step):
-        block, z = rows[r0 : r0 + step], zeros[r0 : r0 + step, None]
-        candidates = ratios * span[r0 : r0 + step] / top  # (ratios, block rows)
-        s = candidates[:, :, None]
-        err = (_encode(block, s, z, top) - z) * s - block
-        best = np.einsum("kij,kij->ki", err, err).argmin(axis=0)  # first minimum: the largest ratio
-        scales[r0 : r0 + step] = candidates[best, np.arange(block.shape[0])]
+    for zero in np.unique(zeros):
+        these = np.flatnonzero(zeros == zero)
+        scales[these] = best_scales(rows[these], span[these], ratios, _AffineRounder(zero, top), top)
     codes = _encode(rows, scales[:, None], zeros[:, None], top)
     return codes.astype(np.int64), scales, zeros.astype(np.int64)
 

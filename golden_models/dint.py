@@ -300,6 +300,8 @@ def best_scales(rows, amax, ratios, rounder, max_level):
     row) get the exact error of :func:`_channel_sse`, and the first exact minimum among them
     is the answer, the same scale as evaluating every candidate exactly.
     """
+    if ratios.size == 1:   # one candidate: nothing to compare
+        return ratios[0] * amax / max_level
     levels = np.asarray(rounder.levels, dtype=np.float64)
     m, n = rows.shape
     best = np.empty(m)

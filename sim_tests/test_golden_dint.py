@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lowbit.golden_models import dint
+from lowbit.golden_models.abq import _AffineRounder
 from lowbit.golden_models.dint import (
     DintFormat,
     LevelRounder,
@@ -314,6 +315,9 @@ def search_formats():
         yield f"int{bits}", LevelRounder(np.arange(-q, q + 1, dtype=np.float64), unit=1.0), q
     for fmt in (PotFormat(4, True), PotFormat(3, False), ApotFormat()):
         yield repr(fmt), fmt.rounder, fmt.max_level
+    for top in (3, 4, 15):   # ABQ's asymmetric grids: codes 0..top around a zero point
+        for zero in sorted({0, 1, top // 2, top}):
+            yield f"affine-{top}-{zero}", _AffineRounder(float(zero), top), top
 
 
 @pytest.mark.parametrize("n_grid", [100, 1, 13])
