@@ -14,9 +14,13 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.params import ParameterError, check_choice, check_int
+from lowbit.core.modes import DintCodebook, ExaqTop
+from lowbit.core.params import ParameterError, check_int
+from lowbit.core.unit_params import (BLOCK_ENGINE, BLOCK_IN_BITS, BLOCK_LANES, BLOCK_M_BITS, BLOCK_SOFTMAX,
+                                     D_MODEL, HEADS, IN_FRAC, LUT_FRAC, MAX_TOKENS)
 from lowbit.core.widths import signed_range
 
+from .bitplane_dot import MAX_PASSES, BitplaneDot
 from .component import Component
 from .dint_dot import DintDot
 from .exaq_softmax import ExaqSoftmax
@@ -27,11 +31,12 @@ from .softmax_fixed import SoftmaxFixed
 
 __all__ = ["AttentionBlock", "ENGINES", "SOFTMAXES", "SHIFT_BITS", "BIAS_BITS"]
 
-ENGINES = ("int8", "dint", "pot", "bitplane")
-SOFTMAXES = ("fixed", "exaq2", "exaq3")
+ENGINES = BLOCK_ENGINE.choices
+SOFTMAXES = BLOCK_SOFTMAX.choices
 SHIFT_BITS = 6          # requant shift s in 0..63
 BIAS_BITS = 32          # int32 biases in the accumulator's units
 ACT_BITS = 8            # INT8 activations (x, Q8, K8, V8, C8)
+ZP_BITS = 2             # ABQ W2: unsigned codes and zero points 0..3
 P_BITS = 8              # softmax outputs 0..2^out_frac with out_frac = 7: unsigned 8-bit
 AA_WEIGHT_BITS = 9      # the activation x activation engine's "weight" lane: Q8 or P, signed 9
 
@@ -95,35 +100,35 @@ class AttentionBlock(Component):
     cycle: :meth:`utilisation`.
     """
 
-    def __init__(self, *, engine="int8", softmax="fixed", lanes=8, d_model=32, heads=2,
-                 max_tokens=8, in_bits=12, in_frac=4, lut_frac=10, m_bits=16):
-        self.engine = check_choice("engine", engine, ENGINES)
-        self.softmax = check_choice("softmax", softmax, SOFTMAXES)
-        if engine == "bitplane":
-            raise ParameterError("engine='bitplane' is not built yet: engine must be one of "
-                                 "int8, dint, pot", name="engine", value=engine,
-                                 choices=("int8", "dint", "pot"))
-        self.d_model = check_int("d_model", d_model, 16, 384)
-        self.heads = check_int("heads", heads, 1, 12)
+    def __init__(self, *, engine=BLOCK_ENGINE.default, softmax=BLOCK_SOFTMAX.default,
+                 lanes=BLOCK_LANES.default, d_model=D_MODEL.default, heads=HEADS.default,
+                 max_tokens=MAX_TOKENS.default, in_bits=BLOCK_IN_BITS.default, in_frac=IN_FRAC.default,
+                 lut_frac=LUT_FRAC.default, m_bits=BLOCK_M_BITS.default):
+        self.engine = BLOCK_ENGINE.check(engine)
+        self.softmax = BLOCK_SOFTMAX.check(softmax)
+        self.d_model = D_MODEL.check(d_model)
+        self.heads = HEADS.check(heads)
         if d_model % heads:
-            divisors = [h for h in range(1, 13) if d_model % h == 0]
+            divisors = [h for h in range(HEADS.lo, HEADS.hi + 1) if d_model % h == 0]
             raise ParameterError(
                 f"heads={heads} is not allowed: heads must divide d_model={d_model}, one of "
                 f"{', '.join(map(str, divisors))} (heads must be one of these)", name="heads", value=heads, choices=divisors)
-        self.lanes = check_int("lanes", lanes, 4, 64)
+        self.lanes = BLOCK_LANES.check(lanes)
         if (d_model // heads) % lanes:
-            divisors = [n for n in range(4, 65) if (d_model // heads) % n == 0]
+            divisors = [n for n in range(BLOCK_LANES.lo, BLOCK_LANES.hi + 1)
+                        if (d_model // heads) % n == 0]
             raise ParameterError(
                 f"lanes={lanes} is not allowed: lanes must be one of "
-                f"{', '.join(map(str, divisors)) or 'none in 4..64'}, the divisors of head_dim = "
+                f"{', '.join(map(str, divisors)) or f'none in {BLOCK_LANES.lo}..{BLOCK_LANES.hi}'}"
+                f", the divisors of head_dim = "
                 f"d_model / heads = {d_model // heads} (d_model a multiple of heads x lanes)", name="lanes", value=lanes,
                 choices=divisors or None)
-        self.max_tokens = check_int("max_tokens", max_tokens, 2, 128)
-        self.in_bits = check_int("in_bits", in_bits, 4, 16)
-        self.in_frac = check_int("in_frac", in_frac, 0, in_bits - 1,
-                                 why="a logit has in_bits - 1 bits besides its sign")
-        self.lut_frac = check_int("lut_frac", lut_frac, 4, 16)
-        self.m_bits = check_int("m_bits", m_bits, 8, 24)
+        self.max_tokens = MAX_TOKENS.check(max_tokens)
+        self.in_bits = BLOCK_IN_BITS.check(in_bits)
+        self.in_frac = IN_FRAC.check(in_frac, hi=in_bits - 1,
+                                     why="a logit has in_bits - 1 bits besides its sign")
+        self.lut_frac = LUT_FRAC.check(lut_frac)
+        self.m_bits = BLOCK_M_BITS.check(m_bits)
         self.out_frac = 7
         self.head_dim = d_model // heads
         self.beats = d_model // lanes                    # B: beats of a d_model vector
@@ -135,12 +140,20 @@ class AttentionBlock(Component):
             self.proj = IntDot(lanes=lanes, weight_bits=8, act_bits=ACT_BITS)
             self.weight_shape = signed(8)
         elif engine == "dint":
-            self.proj = DintDot(lanes=lanes, special="half", frac_bits=1, act_bits=ACT_BITS)
+            self.proj = DintDot(lanes=lanes, special=DintCodebook.HALF, frac_bits=1, act_bits=ACT_BITS)
             self.weight_shape = unsigned(4)
-        else:
+        elif engine == "pot":
             self.proj = PotDot(lanes=lanes, bits=4, zero_code=True, act_bits=ACT_BITS)
             self.weight_shape = unsigned(4)
-        self.aa = IntDot(lanes=lanes, weight_bits=AA_WEIGHT_BITS, act_bits=ACT_BITS)
+        else:
+            self.proj = BitplaneDot(lanes=lanes)
+            self.weight_shape = unsigned(ZP_BITS)
+        # Passes of the engine per beat: a projection one; Q K^T and P V one on the int_dot,
+        # and on the bit-plane engine (8-bit Q8 and P, two weight planes a pass) four.
+        self.bitplane = engine == "bitplane"
+        self.aa_passes = MAX_PASSES if self.bitplane else 1
+        self.aa = None if self.bitplane else IntDot(lanes=lanes, weight_bits=AA_WEIGHT_BITS,
+                                                    act_bits=ACT_BITS)
         common = dict(in_bits=in_bits, in_frac=in_frac, lut_frac=lut_frac,
                       out_frac=self.out_frac, max_len=max_tokens, epc=1)
         if softmax == "fixed":
@@ -148,15 +161,15 @@ class AttentionBlock(Component):
             self.exaq_bits = None
         else:
             self.exaq_bits = int(softmax[-1])
-            self.sm = ExaqSoftmax(bits=self.exaq_bits, top="exp", **common)
-        self.engine_latency = max(self.proj.latency, self.aa.latency)
+            self.sm = ExaqSoftmax(bits=self.exaq_bits, top=ExaqTop.EXP, **common)
+        self.engine_latency = max(self.proj.latency, self.aa.latency if self.aa else 0)
 
         # Accumulator widths: a projection's sum of B beats plus the bias; a score's Bh beats
         # of Q8 K8 lanes; a context's beats of P V8 lanes.
         proj_lo, proj_hi = signed_range(self.proj.sum_bits)
-        aa_lo, aa_hi = signed_range(self.aa.sum_bits)
+        aa_lo, aa_hi = signed_range((self.aa or self.proj).sum_bits)
         bias_lo, bias_hi = signed_range(BIAS_BITS)
-        aa_beats = max(self.head_beats, self.token_beats)
+        aa_beats = max(self.head_beats, self.token_beats) * self.aa_passes
         lo = min(proj_lo * self.beats + bias_lo, aa_lo * aa_beats)
         hi = max(proj_hi * self.beats + bias_hi, aa_hi * aa_beats)
         self.acc_bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1
@@ -180,7 +193,8 @@ class AttentionBlock(Component):
             **lut_layout,
         })
         ch = data.StructLayout({"bias": signed(BIAS_BITS), "m": unsigned(m_bits),
-                                "s": unsigned(SHIFT_BITS)})
+                                "s": unsigned(SHIFT_BITS),
+                                **({"zero_point": unsigned(ZP_BITS)} if self.bitplane else {})})
         super().__init__({
             "cfg": In(stream.Signature(cfg)),
             "x": In(stream.Signature(data.ArrayLayout(signed(ACT_BITS), lanes))),
@@ -196,12 +210,13 @@ class AttentionBlock(Component):
         """Each phase's cycles for a layer of ``tokens`` tokens (streams never stalled)."""
         t = check_int("tokens", tokens, 1, self.max_tokens)
         bt = _ceil_div(t, self.lanes)
+        n = self.aa_passes
         return {
             "cfg": 1,
             "load_x": t * self.beats,
             "qkv": 3 * self.d_model * t * self.beats,
-            "scores": self.heads * (t * t * self.head_beats + 1),
-            "context": self.heads * (t * self.head_dim * bt + 1),
+            "scores": self.heads * (t * t * self.head_beats * n + 1),
+            "context": self.heads * (t * self.head_dim * bt * n + 1),
             "drain": 1 + self.tail,
             "out": self.d_model * t * self.beats,
             "out_tail": self.tail + 1,
@@ -213,11 +228,11 @@ class AttentionBlock(Component):
         written (row t's P is in ``(t + 1) T Bh + tail + row_latency(T) - T + 2`` cycles
         after the scores start; its context starts ``T T Bh + 1 + t dh Bt`` after)."""
         t = check_int("tokens", tokens, 1, self.max_tokens)
-        row = t * self.head_beats
+        row = t * self.head_beats * self.aa_passes
         if row < self.sm.cycles_per_row(t):
             return False
         ready = self.tail + self.sm.row_latency(t) - t + 2
-        context_row = self.head_dim * _ceil_div(t, self.lanes)
+        context_row = self.head_dim * _ceil_div(t, self.lanes) * self.aa_passes
         return all(t * row + 1 + k * context_row >= (k + 1) * row + ready + 1
                    for k in range(t))
 
@@ -226,11 +241,13 @@ class AttentionBlock(Component):
         return sum(self.phase_cycles(tokens).values())
 
     def engine_beats(self, tokens):
-        """Beats of each engine per layer: ``{"proj": ..., "aa": ...}``."""
+        """Busy cycles of each engine per layer (a beat, or on the bit-plane engine a pass,
+        per cycle): ``{"proj": ..., "aa": ...}``: the projections', and Q K^T's and P V's
+        (on the bit-plane engine the same engine's, ``aa_passes`` a beat)."""
         bt = _ceil_div(tokens, self.lanes)
         return {"proj": 4 * self.d_model * tokens * self.beats,
                 "aa": self.heads * (tokens * tokens * self.head_beats
-                                    + tokens * self.head_dim * bt)}
+                                    + tokens * self.head_dim * bt) * self.aa_passes}
 
     def utilisation(self, tokens, cycles=None):
         """Busy fraction of each engine over a layer of ``cycles`` (default :meth:`cycles`)."""
@@ -247,7 +264,9 @@ class AttentionBlock(Component):
         wbits = self.weight_shape.width
 
         m.submodules.proj = proj = self.proj
-        m.submodules.aa = aa = self.aa
+        aa = self.aa
+        if aa is not None:
+            m.submodules.aa = aa
         m.submodules.softmax = sm = self.sm
 
         # --- Buffers (kept in ``buffers`` by name, for simulation) ---
@@ -284,6 +303,7 @@ class AttentionBlock(Component):
         bias = [Signal(signed(BIAS_BITS), name=f"bias{k}", reset_less=True) for k in range(2)]
         mul = [Signal(self.m_bits, name=f"m{k}", reset_less=True) for k in range(2)]
         shift = [Signal(SHIFT_BITS, name=f"s{k}", reset_less=True) for k in range(2)]
+        zero = [Signal(ZP_BITS, name=f"zero{k}", reset_less=True) for k in range(2)]
         set_row, set_ch, release = Signal(2), Signal(2), Signal(2)
         w_take, ch_take = Signal(), Signal()
         m.d.comb += [
@@ -307,6 +327,8 @@ class AttentionBlock(Component):
                 with m.If(ch_bank == k):
                     m.d.sync += [bias[k].eq(self.ch.payload.bias), mul[k].eq(self.ch.payload.m),
                                  shift[k].eq(self.ch.payload.s)]
+                    if self.bitplane:
+                        m.d.sync += zero[k].eq(self.ch.payload.zero_point)
         m.d.sync += [row_full.eq((row_full | set_row) & ~release),
                      ch_full.eq((ch_full | set_ch) & ~release)]
 
@@ -331,6 +353,13 @@ class AttentionBlock(Component):
         p_base = Signal(range(T_MAX * TB + 1))        # t * TB
         u_base = Signal(range(T_MAX + L + 1))         # beat * L (context)
         drain = Signal(range(self.tail + 2))
+        # The bit-plane engine's pass within a Q K^T or P V beat (weight planes 2 g, 2 g + 1).
+        if self.bitplane:
+            aa_pass = Signal(range(self.aa_passes), name="aa_pass")
+            pass_last = Signal(name="aa_pass_last")
+            m.d.comb += pass_last.eq(aa_pass == self.aa_passes - 1)
+        def on_last_pass(value):
+            return value & pass_last if self.bitplane else value
 
         # P rows written so far in this head (the softmax's outputs).
         p_rows = Signal(range(T_MAX + 1))
@@ -379,16 +408,18 @@ class AttentionBlock(Component):
             x_wr.data.eq(self.x.payload.as_value()),
             issue_proj.eq(st[PROJ] & bank_ok &
                           ~(is_o & last_proj & (o_credit == self.fifo_depth))),
-            issue_score.eq(st[SCORES] & ~(last_score & (s_credit == self.fifo_depth))),
+            issue_score.eq(st[SCORES] & ~(on_last_pass(last_score) &
+                                          (s_credit == self.fifo_depth))),
             issue_context.eq(st[CONTEXT] & (~row_start | (p_rows > tok))),
             issue.eq(issue_proj | issue_score | issue_context),
             is_aa.eq(st[SCORES] | st[CONTEXT]),
             kind.eq(Mux(st[PROJ], proj_sel, Mux(st[SCORES], KIND_S, KIND_C))),
-            first.eq(beat == 0),
-            last.eq(Mux(st[PROJ], last_proj, Mux(st[SCORES], last_score, last_context))),
+            first.eq((beat == 0) & (aa_pass == 0) if self.bitplane else beat == 0),
+            last.eq(Mux(st[PROJ], last_proj, on_last_pass(Mux(st[SCORES], last_score,
+                                                              last_context)))),
             row_last.eq(col == tokens - 1),
             o_take.eq(issue_proj & is_o & last_proj),
-            s_take.eq(issue_score & last_score),
+            s_take.eq(on_last_pass(issue_score & last_score)),
             dest_addr.eq(Mux(st[PROJ] & (proj_sel == 2), vt_base + t_word, act_base + c_word)),
             dest_lane.eq(Mux(st[PROJ] & (proj_sel == 2), t_lane, c_lane)),
             w_rd.addr.eq(Mux(cur_bank, B, 0) + beat),
@@ -435,7 +466,10 @@ class AttentionBlock(Component):
                                          state.eq(SCORES)]
                         with m.If(proj_sel == 3):
                             m.d.sync += state.eq(OUT_TAIL)
-        with m.If(issue_score):
+        if self.bitplane:
+            with m.If(issue_score | issue_context):
+                m.d.sync += aa_pass.eq(Mux(pass_last, 0, aa_pass + 1))
+        with m.If(on_last_pass(issue_score)):
             m.d.sync += beat.eq(beat + 1)
             with m.If(last_score):
                 m.d.sync += [beat.eq(0), col.eq(col + 1), k_base.eq(k_base + B)]
@@ -448,7 +482,7 @@ class AttentionBlock(Component):
                                      vt_base.eq(head_vt), state.eq(SCORES_END)]
         with m.If(st[SCORES_END]):
             m.d.sync += state.eq(CONTEXT)
-        with m.If(issue_context):
+        with m.If(on_last_pass(issue_context)):
             m.d.sync += [beat.eq(beat + 1), u_base.eq(u_base + L)]
             with m.If(last_context):
                 m.d.sync += [beat.eq(0), u_base.eq(0), chan.eq(chan + 1),
@@ -494,6 +528,8 @@ class AttentionBlock(Component):
             "bias": signed(BIAS_BITS), "m": unsigned(self.m_bits), "s": unsigned(SHIFT_BITS),
             "aa": 1,
         }
+        if self.bitplane:
+            tag_fields.update({"zero_point": unsigned(ZP_BITS), "plane_pair": unsigned(2)})
         tag = Signal(data.StructLayout(tag_fields))
         is_proj = kind < 4
         m.d.comb += [
@@ -504,30 +540,55 @@ class AttentionBlock(Component):
             tag.s.eq(Mux(is_proj, lane_bank_s, Mux(kind == KIND_S, cfg.s_s, cfg.s_x))),
             tag.aa.eq(is_aa),
         ]
+        if self.bitplane:
+            m.d.comb += [tag.zero_point.eq(Mux(cur_bank, zero[1], zero[0])),
+                         tag.plane_pair.eq(aa_pass)]
         valid1 = Signal()
         m.d.sync += valid1.eq(issue)
         tag1 = delayed(tag, "tag_s1")
         u_base1 = delayed(u_base, "u_base_s1")
         is_o1 = tag1.kind == KIND_O
         act_word = Mux(is_o1, c_rd.data, x_rd.data)
-        m.d.comb += [
-            proj.i.valid.eq(valid1 & ~tag1.aa),
-            proj.i.payload.weights.eq(w_rd.data),
-            proj.i.payload.acts.eq(act_word),
-            proj.o.ready.eq(1),
-            aa.i.valid.eq(valid1 & tag1.aa),
-            aa.o.ready.eq(1),
-        ]
         is_ctx1 = tag1.kind == KIND_C
+        if self.bitplane:
+            # One engine for every product, its precision per job: a projection beat is one
+            # pass of W2 codes (less the zero point) against x or C8; a Q K^T beat four passes
+            # of Q8's planes (signed: its plane 7 in pass 3 counts negative) against K8; a P V
+            # beat four of P's (unsigned 0..128) against V8.
+            m.d.comb += [
+                proj.i.valid.eq(valid1),
+                proj.i.payload.plane_pair.eq(tag1.plane_pair),
+                proj.i.payload.top_signed.eq(tag1.aa & ~is_ctx1 &
+                                             (tag1.plane_pair == self.aa_passes - 1)),
+                proj.i.payload.zero_point.eq(Mux(tag1.aa, 0, tag1.zero_point)),
+                proj.o.ready.eq(1),
+            ]
+        else:
+            m.d.comb += [
+                proj.i.valid.eq(valid1 & ~tag1.aa),
+                proj.i.payload.weights.eq(w_rd.data),
+                proj.i.payload.acts.eq(act_word),
+                proj.o.ready.eq(1),
+                aa.i.valid.eq(valid1 & tag1.aa),
+                aa.o.ready.eq(1),
+            ]
         for k in range(L):
             q_lane = q_rd.data.word_select(k, ACT_BITS).as_signed()
             p_lane = p_rd.data.word_select(k, P_BITS)
             p_masked = Mux(u_base1 + k < tokens, p_lane, 0)
-            m.d.comb += [
-                aa.i.payload.weights[k].eq(Mux(is_ctx1, p_masked, q_lane)),
-                aa.i.payload.acts[k].eq(Mux(is_ctx1, v_rd.data.word_select(k, ACT_BITS),
-                                            k_rd.data.word_select(k, ACT_BITS))),
-            ]
+            aa_weight = Mux(is_ctx1, p_masked, q_lane)
+            aa_act = Mux(is_ctx1, v_rd.data.word_select(k, ACT_BITS),
+                         k_rd.data.word_select(k, ACT_BITS))
+            if self.bitplane:
+                m.d.comb += [
+                    proj.i.payload.weights[k].eq(Mux(tag1.aa, aa_weight[:ACT_BITS],
+                                                     w_rd.data.word_select(k, wbits))),
+                    proj.i.payload.acts[k].eq(Mux(tag1.aa, aa_act,
+                                                  act_word.word_select(k, ACT_BITS))),
+                ]
+            else:
+                m.d.comb += [aa.i.payload.weights[k].eq(aa_weight),
+                             aa.i.payload.acts[k].eq(aa_act)]
 
         # Equal latency for both engines: the shorter one's result is delayed.
         def padded(stream_o, latency, name):
@@ -540,15 +601,20 @@ class AttentionBlock(Component):
             return value, valid
 
         proj_sum, proj_valid = padded(proj.o, proj.latency, "proj")
-        aa_sum, aa_valid = padded(aa.o, aa.latency, "aa")
+        if aa is not None:
+            aa_sum, aa_valid = padded(aa.o, aa.latency, "aa")
         tag_e = tag1
         for n in range(self.engine_latency):
             tag_e = delayed(tag_e, f"tag_e{n}")
 
         # --- Accumulate ---
         dot = Signal(signed(self.acc_bits))
-        m.d.comb += dot.eq(Mux(proj_valid, proj_sum, aa_sum))
-        dot_valid = proj_valid | aa_valid
+        if aa is None:
+            m.d.comb += dot.eq(proj_sum)
+            dot_valid = proj_valid
+        else:
+            m.d.comb += dot.eq(Mux(proj_valid, proj_sum, aa_sum))
+            dot_valid = proj_valid | aa_valid
         acc = Signal(signed(self.acc_bits), reset_less=True)
         total = Signal(signed(self.acc_bits), reset_less=True)
         total_valid = Signal()

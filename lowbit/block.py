@@ -54,9 +54,6 @@ def run_command(args):
           f"{accuracy['layer_cosine']:.5f}, relative error {accuracy['layer_rel_error']:.4f}, "
           f"worst token cosine {accuracy['token_cosine_min']:.5f}, embedding cosine "
           f"{accuracy['embedding_cosine']:.6f}")
-    if fmt.engine == "bitplane":
-        raise LowbitError(f"config {args.config}: the bit-plane engine (btc_array) is not built "
-                          "into attention_block yet; the integer model's figures are above")
     unit = UNITS["attention_block"]
     block_params = unit.resolve({
         "engine": fmt.engine, "softmax": fmt.softmax, "lanes": args.lanes,
@@ -65,7 +62,8 @@ def run_command(args):
         "m_bits": params.m_bits})
     block = AttentionBlock(**block_params)
     for part in (block, block.proj, block.aa, block.sm, block.requant):
-        part._MustUse__silence = True   # built for its formulas only, never elaborated
+        if part is not None:
+            part._MustUse__silence = True   # built for its formulas only, never elaborated
     tokens = params.tokens
     formula = block.cycles(tokens)
     if args.no_sim:
@@ -100,5 +98,10 @@ def _print_cycles(block, tokens, cycles, lanes, how):
     print(f"cycles per layer {cycles:,} ({how}), per token {cycles / tokens:,.0f}; lanes {lanes}")
     phases = block.phase_cycles(tokens)
     print("phases: " + ", ".join(f"{k} {v:,}" for k, v in phases.items()))
-    print(f"utilisation: projection engine {100 * use['proj']:.1f} %, Q K^T / P V engine "
-          f"{100 * use['aa']:.1f} %")
+    if block.aa is None:   # the bit-plane engine does every product, precision per job
+        print(f"utilisation: the bit-plane engine {100 * (use['proj'] + use['aa']):.1f} % "
+              f"(projections {100 * use['proj']:.1f} %, Q K^T / P V "
+              f"{100 * use['aa']:.1f} % at {block.aa_passes} passes a beat)")
+    else:
+        print(f"utilisation: projection engine {100 * use['proj']:.1f} %, Q K^T / P V engine "
+              f"{100 * use['aa']:.1f} %")

@@ -13,6 +13,7 @@ from .core.unit_params import (ACC_BITS, ACT_BITS, ARRAY_ACC_BITS, COLS,
                                K_SLICE, P_MAX, Q_MAX, MAX_SLICES, LEVELS_PER_STAGE,
                                BLOCK_ENGINE, BLOCK_LANES, BLOCK_M_BITS, BLOCK_SOFTMAX, BOOTH,
                                D_MODEL, DOT_FUSED, EXP_INDEX_FRAC, FUSED, HEADS, MAX_TOKENS)
+from .core.unit_params import BLOCK_IN_BITS
 from .registry import Format, Registry, SlowCorner, Unit
 
 __all__ = ["UNITS"]
@@ -396,7 +397,7 @@ UNITS = Registry([
         source="composition of the units (issue 17)",
         params=(
             BLOCK_ENGINE, BLOCK_SOFTMAX, BLOCK_LANES, D_MODEL, HEADS, MAX_TOKENS,
-            IN_BITS.with_default(12), IN_FRAC, LUT_FRAC,
+            BLOCK_IN_BITS, IN_FRAC, LUT_FRAC,
             BLOCK_M_BITS,
         ),
         component="lowbit.hdl.attention_block:AttentionBlock",

@@ -99,10 +99,12 @@ def words(bench, params, inputs):
         for c in range(d):
             w += [pack("w__payload", {f"w__payload.{k}": codes[c, b * lanes + k]
                                       for k in range(lanes)}) for b in range(d // lanes)]
-            ch.append(pack("ch__payload", {
-                "ch__payload.bias": inputs.bias[p][c],
-                "ch__payload.m": pair.m[c] if pair is not None else 0,
-                "ch__payload.s": pair.s[c] if pair is not None else 0}))
+            fields = {"ch__payload.bias": inputs.bias[p][c],
+                      "ch__payload.m": pair.m[c] if pair is not None else 0,
+                      "ch__payload.s": pair.s[c] if pair is not None else 0}
+            if params.engine == "bitplane":   # the ABQ zero point of the channel
+                fields["ch__payload.zero_point"] = inputs.zero_points[p][c]
+            ch.append(pack("ch__payload", fields))
     expected = block_forward(params, inputs).out.T.reshape(-1)
     return {"cfg": [pack("cfg__payload", cfg)], "x": x, "w": w, "ch": ch}, expected
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from lowbit.core.modes import DintCodebook, ExaqTop
-from lowbit.core.unit_params import BLOCK_M_BITS, BLOCK_SOFTMAX, D_MODEL, HEADS, MAX_TOKENS
+from lowbit.core.unit_params import BLOCK_ENGINE, BLOCK_M_BITS, BLOCK_SOFTMAX, D_MODEL, HEADS, MAX_TOKENS
 from lowbit.core.widths import signed_bits_for, signed_range
 
 from .._checks import ParameterError, check_choice, check_int, int_array
@@ -39,7 +39,7 @@ __all__ = [
     "check_inputs", "block_forward", "engine_matmul", "act_matmul", "weight_values",
 ]
 
-ENGINES = ("int8", "dint", "pot", "bitplane")
+ENGINES = BLOCK_ENGINE.choices
 SOFTMAXES = BLOCK_SOFTMAX.choices
 PROJECTIONS = ("q", "k", "v", "o")
 ACT_BITS = 8          # x, Q8, K8, V8, C8
@@ -57,7 +57,7 @@ class BlockFormat:
     quantizer: str
 
     def __post_init__(self):
-        check_choice("engine", self.engine, ENGINES)   # every engine of the model (see BlockParams)
+        BLOCK_ENGINE.check(self.engine)
         BLOCK_SOFTMAX.check(self.softmax)
 
 
@@ -107,9 +107,7 @@ class BlockParams:
         if self.tokens is None:   # a full block: as many tokens as it holds
             object.__setattr__(self, "tokens", self.max_tokens)
         check_int("tokens", self.tokens, 1, self.max_tokens, f"max_tokens={self.max_tokens}")
-        # The model has every engine; the hardware's declaration (BLOCK_ENGINE) lists the
-        # ones built so far, so the model checks against its own list.
-        check_choice("engine", self.engine, ENGINES)
+        BLOCK_ENGINE.check(self.engine)
         BLOCK_SOFTMAX.check(self.softmax)
         BLOCK_M_BITS.check(self.m_bits)
         self.softmax_model()   # checks in_bits, in_frac, lut_frac, out_frac

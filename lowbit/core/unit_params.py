@@ -106,8 +106,9 @@ REQUANT_OUT_BITS = Param("out_bits", 8, "signed output width (saturating)", lo=2
 
 # --- Attention block (one MiniLM attention layer from the units)
 BLOCK_ENGINE = Param("engine", "int8", "projection engine: int8 (int_dot), dint (dint_dot), pot "
-                                       "(pot_dot); the bitplane engine is not built yet",
-                     choices=("int8", "dint", "pot"))
+                                       "(pot_dot), bitplane (ABQ W2A8 plane products, btc_array's "
+                                       "popcounts; Q K^T and P V on it at 8 bits)",
+                     choices=("int8", "dint", "pot", "bitplane"))
 BLOCK_SOFTMAX = Param("softmax", "fixed", "softmax unit: softmax_fixed or exaq_softmax b = 2, 3",
                       choices=("fixed", "exaq2", "exaq3"))
 BLOCK_LANES = Param("lanes", 8, "lanes of the projection engine and of the activation x "
@@ -117,6 +118,8 @@ HEADS = Param("heads", 2, "attention heads (head_dim = d_model / heads)", lo=1, 
 MAX_TOKENS = Param("max_tokens", 8, "longest sentence (buffer depth; the softmax's max_len)",
                    lo=2, hi=128)
 BLOCK_M_BITS = Param("m_bits", 16, "width of the requant multipliers M", lo=8, hi=24)
+BLOCK_IN_BITS = IN_BITS.with_default(12)   # the block's logits (layer-0 MiniLM logits reach ~+-34)
+__all__ += ["BLOCK_IN_BITS"]
 
 
 REQUANT_MAX_PRODUCT_BITS = 64    # acc x M held in one 64-bit product (golden model and circuit)
