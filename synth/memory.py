@@ -61,7 +61,7 @@ from lowbit.core.errors import LowbitError
 
 __all__ = ["MODEL", "MACRO_PREFIX", "NOMINAL_SLEW_NS", "MemoryShape", "MemoryCost",
            "memory_cost", "extract_macros", "macro_liberty", "macro_verilog", "read_counts",
-           "macro_energy", "macro_energy_w", "EVENTS"]
+           "macro_energy", "macro_energy_w", "read_marks", "EVENTS"]
 
 MODEL = "clock-gated flip-flop register file from the library's cells"
 MACRO_PREFIX = "lowbit_mem_"
@@ -626,6 +626,11 @@ def macro_verilog(shape):
                   f"        mem[wa{p}][b] <= wd{p}[b];",
                   "      end",
                   "  end"]
+    lines += ["`ifdef LOWBIT_POWER_TB",
+              "  always @(power_tb.mark) $display(\"LOWBIT_MACRO_MARK %m cycle=%0d write=%0d "
+              "bit_change=%0d read=%0d read_bit_change=%0d input_toggle=%0d\", cycles, writes, "
+              "bit_changes, reads, read_bit_changes, input_toggles);",
+              "`endif"]
     lines += ["  final $display(\"LOWBIT_MACRO %m cycle=%0d write=%0d bit_change=%0d read=%0d "
               "read_bit_change=%0d input_toggle=%0d\", cycles, writes, bit_changes, reads, "
               "read_bit_changes, input_toggles);",
@@ -641,6 +646,19 @@ def read_counts(text):
     found = {}
     for path, rest in _COUNTS.findall(text):
         found[path] = {k: int(v) for k, v in (kv.split("=") for kv in rest.split())}
+    return found
+
+
+_MARKS = re.compile(r"^LOWBIT_MACRO_MARK (\S+) (.*)$", re.M)
+
+
+def read_marks(text):
+    """``{instance path: [{event: count so far}, ...]}``, one entry per ``mark`` of the
+    testbench, in order (:func:`macro_verilog`)."""
+    found = {}
+    for path, rest in _MARKS.findall(text):
+        found.setdefault(path, []).append({k: int(v) for k, v in
+                                           (kv.split("=") for kv in rest.split())})
     return found
 
 

@@ -98,11 +98,24 @@ def require_icarus():
                           f"install it with `apt-get install iverilog`")
 
 
-def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", reset_port="rst"):
+def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", reset_port="rst",
+               streams=None, marks=()):
     """A Verilog testbench: reset, then one vector of ``stim.hex`` per cycle, outputs to
-    ``out.hex`` every cycle (once that cycle's vector has settled), a VCD of the unit's nets."""
+    ``out.hex`` every cycle (once that cycle's vector has settled), a VCD of the unit's nets.
+
+    ``streams``: ``{name: beats}`` of input streams driven as a stream source would, not by
+    the vectors: ``name__valid`` high while beats are left, ``name__payload`` the next beat
+    (from ``stream_<name>.hex``), advanced on every clock edge where the unit's
+    ``name__ready`` is high. ``marks``: cycles at whose start the event ``mark`` fires (the
+    memory macros print their counts there, windows of the measurement)."""
+    streams = dict(streams or {})
     in_bits = sum(w for _, w in inputs)
     out_bits = sum(w for _, w in outputs)
+    out_at = {}
+    lo = 0
+    for name, width in outputs:
+        out_at[name] = (lo, width)
+        lo += width
     lines = ["`timescale 1ns/1ps", "module power_tb;",
              f"  reg {clock_port} = 0;", f"  reg {reset_port} = 1;",
              "  reg measure = 0;   // memory macros count their events from here on",
@@ -112,11 +125,26 @@ def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", 
              "  integer k, f;",
              f"  always #5 {clock_port} = ~{clock_port};"]
     conns = [f".{clock_port}({clock_port})", f".{reset_port}({reset_port})"]
+    widths = dict(inputs)
+    lines.append("  event mark;")
+    for s, count in streams.items():
+        width = widths[f"{s}__payload"]
+        ready_lo, _ = out_at[f"{s}__ready"]
+        lines += [f"  reg [{width - 1}:0] {s}_beats [0:{max(count, 1) - 1}];",
+                  f"  integer {s}_k = 0;",
+                  f"  wire {s}_valid = {s}_k < {count};",
+                  f"  wire [{width - 1}:0] {s}_payload = {s}_valid ? {s}_beats[{s}_k] : 0;",
+                  f"  always @(posedge {clock_port})",
+                  f"    if (!{reset_port} && {s}_valid && out[{ready_lo}]) {s}_k <= {s}_k + 1;"]
     lo = 0
     for name, width in inputs:
         if name == reset_port:
             continue
-        conns.append(f".{name}(vec[{lo + width - 1}:{lo}])")
+        stream = name.rsplit("__", 1)
+        if len(stream) == 2 and stream[0] in streams and stream[1] in ("valid", "payload"):
+            conns.append(f".{name}({stream[0]}_{stream[1]})")
+        else:
+            conns.append(f".{name}(vec[{lo + width - 1}:{lo}])")
         lo += width
     lo = 0
     for name, width in outputs:
@@ -125,6 +153,7 @@ def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", 
     lines += [f"  {top} dut ({', '.join(conns)});",
               "  initial begin",
               '    $readmemh("stim.hex", stim);',
+              *(f'    $readmemh("stream_{s}.hex", {s}_beats);' for s in streams),
               '    f = $fopen("out.hex", "w");',
               f"    repeat ({reset_cycles}) @(posedge {clock_port});",
               f"    #1 {reset_port} = 0;",
@@ -133,6 +162,8 @@ def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", 
               "    measure = 1;",
               f"    for (k = 0; k < {n_vectors}; k = k + 1) begin",
               "      vec = stim[k];",
+              *([f"      if ({' || '.join(f'k == {m}' for m in marks)}) -> mark;"]
+                if marks else []),
               '      #1 $fwrite(f, "%h\\n", out);',
               f"      @(posedge {clock_port}); #1;",
               "    end",
@@ -145,14 +176,16 @@ def _testbench(top, inputs, outputs, n_vectors, reset_cycles, clock_port="clk", 
 
 
 def simulate_netlist(run, netlist, top, models, inputs, outputs, vectors, *, cycles=None,
-                     macros=None):
+                     macros=None, streams=None, marks=()):
     """Simulate ``run/netlist`` (top module ``top``) with Icarus on ``vectors``.
 
     ``inputs``/``outputs``: ``[(port name, width)]`` (clock ``clk`` and reset ``rst`` apart);
     ``vectors``: ``{input name: int array}``, one value per cycle (two's complement allowed);
     ``cycles`` the number of cycles where ``vectors`` is empty; ``macros`` the simulation
     models of the netlist's memory macros (``lowbit.synth.memory.macro_verilog``), whose event
-    counts over the measured cycles end up in ``run/vvp.log``.
+    counts over the measured cycles end up in ``run/vvp.log``; ``streams``: ``{name: [payload
+    ints]}`` of input streams driven with back-pressure (see ``_testbench``) rather than by
+    the vectors; ``marks``: cycles where the macros also print their counts so far.
     Returns ``({output name: int array of unsigned values}, vcd path, cycles)``; output entry
     ``k`` is the value while vector ``k`` is applied (registers: after ``k`` clock edges;
     entry ``n`` after the last edge); None
@@ -170,7 +203,15 @@ def simulate_netlist(run, netlist, top, models, inputs, outputs, vectors, *, cyc
         lo += width
     digits = max(1, (lo + 3) // 4)
     (run / "stim.hex").write_text("".join(f"{v:0{digits}x}\n" for v in packed))
-    (run / "power_tb.v").write_text(_testbench(top, inputs, outputs, n, RESET_CYCLES))
+    streams = dict(streams or {})
+    widths = dict(inputs)
+    for name, beats in streams.items():
+        digits = max(1, (widths[f"{name}__payload"] + 3) // 4)
+        (run / f"stream_{name}.hex").write_text("".join(f"{int(v):0{digits}x}\n"
+                                                        for v in beats) or "0\n")
+    (run / "power_tb.v").write_text(_testbench(
+        top, inputs, outputs, n, RESET_CYCLES, streams={k: len(v) for k, v in streams.items()},
+        marks=marks))
     _run(["iverilog", "-g2012", "-DLOWBIT_POWER_TB", "-s", "power_tb", "-o", "power_tb.vvp",
           "power_tb.v", os.path.relpath(netlist, run), os.path.relpath(models, run),
           *([os.path.relpath(macros, run)] if macros else [])],
@@ -259,6 +300,63 @@ def read_vcd(path):
     return stats, end - (start or 0)
 
 
+def window_transitions(path, bounds):
+    """Per-bit transitions (0 <-> 1) of a VCD file in each window ``[bounds[i], bounds[i+1])``
+    of simulation time: a list of ``{net: transitions}``, one per window."""
+    text = Path(path).read_text()
+    header, _, body = text.partition("$enddefinitions")
+    aliases = {}
+    for width, ident, name, msb, lsb in _VAR.findall(header):
+        if int(width) == 1:
+            names = [f"{name}[{msb}]" if msb else name]
+        else:
+            hi, lo = int(msb), int(lsb)
+            step = -1 if hi >= lo else 1
+            names = [f"{name}[{i}]" for i in range(hi, lo + step, step)]
+        aliases.setdefault(ident, []).append(names)
+    widths = {ident: len(lists[0]) for ident, lists in aliases.items()}
+    state = {ident: ["x"] * w for ident, w in widths.items()}
+    windows = len(bounds) - 1
+    counts = {ident: [[0] * windows for _ in range(w)] for ident, w in widths.items()}
+    now, slot = 0, -1
+    import bisect
+
+    def update(ident, value):
+        width = widths.get(ident)
+        if width is None:
+            return
+        value = value.rjust(width, "0" if value[0] in "01" else value[0])[-width:]
+        old = state[ident]
+        for i, (a, b) in enumerate(zip(old, value)):
+            if a != b:
+                if {a, b} == {"0", "1"} and 0 <= slot < windows:
+                    counts[ident][i][slot] += 1
+                old[i] = b
+
+    for line in body.splitlines():
+        line = line.strip()
+        if not line or line.startswith("$"):
+            continue
+        head = line[0]
+        if head == "#":
+            now = int(line[1:])
+            slot = bisect.bisect_right(bounds, now) - 1
+        elif head in "bB":
+            value, _, ident = line[1:].partition(" ")
+            update(ident.strip(), value.lower())
+        elif head in "rR":
+            continue
+        else:
+            update(line[1:], head.lower())
+    found = [{} for _ in range(windows)]
+    for ident, lists in aliases.items():
+        for i in range(widths[ident]):
+            for names in lists:
+                for w in range(windows):
+                    found[w][names[i]] = counts[ident][i][w]
+    return found
+
+
 def net_activities(stats, span, cycles, *, clock="clk"):
     """``{net: (transitions per cycle, duty)}`` from :func:`read_vcd`, the clock left out."""
     return {name: (transitions / cycles, (high / span) if span else 0.0)
@@ -266,14 +364,16 @@ def net_activities(stats, span, cycles, *, clock="clk"):
 
 
 def netlist_power(run, netlist, top, liberty, *, clock_mhz, activities, output_load_pf,
-                  inputs=(), macros=None, macro_liberty=None):
+                  inputs=(), macros=None, macro_liberty=None, windows=None):
     """Power of ``netlist`` with ``activities`` (``{net: (transitions per cycle, duty)}``).
 
     OpenSTA reads the design, sets the activity on every pin and computes loads and transition
     times; :func:`liberty_power` computes the power from them and the Liberty tables. Returns
     ``(liberty_power groups, OpenSTA's own report_power groups)``, both ``{group: {kind: W}}``.
     ``macros``/``macro_liberty``: the memory macros (see :func:`liberty_power`) and their
-    Liberty view, which OpenSTA reads after the cells' library.
+    Liberty view, which OpenSTA reads after the cells' library. ``windows``: a list of
+    ``(activities, macros)`` of parts of the run; then a third element is returned, the
+    :func:`liberty_power` groups of each (the same loads and slews: one OpenSTA run).
     """
     libraries = [os.path.relpath(liberty, run)]
     if macro_liberty is not None:
@@ -282,8 +382,13 @@ def netlist_power(run, netlist, top, liberty, *, clock_mhz, activities, output_l
         os.path.relpath(netlist, run), top, libraries, clock_mhz=clock_mhz,
         output_load_pf=output_load_pf, activities=activities))
     nets, instances = read_dump(text)
-    return (liberty_power(liberty, nets, instances, activities, clock_mhz=clock_mhz,
-                          inputs=inputs, macros=macros), read_power(text))
+    whole = liberty_power(liberty, nets, instances, activities, clock_mhz=clock_mhz,
+                          inputs=inputs, macros=macros)
+    if windows is None:
+        return whole, read_power(text)
+    return whole, read_power(text), [
+        liberty_power(liberty, nets, instances, acts, clock_mhz=clock_mhz, inputs=inputs,
+                      macros=part) for acts, part in windows]
 
 
 _LIBRARIES = {}
@@ -467,6 +572,7 @@ class PowerResult:
     seconds: float
     note: str = GLITCH_NOTE
     memory: dict = field(default_factory=dict)
+    windows: list = field(default_factory=list)
 
     def as_dict(self):
         from dataclasses import asdict
@@ -527,8 +633,11 @@ def measure_component(component, work, *, name, params, data, seed, clock_mhz, l
     if records and reused is not None:   # the area run's views of the same macros
         for suffix in ("v", "lib"):
             shutil.copyfile(Path(mapped) / f"area_macros.{suffix}", run / f"power_macros.{suffix}")
+    streams = getattr(work, "streams", None)          # a stream workload (workloads/block.py)
+    windows = list(getattr(work, "windows", ()) or ())  # [(name, first cycle)], in order
     got, vcd, n = simulate_netlist(run, netlist, top, cell_models(lib), inputs, outputs,
-                                   work.vectors, macros=macro_models)
+                                   work.vectors, macros=macro_models, streams=streams,
+                                   marks=tuple(c for _, c in windows if c > 0))
     problem = work.check(got)
     if problem:
         raise LowbitError(f"{name}: the gate-level netlist disagrees with the golden model "
@@ -545,10 +654,19 @@ def measure_component(component, work, *, name, params, data, seed, clock_mhz, l
             raise LowbitError(f"{name}: memory macro {record['instance']} printed no event "
                               f"counts in the simulation; see {run / 'vvp.log'}")
         macros[instance] = (record["energy_pj"], counts[instance], record["leakage_nw"] * 1e-9)
-    power, opensta = netlist_power(run, netlist, top, lib, clock_mhz=clock_mhz,
-                                   activities=activities, inputs=input_nets,
-                                   output_load_pf=_pin_cap(lib, *OUTPUT_LOAD_CELL),
-                                   macros=macros, macro_liberty=macro_view)
+    parts = _windows(run, vcd, windows, n, stats, span, records, macros) if windows else None
+    power, opensta, *by_window = netlist_power(
+        run, netlist, top, lib, clock_mhz=clock_mhz, activities=activities, inputs=input_nets,
+        output_load_pf=_pin_cap(lib, *OUTPUT_LOAD_CELL), macros=macros,
+        macro_liberty=macro_view, windows=[(a, m) for _, _, a, m in parts] if parts else None)
+    window_records = []
+    for (wname, wcycles, _, _), groups in zip(parts or [], by_window[0] if by_window else []):
+        to_pj = 1e12 / (clock_mhz * 1e6) * wcycles      # W over the window -> pJ
+        window_records.append({
+            "name": wname, "cycles": wcycles,
+            "energy_pj": groups["total"]["total"] * to_pj,
+            "by_group_pj": {g: groups[g]["total"] * to_pj for g in POWER_GROUPS},
+            "memory_events": {inst: m[1] for inst, m in _window_macros(parts, wname).items()}})
     per_op = 1e12 / (clock_mhz * 1e6) * n / max(work.ops, 1)   # W -> pJ per op
     memory_area = sum(r["area_um2"] for r in records)
     memory = {"model": MEMORY_MODEL, "bits": sum(r["bits"] for r in records),
@@ -575,9 +693,50 @@ def measure_component(component, work, *, name, params, data, seed, clock_mhz, l
         sequential_area_um2=round(float(stat.get("sequential_area", 0.0)), 3),
         toggle_rate=float(np.mean(toggles)) if toggles else 0.0,
         vectors_checked=int(work.checked), liberty=library_id(source), tool_versions=versions,
-        seconds=round(time.monotonic() - start, 2), memory=memory)
+        seconds=round(time.monotonic() - start, 2), memory=memory, windows=window_records)
     (run / "power.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     return result
+
+
+def _window_macros(parts, name):
+    return next(m for n, _, _, m in parts if n == name)
+
+
+def _windows(run, vcd, windows, n, stats, span, records, macros):
+    """``[(name, cycles, activities, macros)]`` of the windows of a run: ``windows`` is
+    ``[(name, first cycle)]`` in order (the last runs to cycle ``n``); per net its
+    transitions in the window over the window's cycles (the duty of the whole run); per macro
+    its events in the window (the differences of its counts at the marks)."""
+    from .memory import read_marks
+    starts = [c for _, c in windows] + [n]
+    cycle_ps = 10_000   # the testbench's clock period (``always #5``, 1 ns units, ps steps)
+    first = _first_time(vcd)
+    bounds = [first + c * cycle_ps for c in starts[:-1]] + [float("inf")]
+    counts = window_transitions(vcd, bounds)
+    marks = {_plain(k): v for k, v in read_marks((run / "vvp.log").read_text()).items()}
+    found = []
+    for i, (wname, c0) in enumerate(windows):
+        cycles = max(1, starts[i + 1] - c0)
+        duty = {net: (high / span if span else 0.0) for net, (_, high) in stats.items()}
+        acts = {net: (t / cycles, duty.get(net, 0.0)) for net, t in counts[i].items()
+                if net != "clk"}
+        part = {}
+        for instance, (energy, total, leakage) in macros.items():
+            at = [dict.fromkeys(total, 0)] + marks.get(instance, []) + [total]
+            if windows[0][1] > 0:
+                at = at[1:]
+            before, after = at[i], at[i + 1]
+            part[instance] = (energy, {e: after[e] - before.get(e, 0) for e in after}, leakage)
+        found.append((wname, cycles, acts, part))
+    return found
+
+
+def _first_time(vcd):
+    with open(vcd) as f:
+        for line in f:
+            if line.startswith("#"):
+                return int(line[1:])
+    return 0
 
 
 def mac_breakdown(unit, params=None, *, data="minilm", clock_mhz=DEFAULT_CLOCK_MHZ,
