@@ -406,6 +406,7 @@ UNITS = Registry([
         throughput=lambda p: {"MAC": p["lanes"]},
         testbench_meta=_block_formulas,
         mutants="lowbit.sim_tests.mutants:ATTENTION_BLOCK",
+        workload="lowbit.synth.workloads.block:block_workload",
         slow_corners=(SlowCorner("max", "d_model 384 with 128 tokens: buffers of 49,152 codes "
                                         "each, minutes to generate",
                                  {"d_model": 32, "heads": 2, "lanes": 8}),),
