@@ -50,7 +50,7 @@ def write_report(build=Path("build"), *, sweeps=None, accuracy=None):
     accuracy_table = (load_json(accuracy, "accuracy table", "lowbit eval")
                       if accuracy is not None else None)
     flow = build / "report.json"
-    if not flow.exists() and not sweeps:
+    if not flow.exists() and not sweeps and not any((build / "block").glob("*.json")):
         raise LowbitError(f"nothing to report in {build}: run `lowbit flow` or `lowbit sweep` "
                           "first")
 
@@ -77,6 +77,8 @@ def write_report(build=Path("build"), *, sweeps=None, accuracy=None):
                   "unit of work, and raw) and unit / baseline for Fmax (above 1: the unit is "
                   "better).", ""]
         lines += sweep_table(rows) + [""] + _images(figures, build)
+    from .block import block_section
+    lines += block_section(build)   # the attention block's table and figure (issue 17)
     if accuracy_table is not None:
         markdown = Path(accuracy).with_suffix(".md")
         where = (f"[{Path(os.path.relpath(markdown, build)).as_posix()}]"
