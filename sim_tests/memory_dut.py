@@ -9,7 +9,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SmallRam", "SmallRom", "ram_reference"]
+__all__ = ["SmallRam", "SmallRom", "StreamFifo", "ram_reference"]
 
 
 class SmallRam(wiring.Component):
@@ -45,6 +45,24 @@ class SmallRom(wiring.Component):
                                         init=[(37 * k + 11) % 256 for k in range(16)])
         read = rom.read_port(domain="comb")
         m.d.comb += [read.addr.eq(self.addr), self.data.eq(read.data)]
+        return m
+
+
+class StreamFifo(wiring.Component):
+    """``i`` -> a 4-deep ``SyncFIFOBuffered`` of bytes (its storage a ``Memory``) -> ``o``:
+    every beat comes out in order, ``i.ready`` low while the FIFO is full."""
+
+    def __init__(self):
+        from amaranth.lib import stream
+        super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8))})
+
+    def elaborate(self, platform):
+        from amaranth.lib.fifo import SyncFIFOBuffered
+        m = Module()
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=8, depth=4)
+        m.d.comb += [fifo.w_data.eq(self.i.payload), fifo.w_en.eq(self.i.valid),
+                     self.i.ready.eq(fifo.w_rdy), self.o.payload.eq(fifo.r_data),
+                     self.o.valid.eq(fifo.r_rdy), fifo.r_en.eq(self.o.ready)]
         return m
 
 

@@ -383,3 +383,92 @@ def test_memory_macro_energy_is_the_models_energy_per_counted_event(build, plain
     assert result.memory["bits"] == 128 and result.area_um2 > result.memory["area_um2"] > 0
     # A write is dearer than a changed stored bit, a cycle costs the clock tree.
     assert per_event["write"] > per_event["bit_change"] > 0 and per_event["cycle"] > 0
+
+
+def test_input_streams_are_driven_with_back_pressure(build, plain_liberty):
+    """A stream workload (synth/workloads/block.py's kind): the testbench holds each beat
+    until the unit takes it; with ``o.ready`` low at random the FIFO fills, ``i.ready`` falls,
+    and every beat still comes out once, in order."""
+    from lowbit.sim_tests.memory_dut import StreamFifo
+    from lowbit.synth.workloads.block import StreamWorkload
+    rng = np.random.default_rng(5)
+    beats = [int(v) for v in rng.integers(0, 256, 40)]
+    n = 160
+    ready = (rng.random(n) < 0.4).astype(np.int64)
+
+    def check(outputs):
+        taken = [int(outputs["o__payload"][k]) for k in range(n)
+                 if outputs["o__valid"][k] == 1 and ready[k]]
+        stalled = any(outputs["i__ready"][k] == 0 for k in range(n))
+        return None if taken == beats and stalled else f"out {taken[:8]}..., stalled {stalled}"
+
+    work = StreamWorkload(vectors={"o__ready": ready}, ops=len(beats), op="beat", check=check,
+                          checked=len(beats), streams={"i": beats},
+                          windows=(("first", 0), ("second", 80)))
+    result = power.measure_component(StreamFifo(), work, name="stream_fifo", params={},
+                                     data="random", seed=5, clock_mhz=100.0,
+                                     liberty=plain_liberty, build_dir=build)
+    first, second = result.windows
+    assert (first["cycles"], second["cycles"]) == (80, 80)
+    # The windows split the run: their energies add up to the whole (the same loads), up to
+    # the internal energy's weighting of a cell's related inputs by their activities, which
+    # each window takes from its own activities.
+    assert first["energy_pj"] + second["energy_pj"] == pytest.approx(
+        result.energy_pj["total"] * result.ops, rel=1e-3)
+    for group in ("sequential", "inputs", "memory"):   # no such weighting: exact
+        assert first["by_group_pj"][group] + second["by_group_pj"][group] == pytest.approx(
+            result.energy_by_group_pj[group] * result.ops, rel=1e-9)
+    [macro] = result.memory["macros"]
+    events = [w["memory_events"][macro["instance"].replace("\\", "").replace(" ", "")]
+              for w in result.windows]
+    assert sum(e["write"] for e in events) == macro["events"]["write"]
+    assert sum(e["cycle"] for e in events) == n
+
+
+def test_block_workload_streams_windows_and_check():
+    """The layer workload of attention_block: the streams' beats, the stage windows at the
+    exact phase cycles, and a check that takes the right o beats and refuses a wrong one."""
+    from lowbit.synth.workloads.block import WINDOWS, block_case, block_workload
+    from lowbit.golden_models.block import block_forward
+    unit = UNITS["attention_block"]
+    params = unit.resolve({"d_model": 16, "heads": 1, "lanes": 4, "max_tokens": 4})
+    work = block_workload(unit, params, data="random", seed=2, cycles=0)
+    d, t, beats = 16, 4, 16 // 4
+    assert [len(work.streams[s]) for s in ("cfg", "x", "w", "ch")] == [1, t * beats,
+                                                                       4 * d * beats, 4 * d]
+    block = built(unit, params)
+    phases = block.phase_cycles(t)
+    starts = dict(work.windows)
+    assert [name for name, _ in work.windows] == [name for name, _ in WINDOWS] + ["idle"]
+    assert starts["qkv"] == phases["cfg"] + phases["load_x"]
+    assert starts["idle"] == block.cycles(t)
+    assert work.ops == t and work.op == "token" and work.checked == d * t
+    case, inputs, _ = block_case(params, data="random", seed=2)
+    expected = np.asarray(block_forward(case, inputs).out).T.reshape(-1)
+    n = len(work.vectors["o__ready"])
+    outputs = {"o__valid": np.zeros(n, dtype=object), "o__payload": np.zeros(n, dtype=object)}
+    mask = (1 << block.out_bits) - 1
+    for k, value in enumerate(expected):
+        outputs["o__valid"][10 + 2 * k] = 1
+        outputs["o__payload"][10 + 2 * k] = int(value) & mask
+    assert work.check(outputs) is None
+    outputs["o__payload"][10] ^= 1
+    assert "o beat 0" in work.check(outputs)
+
+
+@pytest.mark.slow
+def test_attention_block_layer_netlist_is_bit_exact_and_measured_per_stage(build, plain_liberty):
+    """The block's whole layer in gate-level simulation (a small shape, MiniLM data, the
+    bit-plane engine): every o beat equals block_forward's, the stage windows cover the run,
+    and every buffer is a macro with counted events (about 6 minutes)."""
+    unit = UNITS["attention_block"]
+    params = {"d_model": 16, "heads": 1, "lanes": 4, "max_tokens": 4, "engine": "bitplane",
+              "softmax": "exaq2"}
+    result = power.measure_power(unit, params, data="minilm", liberty=plain_liberty,
+                                 build_dir=build)
+    assert result.op == "token" and result.ops == 4 and result.vectors_checked == 16 * 4
+    assert sum(w["cycles"] for w in result.windows) == result.cycles
+    assert result.memory["macros"] and all(m["events"]["cycle"] == result.cycles
+                                           for m in result.memory["macros"])
+    assert sum(w["energy_pj"] for w in result.windows) == pytest.approx(
+        result.energy_pj["total"] * result.ops, rel=1e-2)
