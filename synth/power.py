@@ -548,7 +548,12 @@ class PowerResult:
     ``opensta_report_power_pj``: OpenSTA's own ``report_power`` total on the same activities,
     for comparison (it counts internal energy twice in this OpenSTA version, docs/power.md);
     ``power_mw`` the average power at ``clock_mhz``; ``ops`` operations (``op``: "MAC", ...)
-    in ``cycles`` measured cycles; ``vectors_checked`` outputs compared with the golden model.
+    in ``cycles`` measured cycles; ``vectors_checked`` outputs compared with the golden model;
+    ``memory``: the memory macros (``lowbit.synth.memory``: model, bits, area, and per macro
+    its counted events, energy per event and pJ per operation; their energy is the group
+    ``memory``); ``windows``: for a workload cut into windows (a stream workload's stages),
+    per window its ``name``, ``cycles``, ``energy_pj``, ``by_group_pj`` and the macros'
+    ``memory_events`` in it.
     """
     unit: str
     params: dict
