@@ -98,6 +98,23 @@ def _breakdowns(unit_name, params, **kwargs):
     return found
 
 
+def _print_windows(result):
+    """The stages of a windowed run (the attention block's sequencer stages) and its memory
+    macros: where the energy goes."""
+    if result.windows:
+        print(f"{result.unit}: per stage (pJ over the run; pJ per cycle):")
+        for w in result.windows:
+            groups = ", ".join(f"{g} {v:.1f}" for g, v in w["by_group_pj"].items())
+            print(f"  {w['name']:<8} {w['cycles']:>7} cycles  {w['energy_pj']:>12.1f} pJ  "
+                  f"{w['energy_pj'] / max(1, w['cycles']):>8.2f} pJ/cycle  ({groups})")
+    if result.memory.get("macros"):
+        print(f"{result.unit}: {len(result.memory['macros'])} memory macros, "
+              f"{result.memory['bits']} bits, {result.memory['area_um2']:.0f} um^2 "
+              f"({result.memory['model']}); pJ per {result.op}: " + ", ".join(
+                  f"{m['instance'].lstrip(chr(92))} {sum(m['pj_per_op'].values()):.2f}"
+                  for m in result.memory["macros"]))
+
+
 def _choice(implementation):
     return ",".join(f"{k}={v}" for k, v in implementation.items())
 
@@ -126,6 +143,8 @@ def power_command(unit_name, overrides, *, data="minilm", clock_mhz=DEFAULT_CLOC
                           build_dir=Path(build) / "power")
     rows = [found["unit"]] + ([found["baseline"]] if found["baseline"] else [])
     print(format_power_table(rows))
+    for result in rows:
+        _print_windows(result)
     for side, result in (("unit", found["unit"]), ("baseline", found["baseline"])):
         tried = [c for c in found["candidates"][side] if c["implementation"]]
         if result is not None and len(tried) > 1:
