@@ -31,7 +31,7 @@ from pathlib import Path
 from lowbit.core.errors import LowbitError
 
 __all__ = ["SKY130_HD_TT", "LIBERTY_HINT", "REPO_ROOT", "find_liberty", "materialize",
-           "Library", "read_cells", "library_id"]
+           "Library", "read_cells", "library_id", "internal_energy"]
 
 SKY130_HD_TT = "sky130_fd_sc_hd__tt_025C_1v80.lib"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -292,3 +292,19 @@ def interpolate(group, x1, x2=None):
     low = rows[i][k] + u * (rows[i][m] - rows[i][k])
     high = rows[j][k] + u * (rows[j][m] - rows[j][k])
     return low + t * (high - low)
+
+
+def internal_energy(group, slew_ns, cap_pf=None):
+    """Mean of a Liberty ``internal_power`` group's rise and fall energies at the point."""
+    tables = [t for t in group.groups if t.kind in ("rise_power", "fall_power")]
+    if not tables:
+        return 0.0
+    values = []
+    for t in tables:
+        if "index_1" not in t.complex:   # a scalar table
+            values.append(float(t.complex["values"][0][0].split(",")[0]))
+        elif "index_2" in t.complex:
+            values.append(interpolate(t, slew_ns, cap_pf))
+        else:
+            values.append(interpolate(t, slew_ns))
+    return sum(values) / len(values)

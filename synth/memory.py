@@ -188,7 +188,7 @@ class _Cells:
 
     def internal_pj(self, suffix, pin, load_pf=0.0, related=None):
         """Energy per transition of ``pin`` (mean of rise and fall) at the nominal slew."""
-        from .power import _energy
+        from .liberty import internal_energy as _energy
         groups = self.pin(suffix, pin).sub("internal_power")
         if related is not None:
             groups = [g for g in groups if g.attrs.get("related_pin") == related] or groups

@@ -38,6 +38,7 @@ from lowbit.core.errors import LowbitError
 from lowbit.verilog import to_verilog
 
 from .asic import DELAY_TARGET_PS, map_design, resolve_liberty, reusable_netlist
+from .liberty import internal_energy as _energy
 from .liberty import library_id
 from .memory import MODEL as MEMORY_MODEL
 from .sta import power_tcl, read_dump, read_power, run_sta, sta_version
@@ -406,23 +407,6 @@ def _library(liberty, cells):
         known.setdefault("cells", {}).update(lib.cells)
     lib = known["lib"]
     return lib, known["cells"]
-
-
-def _energy(group, slew_ns, cap_pf=None):
-    """Mean of a Liberty ``internal_power`` group's rise and fall energies at the point."""
-    from .liberty import interpolate
-    tables = [t for t in group.groups if t.kind in ("rise_power", "fall_power")]
-    if not tables:
-        return 0.0
-    values = []
-    for t in tables:
-        if "index_1" not in t.complex:   # a scalar table
-            values.append(float(t.complex["values"][0][0].split(",")[0]))
-        elif "index_2" in t.complex:
-            values.append(interpolate(t, slew_ns, cap_pf))
-        else:
-            values.append(interpolate(t, slew_ns))
-    return sum(values) / len(values)
 
 
 def liberty_power(liberty, nets, instances, activities, *, clock_mhz, clock="clk", inputs=(),
