@@ -99,12 +99,14 @@ def _dont_use():
     return " ".join(f"-dont_use {pattern}" for pattern in DONT_USE)
 
 
-def map_commands(top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False):
+def map_commands(top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False, macros=True):
     """Yosys commands that map ``top`` to ``liberty`` (a path as Yosys sees it); ``{tie}``,
     ``{buf}`` and ``{constr}`` are filled in by :func:`map_design`.
 
     ``plain_names=True`` renames every internal wire to ``n<k>`` and splits it into bits, so
-    that simulators, VCD files and OpenSTA all name each net the same way.
+    that simulators, VCD files and OpenSTA all name each net the same way. ``macros=False``
+    maps memories to flip-flops and multiplexers as plain ``synth`` does (for comparing the
+    memory model with that mapping; the target always uses macros).
     """
     commands = [f"read_liberty -lib {liberty}",
                 f"synth -flatten -booth -top {top} -run :fine",
@@ -122,6 +124,8 @@ def map_commands(top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False):
                 "opt_clean -purge",
                 "insbuf -buf {buf} A X",
                 "delete t:$scopeinfo"]
+    if not macros:
+        commands[1:5] = [f"synth -flatten -booth -top {top}"]
     if plain_names:
         commands += ["rename -hide w:* i:* %d o:* %d", "splitnets", "opt_clean -purge",
                      "rename -enumerate -pattern n% w:*"]
@@ -157,7 +161,8 @@ def _cells_of(liberty):
     return _CELL_INFO[liberty]
 
 
-def map_design(run, name, verilog, top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False):
+def map_design(run, name, verilog, top, liberty, delay_ps=DELAY_TARGET_PS, *, plain_names=False,
+               macros=True):
     """Map ``run/verilog`` (top module ``top``) to ``liberty``; writes ``run/<name>_netlist.v``.
 
     Returns Yosys' ``stat -liberty`` JSON of the design.
@@ -170,7 +175,8 @@ def map_design(run, name, verilog, top, liberty, delay_ps=DELAY_TARGET_PS, *, pl
     (run / f"{name}_abc.constr").write_text(f"set_driving_cell {inverter}\n"
                                             f"set_load {d_cap_ff:.4f}\n")
     commands = [c.format(tie=tie, buf=buf, constr=f"{name}_abc.constr")
-                for c in map_commands(top, rel, delay_ps, plain_names=plain_names)]
+                for c in map_commands(top, rel, delay_ps, plain_names=plain_names,
+                                      macros=macros)]
     script = [f"read_verilog {verilog}", *commands,
               f"tee -q -o {name}_stat.json stat -json -liberty {rel}",
               f"tee -q -o {name}_stat.txt stat -liberty {rel}",
