@@ -65,6 +65,9 @@ def test_table_from_records_and_not_measured_without(tmp_path):
     lines = block.block_table(list(rows.values()))
     [line] = [l for l in lines if l.startswith("| dint-exaq3")]
     assert "3,000 (1,000 + 2,000)" in line and "150.0" in line and "0.9786" in line
+    assert "(at " not in line, "a record without params is not flagged"
+    flagged = block._shape_note({"params": dict(block.MINILM_SHAPE, d_model=32)})
+    assert flagged == " (at d_model 32)" and block._shape_note({"params": block.MINILM_SHAPE}) == ""
     [line] = [l for l in lines if l.startswith("| int8-fixed")]
     assert line.count("not measured") == 7   # all but the formulas
     figure = block.plot_block(list(rows.values()), tmp_path / "block.png")

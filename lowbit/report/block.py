@@ -162,10 +162,23 @@ def block_rows(folder):
             "power_shape": power and {k: power["params"][k] for k in MINILM_SHAPE},
             "energy_token_measured_pj": power and power["energy_pj"]["total"],
             "energy_token_pj": energy and energy["total"], "energy": energy,
+            "asic_shape_note": _shape_note(asic), "ecp5_shape_note": _shape_note(ecp5),
+            "power_lanes_note": ("" if not power or power["params"].get("lanes")
+                                 == MINILM_SHAPE["lanes"] else
+                                 f" (measured at {power['params'].get('lanes')} lanes)"),
             "layer_cosine": acc.get("layer_cosine"),
             "embedding_cosine": acc.get("embedding_cosine"),
         })
     return rows
+
+
+def _shape_note(record):
+    """"" if ``record`` is at MiniLM's shape, else the shape it is at (shown in its cell)."""
+    if not record or not record.get("params"):
+        return ""
+    params = record["params"]
+    other = {k: params.get(k) for k in MINILM_SHAPE if params.get(k) != MINILM_SHAPE[k]}
+    return "" if not other else " (at " + ", ".join(f"{k} {v}" for k, v in other.items()) + ")"
 
 
 def _cell(value, spec, scale=1.0):
@@ -188,11 +201,13 @@ def block_table(rows):
         use = r["utilisation"]
         area = ("not measured" if r["asic_um2"] is None else
                 f"{r['asic_um2']:,.0f} ({r['asic_logic_um2']:,.0f} + "
-                f"{r['asic_memory_um2']:,.0f})")
+                f"{r['asic_memory_um2']:,.0f}){r['asic_shape_note']}")
         fpga = ("not measured" if r["ecp5_luts"] is None else
-                f"{r['ecp5_luts']:,} / {r['ecp5_dsps'] or 0} / {r['ecp5_brams'] or 0}")
+                f"{r['ecp5_luts']:,} / {r['ecp5_dsps'] or 0} / {r['ecp5_brams'] or 0}"
+                f"{r['ecp5_shape_note']}")
         energy = ("not measured" if r["energy_token_pj"] is None else
-                  f"{r['energy_token_pj'] / 1e3:,.1f} ({r['energy_token_measured_pj'] / 1e3:,.1f})")
+                  f"{r['energy_token_pj'] / 1e3:,.1f} ({r['energy_token_measured_pj'] / 1e3:,.1f})"
+                  f"{r['power_lanes_note']}")
         lines.append(
             f"| {r['config']} | {r['cycles_layer']:,} | {r['cycles_token']:,.0f} "
             f"| {100 * use['proj']:.1f} % / {100 * use['aa']:.1f} % | {area} "
