@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from lowbit.core.modes import ExaqTop
 from lowbit.core.unit_params import (EPC, EXAQ_BITS, EXAQ_SERIAL_Y, EXAQ_TOP, IN_BITS, LUT_FRAC,
                                      MAX_LEN)
-from .component import Component
+from .component import Component, named
 
 from .adder_tree import adder_tree
 from .softmax_fixed import ExpSum
@@ -16,16 +16,21 @@ from .softmax_row import Normaliser, SoftmaxRow, lanes
 
 __all__ = ["ExaqSoftmax", "ExaqCoder", "CodeCounter", "NormTable", "thermometer_to_binary"]
 
-def thermometer_to_binary(bits):
+def thermometer_to_binary(bits, m=None, name="code"):
     """The number of ones of a thermometer code ``bits`` (``bits[k]`` implies ``bits[k-1]``)
-    of ``2^b - 1`` bits, as a ``b``-bit value: a tree of multiplexers, no adder."""
+    of ``2^b - 1`` bits, as a ``b``-bit value: a tree of multiplexers, no adder. With a
+    module ``m``, each multiplexer's output is a signal named from ``name`` (``code0_low``:
+    its low bits), so the Verilog names its nets."""
     bits = list(bits)
     if len(bits) == 1:
         return bits[0]
     half = len(bits) // 2
     middle = bits[half]
-    return Cat(Mux(middle, thermometer_to_binary(bits[half + 1:]),
-                   thermometer_to_binary(bits[:half])), middle)
+    low = Mux(middle, thermometer_to_binary(bits[half + 1:], m, f"{name}_upper"),
+              thermometer_to_binary(bits[:half], m, f"{name}_lower"))
+    if m is not None:
+        low = named(m, f"{name}_low", low)
+    return Cat(low, middle)
 
 
 class ExaqCoder(Component):
@@ -57,16 +62,23 @@ class ExaqCoder(Component):
         for k in range(self.top_code):
             multiple = 2 * k + 1
             threshold = Signal(self.threshold_bits, name=f"threshold{k}", reset_less=True)
-            terms = [self.clip << j for j in range(multiple.bit_length()) if multiple >> j & 1]
+            terms = [named(m, f"clip_x{1 << j}", self.clip << j)
+                     for j in range(multiple.bit_length()) if multiple >> j & 1]
+            total = terms[0]
+            for count, term in enumerate(terms[1:], 2):
+                total = named(m, f"threshold{k}_sum{count}", total + term)
             with m.If(self.load):
-                m.d.sync += threshold.eq(sum(terms[1:], terms[0]))
+                m.d.sync += threshold.eq(total)
             thresholds.append(threshold)
         codes = []
         for lane, nd in enumerate(lanes(self.nd, self.in_bits, self.epc)):
             scaled = Signal(self.scaled_bits, name=f"scaled{lane}")
-            m.d.comb += scaled.eq((nd << (self.bits + 1)) - (nd << 1))
+            m.d.comb += scaled.eq(named(m, f"nd{lane}_x{2 << self.bits}", nd << (self.bits + 1))
+                                  - named(m, f"nd{lane}_x2", nd << 1))
             code = Signal(self.bits, name=f"code{lane}")
-            m.d.comb += code.eq(thermometer_to_binary(scaled >= t for t in thresholds))
+            above = [named(m, f"lane{lane}_above{k}", scaled >= t) for k, t
+                     in enumerate(thresholds)]
+            m.d.comb += code.eq(thermometer_to_binary(above, m, f"code{lane}"))
             codes.append(code)
         m.d.sync += self.code.eq(Cat(*codes))
         return m

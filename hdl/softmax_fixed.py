@@ -92,7 +92,8 @@ class ExpSum(Component):
         terms = [Mux(self.valid[k], e, 0)
                  for k, e in enumerate(lanes(self.e, self.lut_frac + 1, self.epc))]
         beat_sum = Signal(self.lut_frac + 1 + (self.epc - 1).bit_length(), reset_less=True)
-        beat_first, pending = Signal(reset_less=True), Signal()
+        beat_first = Signal(reset_less=True, name="beat_first")
+        pending = Signal(name="pending")
         total = Signal(self.sum_bits, reset_less=True)
         m.d.comb += self.s.eq(total)
         m.d.sync += [beat_sum.eq(adder_tree(terms)), beat_first.eq(self.first),

@@ -95,7 +95,8 @@ class MaxFinder(Component):
             level = [Mux(level[k] >= level[k + 1], level[k], level[k + 1])
                      if k + 1 < len(level) else level[k] for k in range(0, len(level), 2)]
         held = Signal(signed(self.in_bits), reset_less=True)    # the last beat's maximum
-        held_first, pending = Signal(reset_less=True), Signal()
+        held_first = Signal(reset_less=True, name="held_first")
+        pending = Signal(name="pending")
         running = Signal(signed(self.in_bits), reset_less=True)
         folded = Signal(signed(self.in_bits))
         m.d.comb += [folded.eq(Mux(held_first | (held > running), held, running)),
@@ -414,7 +415,9 @@ class SoftmaxRow(Component):
         b_base = Signal(bank_base)
         b_beat = Signal(range(depth))           # the beat on the row buffer's read port
         b_reading = Signal()                    # b_beat is a beat of the row
-        b_free, take_b, take_r, take_c, r_free, c_free = (Signal() for _ in range(6))
+        b_free, take_b, take_r, take_c, r_free, c_free = (
+            Signal(name=name)
+            for name in ("b_free", "take_b", "take_r", "take_c", "r_free", "c_free"))
         cfg_valid = self.cfg.valid if self.has_cfg else Const(1)
         m.d.comb += take_b.eq(a_full & b_free & cfg_valid)
         if self.has_cfg:
@@ -426,7 +429,7 @@ class SoftmaxRow(Component):
                          b_base.eq(Mux(b_base == (self.BANKS - 1) * depth, 0, b_base + depth))]
 
         in_code = Signal()
-        beat_valid, beat_last = Signal(), Signal()
+        beat_valid, beat_last = Signal(name="beat_valid"), Signal(name="beat_last")
         m.d.comb += [beat_valid.eq(in_code & b_reading),
                      beat_last.eq(b_beat == b_last_beat),
                      row_read.addr.eq(Mux(beat_valid & ~beat_last, b_beat + 1, 0))]
@@ -464,7 +467,7 @@ class SoftmaxRow(Component):
         # Icarus (-g2012) never runs while its inputs keep their initial values, leaving
         # the output X.
         b_idle = Signal(init=1)
-        b_code, b_done = Signal(), Signal()
+        b_code, b_done = Signal(name="b_code"), Signal(name="b_done")
         code_done = Signal()
         acc_wait = Signal(range(max(self.acc_stages, 1) + 1))
         m.d.comb += [
@@ -495,7 +498,8 @@ class SoftmaxRow(Component):
             s_bits=self.sum_bits, q=self.q, r_bits=self.r_bits,
             bits_per_cycle=self.DIVIDER_BITS)
         assert reciprocal.cycles == self.r_cycles
-        sum_step, prep_step, div_start = Signal(), Signal(), Signal()
+        sum_step, prep_step, div_start = (
+            Signal(name=name) for name in ("sum_step", "prep_step", "div_start"))
         sum_k = Signal(range(max(self.sum_cycles, 2)))
         prep_k = Signal(range(max(self.prep_cycles, 2)))
         total = self.row_phase(m, take=take_r, sum_step=sum_step, sum_first=sum_k == 0,
@@ -504,8 +508,10 @@ class SoftmaxRow(Component):
         m.d.comb += reciprocal.s.eq(total)
 
         r_idle = Signal(init=1)
-        r_sum, r_div, r_prep, r_done = Signal(), Signal(), Signal(), Signal()
-        sum_done, div_done, prep_done = Signal(), Signal(), Signal()
+        r_sum, r_div, r_prep, r_done = (
+            Signal(name=name) for name in ("r_sum", "r_div", "r_prep", "r_done"))
+        sum_done, div_done, prep_done = (
+            Signal(name=name) for name in ("sum_done", "div_done", "prep_done"))
         # R hands over when the row's state is complete: with a preparation, after it (R
         # stays valid until the next start); without, as soon as the division is done.
         r_ready = r_done if self.prep_cycles else r_div & ~div_start

@@ -405,8 +405,8 @@ EXAQ_SOFTMAX = MutantSet(
     ),
     mutants=(
         _m('exaq-threshold', 'exaq_softmax', 'operator',
-           'thermometer_to_binary(scaled >= t for t',
-           'thermometer_to_binary(scaled > t for t',
+           '"lane{lane}_above{k}", scaled >= t)',
+           '"lane{lane}_above{k}", scaled > t)',
            'a distance exactly on a code boundary rounds down'),
         _m('exaq-count-arms', 'exaq_softmax', 'mux',
            'n.eq(Mux(self.first, 0, n)',
