@@ -53,7 +53,10 @@ class EmbeddingReference:
     """
 
     def __init__(self, ref, pairs):
-        self.ref = np.asarray(ref, dtype=np.float64)
+        ref = np.asarray(ref, dtype=np.float64)
+        # Normalised again in float64 (rows normalised in float32 are unit to 1e-7 only), so
+        # that a row equal to the reference has cosine 1 to float64 rounding, never above.
+        self.ref = ref / np.linalg.norm(ref, axis=1, keepdims=True)
         self.n_pairs = len(pairs)
         self.queries = np.array([bool(p["paraphrase"]) for p in pairs])
         self.kinds = [p.get("kind", "paraphrase" if p["paraphrase"] else "unrelated") for p in pairs]
