@@ -4,7 +4,14 @@ the bit patterns fixed in docs/dint.md and docs/pot.md, never read from the circ
 
 from amaranth.hdl import Signal, signed
 
-__all__ = ["dint_table", "pot_table", "case_table", "dint_spec", "pot_spec"]
+from lowbit.core.modes import DintCodebook
+from lowbit.core.unit_params import DINT_FRAC_BITS
+
+__all__ = ["DINT_CODEBOOKS", "dint_table", "pot_table", "case_table", "dint_spec", "pot_spec"]
+
+# Every dINT4 codebook, ``(special, frac_bits)``: each special-code choice at each f.
+DINT_CODEBOOKS = tuple((special, frac_bits) for special in DintCodebook
+                       for frac_bits in range(DINT_FRAC_BITS.lo, DINT_FRAC_BITS.hi + 1))
 
 
 def dint_table(special, frac_bits):

@@ -22,7 +22,7 @@
 """
 
 from amaranth.asserts import AnySeq
-from amaranth.hdl import Assert, Signal, Value, signed
+from amaranth.hdl import Assert, Signal, signed
 
 from lowbit.hdl.adder_tree import BitHeap
 from lowbit.hdl.dint_dot import DintDot
@@ -30,9 +30,9 @@ from lowbit.hdl.dint_mac import DintMac
 from lowbit.hdl.int_mac import IntMac
 from lowbit.hdl.pot_mac import PotMac
 
-from .codebooks import dint_spec, pot_spec
+from .codebooks import DINT_CODEBOOKS, dint_spec, pot_spec
 from .dot import DotHarness, DotStream, dot_spec
-from .harness import Harness
+from .harness import CaseHarness
 from .mac import MacHarness
 from .sby import Proof
 
@@ -40,59 +40,44 @@ __all__ = ["LaneProductHarness", "FusedDotHarness", "DINT_DOT_LANES", "DINT_DOT_
            "DINT_DOT_DATAPATH", "DINT_DOT_FUSED_DATAPATH",
            "DINT_DOT_STREAM", "FUSED_MAC_WHOLE"]
 
-CODEBOOKS = [(special, frac_bits) for special in ("half", "pm_half") for frac_bits in (1, 2)]
-
-
-class LaneProductHarness(Harness):
+class LaneProductHarness(CaseHarness):
     """One lane of a dot product (the unit's :meth:`resolved_lane_products` on a one-lane
     slice: its partial products, carry-save tree and adder) for any weight code and
     activation, against ``spec(m, weight, act)``."""
 
-    def __init__(self, cases):
-        self.cases = cases          # [(unit, spec)]
-
-    def build(self, m):
-        for k, (unit, spec) in enumerate(self.cases):
-            weight = Signal(unit.weight_shape, name=f"weight{k}")
-            act = Signal(signed(unit.act_bits), name=f"act{k}")
-            m.d.comb += [weight.eq(AnySeq(len(weight))), act.eq(AnySeq(signed(len(act))))]
-            heap = BitHeap(unit.product_bits)
-            unit.add_lane_product(m, heap, weight, act)
-            product = Signal(signed(unit.product_bits), name=f"product{k}")
-            m.d.comb += product.eq(heap.resolve(m, f"lane{k}"))
-            m.d.comb += Assert(product == spec(m, weight, act),
-                               f"unit {k}: lane product equals the specification")
+    def build_case(self, m, k, unit, spec):
+        weight = Signal(unit.weight_shape, name=f"weight{k}")
+        act = Signal(signed(unit.act_bits), name=f"act{k}")
+        m.d.comb += [weight.eq(AnySeq(len(weight))), act.eq(AnySeq(signed(len(act))))]
+        heap = BitHeap(unit.product_bits)
+        unit.add_lane_product(m, heap, weight, act)
+        product = Signal(signed(unit.product_bits), name=f"product{k}")
+        m.d.comb += product.eq(heap.resolve(m, f"lane{k}"))
+        m.d.comb += Assert(product == spec(m, weight, act),
+                           f"unit {k}: lane product equals the specification")
 
 
-class FusedDotHarness(Harness):
+class FusedDotHarness(DotHarness):
     """A dot product's fused datapath (every lane's partial products in one
     :class:`~lowbit.hdl.adder_tree.BitHeap`, :meth:`add_lane_products`; its carry-save rows
-    added, without the pipeline registers) for any beat, against the exact dot product, in
-    the unit's ``sum_bits``."""
+    added, without the pipeline registers) for any beat, against the exact dot product, as
+    :class:`~.dot.DotHarness` checks the unfused one."""
 
-    def __init__(self, cases):
-        self.cases = cases          # [(unit, spec)]
-
-    def build(self, m):
-        for k, (unit, spec) in enumerate(self.cases):
-            beat = Signal(unit.i.payload.shape(), name=f"beat{k}")
-            m.d.comb += Value.cast(beat).eq(AnySeq(len(Value.cast(beat))))
-            heap = BitHeap(unit.sum_bits)
-            unit.add_lane_products(m, heap, beat.weights, beat.acts)
-            rows = heap.carry_save(m, f"dot{k}")
-            total = Signal(signed(unit.sum_bits), name=f"sum{k}")
-            m.d.comb += total.eq(rows[0] + rows[1])
-            m.d.comb += Assert(total == spec(m, beat), f"unit {k}: sum equals the specification")
+    def datapath(self, m, k, unit, beat):
+        heap = BitHeap(unit.sum_bits)
+        unit.add_lane_products(m, heap, beat.weights, beat.acts)
+        rows = heap.carry_save(m, f"dot{k}")
+        return rows[0] + rows[1]
 
 
 def _lanes(act_bits):
     return LaneProductHarness([(DintDot(lanes=4, special=s, frac_bits=f, act_bits=act_bits),
-                                dint_spec(s, f)) for s, f in CODEBOOKS])
+                                dint_spec(s, f)) for s, f in DINT_CODEBOOKS])
 
 
 def _datapath(act_bits, fused=False):
     cases = [(DintDot(lanes=4, special=s, frac_bits=f, act_bits=act_bits, fused=fused),
-              dot_spec(dint_spec(s, f))) for s, f in CODEBOOKS]
+              dot_spec(dint_spec(s, f))) for s, f in DINT_CODEBOOKS]
     return FusedDotHarness(cases) if fused else DotHarness(cases)
 
 

@@ -13,7 +13,7 @@ from lowbit.hdl.int_dot import IntDot
 from lowbit.hdl.pot_dot import PotDot
 
 from .codebooks import case_table, pot_table
-from .harness import Harness, PipelineStream
+from .harness import CaseHarness, PipelineStream
 from .sby import Proof
 
 __all__ = ["dot_spec", "DotHarness", "DotStream", "DOT_DATAPATH", "POT_DOT_STREAM", "INT_DOT_STREAM"]
@@ -34,22 +34,22 @@ def _pot_dot_spec(bits, zero_code):
     return dot_spec(lambda m, w, a: case_table(m, w, table, a, len(a) + (1 << bits)))
 
 
-class DotHarness(Harness):
-    """A dot product's datapath (the unit's ``lane_terms`` and the adder trees it sums them
-    with, here without their pipeline registers) for any beat, against the exact sum of the
-    specification's lane products, in the unit's ``sum_bits`` (which must hold it)."""
+class DotHarness(CaseHarness):
+    """A dot product's datapath (:meth:`datapath`: the unit's ``lane_terms`` and the adder
+    trees it sums them with, here without their pipeline registers) for any beat, against the
+    exact sum of the specification's lane products, in the unit's ``sum_bits`` (which must
+    hold it). ``cases``: ``[(unit, spec)]``, ``spec(m, beat)`` as :func:`dot_spec` makes it."""
 
-    def __init__(self, cases):
-        self.cases = cases          # [(unit, spec)]
+    def build_case(self, m, k, unit, spec):
+        beat = Signal(unit.i.payload.shape(), name=f"beat{k}")
+        m.d.comb += Value.cast(beat).eq(AnySeq(len(Value.cast(beat))))
+        total = Signal(signed(unit.sum_bits), name=f"sum{k}")
+        m.d.comb += total.eq(self.datapath(m, k, unit, beat))
+        m.d.comb += Assert(total == spec(m, beat), f"unit {k}: sum equals the specification")
 
-    def build(self, m):
-        for k, (unit, spec) in enumerate(self.cases):
-            beat = Signal(unit.i.payload.shape(), name=f"beat{k}")
-            m.d.comb += Value.cast(beat).eq(AnySeq(len(Value.cast(beat))))
-            lists = unit.lane_terms(m, beat.weights, beat.acts)
-            total = Signal(signed(unit.sum_bits), name=f"sum{k}")
-            m.d.comb += total.eq(adder_tree(adder_trees(lists)))
-            m.d.comb += Assert(total == spec(m, beat), f"unit {k}: sum equals the specification")
+    def datapath(self, m, k, unit, beat):
+        """The unit's sum of ``beat``, without its registers."""
+        return adder_tree(adder_trees(unit.lane_terms(m, beat.weights, beat.acts)))
 
 
 class DotStream(PipelineStream):

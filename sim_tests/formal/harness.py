@@ -6,8 +6,8 @@ stream unit keeps the stream rules and loses, duplicates, invents or reorders no
 from amaranth.asserts import AnySeq
 from amaranth.hdl import Array, Assert, Assume, ClockDomain, Elaboratable, Module, Mux, Signal, Value
 
-__all__ = ["Harness", "Group", "group", "cycle_counter", "stall_rule", "StreamHarness",
-           "PipelineStream"]
+__all__ = ["Harness", "CaseHarness", "Group", "group", "cycle_counter", "stall_rule",
+           "StreamHarness", "PipelineStream"]
 
 
 class Harness(Elaboratable):
@@ -34,6 +34,22 @@ class Harness(Elaboratable):
         return m
 
     def build(self, m):
+        raise NotImplementedError
+
+
+class CaseHarness(Harness):
+    """Several units in one proof, each against its own specification: ``cases`` is a list of
+    ``(unit, spec)``, and :meth:`build_case` builds the ``k``-th one (its free inputs, the
+    unit's datapath and the assertion that it equals ``spec``)."""
+
+    def __init__(self, cases):
+        self.cases = list(cases)
+
+    def build(self, m):
+        for k, (unit, spec) in enumerate(self.cases):
+            self.build_case(m, k, unit, spec)
+
+    def build_case(self, m, k, unit, spec):
         raise NotImplementedError
 
 

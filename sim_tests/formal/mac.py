@@ -14,8 +14,8 @@ from lowbit.hdl.accumulator import Accumulator
 from lowbit.hdl.dint_mac import DintMac
 from lowbit.hdl.pot_mac import PotMac
 
-from .codebooks import dint_spec, pot_spec
-from .harness import Harness
+from .codebooks import DINT_CODEBOOKS, dint_spec, pot_spec
+from .harness import CaseHarness, Harness
 from .sby import Proof
 
 __all__ = ["ProductHarness", "AccumulatorHarness", "MacHarness", "DINT_PRODUCT", "POT_PRODUCT",
@@ -23,23 +23,19 @@ __all__ = ["ProductHarness", "AccumulatorHarness", "MacHarness", "DINT_PRODUCT",
            "WRONG_SPECIFICATION"]
 
 
-class ProductHarness(Harness):
+class ProductHarness(CaseHarness):
     """Multiply-accumulate products: a MAC unit's multiplier (its ``product`` hook, which
     returns the product's magnitude and sign; the shared accumulator applies the sign) for any
     weight code and activation, against ``spec(m, weight, act)``."""
 
-    def __init__(self, cases):
-        self.cases = cases          # [(unit, spec)]
-
-    def build(self, m):
-        for k, (mac, spec) in enumerate(self.cases):
-            m.d.comb += [mac.weight.eq(AnySeq(len(mac.weight))),
-                         mac.act.eq(AnySeq(signed(len(mac.act))))]
-            magnitude, negative = mac.product(m)
-            product = Signal(signed(len(magnitude) + 1), name=f"product{k}")
-            m.d.comb += product.eq(Mux(negative, -magnitude, magnitude))
-            m.d.comb += Assert(product == spec(m, mac.weight, mac.act),
-                               f"unit {k}: product equals the specification")
+    def build_case(self, m, k, mac, spec):
+        m.d.comb += [mac.weight.eq(AnySeq(len(mac.weight))),
+                     mac.act.eq(AnySeq(signed(len(mac.act))))]
+        magnitude, negative = mac.product(m)
+        product = Signal(signed(len(magnitude) + 1), name=f"product{k}")
+        m.d.comb += product.eq(Mux(negative, -magnitude, magnitude))
+        m.d.comb += Assert(product == spec(m, mac.weight, mac.act),
+                           f"unit {k}: product equals the specification")
 
 
 def _accumulate(m, acc, total, overflow):
@@ -88,30 +84,25 @@ class AccumulatorHarness(Harness):
             m.d.comb += Assert(unit.acc == acc, f"accumulator {k}: acc equals the specification")
 
 
-class MacHarness(Harness):
+class MacHarness(CaseHarness):
     """Whole multiply-accumulate units (product, pipeline, accumulator) against SPEC.md: per
     cycle, free weight, activation, ``valid`` and ``clear``; the specification's product
     delayed by the unit's pipeline goes into ``acc <= overflow((clear ? 0 : acc) + (valid ?
     product : 0))``; ``acc`` must always equal it."""
 
-    def __init__(self, cases):
-        self.cases = cases          # [(unit, spec)]
-
-    def build(self, m):
-        for k, (mac, spec) in enumerate(self.cases):
-            m.submodules[f"mac{k}"] = mac
-            m.d.comb += [mac.weight.eq(AnySeq(len(mac.weight))),
-                         mac.act.eq(AnySeq(signed(len(mac.act)))),
-                         mac.valid.eq(AnySeq(1)), mac.clear.eq(AnySeq(1))]
-            acc = _spec_accumulator(m, k, spec(m, mac.weight, mac.act), mac.valid, mac.clear,
-                                    mac.pipeline, mac.acc_bits, mac.overflow)
-            m.d.comb += Assert(mac.acc == acc, f"mac{k}: acc equals the specification")
+    def build_case(self, m, k, mac, spec):
+        m.submodules[f"mac{k}"] = mac
+        m.d.comb += [mac.weight.eq(AnySeq(len(mac.weight))),
+                     mac.act.eq(AnySeq(signed(len(mac.act)))),
+                     mac.valid.eq(AnySeq(1)), mac.clear.eq(AnySeq(1))]
+        acc = _spec_accumulator(m, k, spec(m, mac.weight, mac.act), mac.valid, mac.clear,
+                                mac.pipeline, mac.acc_bits, mac.overflow)
+        m.d.comb += Assert(mac.acc == acc, f"mac{k}: acc equals the specification")
 
 
 def _dint_products(act_bits):
     return ProductHarness([(DintMac(special=special, frac_bits=f, act_bits=act_bits),
-                            dint_spec(special, f))
-                           for special in ("half", "pm_half") for f in (1, 2)])
+                            dint_spec(special, f)) for special, f in DINT_CODEBOOKS])
 
 
 def _pot_products(act_bits, bits=(2, 3, 4, 5)):
