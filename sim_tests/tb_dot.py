@@ -10,7 +10,7 @@ import os
 import cocotb
 import numpy as np
 
-from .tb_support import Bench, StreamRun, expect_equal, reset_with_items_inside, soak
+from .tb_support import Bench, expect_equal, full_rate_run, reset_rounds, soak, stalled_run
 
 
 def random_beats(bench, rng, beats, extreme_share=0.3):
@@ -54,14 +54,8 @@ async def exact_latency_and_full_throughput(dut):
     then one sum per cycle."""
     bench = await start(dut)
     weights, acts = random_beats(bench, bench.rng("throughput"), 64)
-    run = StreamRun(bench, bench.rng("throughput-run"))
-    got = await run.run(pack_beats(bench, weights, acts), expect=64, max_cycles=64 + 4 * bench.latency)
-    check_sums(bench, got, weights, acts)
-    assert run.accepted == list(range(64)), "the input was not ready every cycle"
-    assert run.delivered == [c + bench.latency for c in run.accepted], (
-        f"sums left at cycles {run.delivered[:4]}..., beats entered at {run.accepted[:4]}..., "
-        f"latency {bench.latency}")
-    bench.record("exact_latency_and_full_throughput", 64, latency=bench.latency)
+    await full_rate_run(bench, pack_beats(bench, weights, acts),
+                        lambda got: check_sums(bench, got, weights, acts))
 
 
 @cocotb.test()
@@ -69,14 +63,9 @@ async def random_stalls_on_both_streams(dut):
     """Random valid gaps and random back-pressure: every sum exact, in order, none lost or
     duplicated, and the output payload held while stalled."""
     bench = await start(dut)
-    beats = soak(1500)
-    weights, acts = random_beats(bench, bench.rng("stalls"), beats)
-    run = StreamRun(bench, bench.rng("stalls-run"), p_valid=0.6, p_ready=0.5)
-    await run.run(pack_beats(bench, weights, acts), expect=beats, max_cycles=20 * beats)
-    await run.drain(2 * bench.latency + 4)    # a duplicate would come out now
-    checked = check_sums(bench, run.outputs, weights, acts)
-    bench.record_counts("random_stalls_on_both_streams", beats, sent=len(run.accepted),
-                        received=len(run.outputs), checked=checked, cycles=run.cycle)
+    weights, acts = random_beats(bench, bench.rng("stalls"), soak(1500))
+    await stalled_run(bench, pack_beats(bench, weights, acts),
+                      lambda got: check_sums(bench, got, weights, acts))
 
 
 @cocotb.test()
@@ -86,20 +75,12 @@ async def reset_drops_items_in_flight(dut):
     come out exact, none lost or duplicated."""
     bench = await start(dut)
     rng = bench.rng("reset")
-    rounds, sent, received, checked = soak(4), 0, 0, 0
-    for _ in range(rounds):
+
+    def draw():
         weights, acts = random_beats(bench, rng, 40)
-        words = pack_beats(bench, weights, acts)
-        await reset_with_items_inside(bench, rng, words[:20],
-                                      cycles=int(rng.integers(1, bench.latency + 4)),
-                                      quiet_cycles=bench.latency + 2)
-        after = StreamRun(bench, rng, p_valid=0.8, p_ready=0.8)
-        await after.run(words[20:], expect=20, max_cycles=400)
-        await after.drain(bench.latency + 2)
-        checked += check_sums(bench, after.outputs, weights[20:], acts[20:])
-        sent, received = sent + len(after.accepted), received + len(after.outputs)
-    bench.record_counts("reset_drops_items_in_flight", checked, sent=sent, received=received,
-                        checked=checked, rounds=rounds)
+        return (pack_beats(bench, weights, acts),
+                lambda got, k: check_sums(bench, got, weights[k:], acts[k:]))
+    await reset_rounds(bench, rng, draw, rounds=soak(4))
 
 
 @cocotb.test(skip="LOWBIT_DOT_BEATS" not in os.environ)
@@ -109,10 +90,7 @@ async def real_data_beats(dut):
     bench = await start(dut)
     with np.load(os.environ["LOWBIT_DOT_BEATS"]) as beats:
         weights, acts = beats["weights"].astype(np.int64), beats["acts"].astype(np.int64)
-    run = StreamRun(bench, bench.rng("real-data-run"), p_valid=0.8, p_ready=0.7)
-    await run.run(pack_beats(bench, weights, acts), expect=len(weights),
-                  max_cycles=10 * len(weights) + 100)
-    await run.drain(2 * bench.latency + 4)
-    checked = check_sums(bench, run.outputs, weights, acts)
-    bench.record_counts("real_data_beats", len(weights), sent=len(run.accepted),
-                        received=len(run.outputs), checked=checked, cycles=run.cycle)
+    await stalled_run(bench, pack_beats(bench, weights, acts),
+                      lambda got: check_sums(bench, got, weights, acts), test="real_data_beats",
+                      seed="real-data-run", p_valid=0.8, p_ready=0.7,
+                      max_cycles=10 * len(weights) + 100)

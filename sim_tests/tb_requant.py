@@ -7,7 +7,7 @@ saturation both ways)."""
 import cocotb
 import numpy as np
 
-from .tb_support import Bench, StreamRun, expect_equal, reset_with_items_inside, soak
+from .tb_support import Bench, StreamRun, expect_equal, full_rate_run, reset_rounds, soak, stalled_run
 
 
 def random_beats(bench, rng, beats):
@@ -75,14 +75,8 @@ async def exact_latency_and_full_throughput(dut):
     then one per cycle."""
     bench = await start(dut)
     acc, m, s = random_beats(bench, bench.rng("throughput"), 64)
-    run = StreamRun(bench, bench.rng("throughput-run"))
-    got = await run.run(pack_beats(bench, acc, m, s), expect=64, max_cycles=64 + 4 * bench.latency)
-    check_results(bench, got, acc, m, s)
-    assert run.accepted == list(range(64)), "the input was not ready every cycle"
-    assert run.delivered == [c + bench.latency for c in run.accepted], (
-        f"results left at cycles {run.delivered[:4]}..., beats entered at {run.accepted[:4]}..., "
-        f"latency {bench.latency}")
-    bench.record("exact_latency_and_full_throughput", 64, latency=bench.latency)
+    await full_rate_run(bench, pack_beats(bench, acc, m, s),
+                        lambda got: check_results(bench, got, acc, m, s))
 
 
 @cocotb.test()
@@ -116,14 +110,9 @@ async def random_stalls_on_both_streams(dut):
     """Random valid gaps and back-pressure: every result exact, in order, none lost or
     duplicated, the output payload held while stalled (the stream monitor)."""
     bench = await start(dut)
-    beats = soak(1500)
-    acc, m, s = random_beats(bench, bench.rng("stalls"), beats)
-    run = StreamRun(bench, bench.rng("stalls-run"), p_valid=0.6, p_ready=0.5)
-    await run.run(pack_beats(bench, acc, m, s), expect=beats, max_cycles=20 * beats)
-    await run.drain(2 * bench.latency + 4)    # a duplicate would come out now
-    checked = check_results(bench, run.outputs, acc, m, s)
-    bench.record_counts("random_stalls_on_both_streams", beats, sent=len(run.accepted),
-                        received=len(run.outputs), checked=checked, cycles=run.cycle)
+    acc, m, s = random_beats(bench, bench.rng("stalls"), soak(1500))
+    await stalled_run(bench, pack_beats(bench, acc, m, s),
+                      lambda got: check_results(bench, got, acc, m, s))
 
 
 @cocotb.test()
@@ -132,17 +121,9 @@ async def reset_drops_items_in_flight(dut):
     until new beats go in, and those come out exact."""
     bench = await start(dut)
     rng = bench.rng("reset")
-    rounds, sent, received, checked = soak(4), 0, 0, 0
-    for _ in range(rounds):
+
+    def draw():
         acc, m, s = random_beats(bench, rng, 40)
-        words = pack_beats(bench, acc, m, s)
-        await reset_with_items_inside(bench, rng, words[:20],
-                                      cycles=int(rng.integers(1, bench.latency + 4)),
-                                      quiet_cycles=bench.latency + 2)
-        after = StreamRun(bench, rng, p_valid=0.8, p_ready=0.8)
-        await after.run(words[20:], expect=20, max_cycles=400)
-        await after.drain(bench.latency + 2)
-        checked += check_results(bench, after.outputs, acc[20:], m[20:], s[20:])
-        sent, received = sent + len(after.accepted), received + len(after.outputs)
-    bench.record_counts("reset_drops_items_in_flight", checked, sent=sent, received=received,
-                        checked=checked, rounds=rounds)
+        return (pack_beats(bench, acc, m, s),
+                lambda got, k: check_results(bench, got, acc[k:], m[k:], s[k:]))
+    await reset_rounds(bench, rng, draw, rounds=soak(4))

@@ -20,7 +20,8 @@ from lowbit.core.widths import signed_range, unsigned_range
 from .streams import StreamMonitor, StreamSink, StreamSource, random_pauses, stream_ports
 
 __all__ = ["Bench", "StreamRun", "StreamFeeder", "port_domain", "SOAK", "soak",
-           "reset_with_items_inside", "first_mismatch", "expect_equal"]
+           "reset_with_items_inside", "reset_rounds", "full_rate_run", "stalled_run", "first_mismatch",
+           "expect_equal"]
 
 CLOCK_PERIOD_NS = 10
 
@@ -354,6 +355,45 @@ class StreamRun:
             self.cycle += 1
         self._update()
 
+    def assert_full_rate(self, count, latency):
+        """After a run that never stalled (``p_valid`` and ``p_ready`` 1) of ``count`` words
+        into a pipeline of one output per input: the input took a word every cycle, and each
+        output left exactly ``latency`` cycles after its input."""
+        assert self.accepted == list(range(count)), "the input was not ready every cycle"
+        assert self.delivered == [c + latency for c in self.accepted], (
+            f"outputs left at cycles {self.delivered[:4]}..., inputs entered at "
+            f"{self.accepted[:4]}..., latency {latency}")
+
+
+async def full_rate_run(bench, words, check, *, test="exact_latency_and_full_throughput"):
+    """The never-stalled test of a unit that makes one output per input after
+    ``bench.latency`` cycles: send ``words`` with ``valid`` and ``ready`` high every cycle,
+    ``check(outputs)`` (the comparison with the golden model), then assert the exact latency
+    and one word per cycle (:meth:`StreamRun.assert_full_rate`) and record the test."""
+    run = StreamRun(bench, bench.rng("throughput-run"))
+    got = await run.run(words, expect=len(words), max_cycles=len(words) + 4 * bench.latency)
+    check(got)
+    run.assert_full_rate(len(words), bench.latency)
+    bench.record(test, len(words), latency=bench.latency)
+    return run
+
+
+async def stalled_run(bench, words, check, *, test="random_stalls_on_both_streams",
+                      seed="stalls-run", p_valid=0.6, p_ready=0.5, max_cycles=None):
+    """The random-stall test of a unit that makes one output per input: send ``words`` with
+    random valid gaps and back-pressure (``p_valid``, ``p_ready``; the monitors check the
+    stream rules as it goes), drain for twice the latency (a duplicate would come out then),
+    ``check(outputs)`` (returns how many were compared), and record the counts, which must
+    all be ``len(words)`` (none lost or duplicated)."""
+    run = StreamRun(bench, bench.rng(seed), p_valid=p_valid, p_ready=p_ready)
+    await run.run(words, expect=len(words),
+                  max_cycles=20 * len(words) if max_cycles is None else max_cycles)
+    await run.drain(2 * bench.latency + 4)
+    checked = check(run.outputs)
+    bench.record_counts(test, len(words), sent=len(run.accepted), received=len(run.outputs),
+                        checked=checked, cycles=run.cycle)
+    return run
+
 
 async def reset_with_items_inside(bench, rng, words, *, cycles, quiet_cycles, feeders=()):
     """Reset in the middle of a transaction: offer ``words`` (with random gaps) to a unit
@@ -372,3 +412,25 @@ async def reset_with_items_inside(bench, rng, words, *, cycles, quiet_cycles, fe
             f"an output appeared {cycle} cycles after the reset: an item survived it")
     await FallingEdge(bench.dut.clk)
     return taken
+
+
+async def reset_rounds(bench, rng, draw, *, rounds, inside=20, test="reset_drops_items_in_flight"):
+    """The reset test of a unit that makes one output per input, ``rounds`` times: ``draw()``
+    gives a round's ``(words, check)``; the first ``inside`` words go in with the output
+    stalled and a reset meets them at a random depth of the pipeline
+    (:func:`reset_with_items_inside`: nothing comes out after it); then the rest go in with
+    random stalls and ``check(outputs, inside)`` compares their outputs with the golden
+    results of ``words[inside:]`` (returns how many). Records the counts, which must agree."""
+    sent = received = checked = 0
+    for _ in range(rounds):
+        words, check = draw()
+        await reset_with_items_inside(bench, rng, words[:inside],
+                                      cycles=int(rng.integers(1, bench.latency + 4)),
+                                      quiet_cycles=bench.latency + 2)
+        after = StreamRun(bench, rng, p_valid=0.8, p_ready=0.8)
+        await after.run(words[inside:], expect=len(words) - inside, max_cycles=400)
+        await after.drain(bench.latency + 2)
+        checked += check(after.outputs, inside)
+        sent, received = sent + len(after.accepted), received + len(after.outputs)
+    bench.record_counts(test, checked, sent=sent, received=received, checked=checked,
+                        rounds=rounds)

@@ -77,58 +77,60 @@ def test_real_minilm_slices_through_the_array(simulator, size, build_root, tmp_p
     assert real and real[0]["jobs"] == 2
 
 
-# The mutants of btc_array (sim_tests/mutation.py runs them; the registry names this set).
+# The mutants of btc_array (sim_tests/mutation.py runs them; the registry names this set), each
+# an edit of hdl/btc_array.py: (id, kind, find, replace, what).
 BTC_ARRAY_MUTANTS = MutantSet(
     checks=(
         'test_matrix_sim.py::test_matrix[btc_array-defaults-icarus]',
         'test_matrix_sim.py::test_matrix[btc_array-rows=2-cols=3-k_slice=8-p_max=3-q_max=5-'
         'max_slices=3-icarus]',
     ),
-    mutants=(
-        _m('btc-sign-pair', 'btc_array', 'operator',
-           'negate = ((i == p - 1) & w_signed) ^ ((j == q - 1) & a_signed)',
-           'negate = ((i == p - 1) & w_signed) | ((j == q - 1) & a_signed)',
-           'a plane pair negative when either plane is a sign plane'),
-        _m('btc-horner-shift', 'btc_array', 'shift',
-           'acc_sum.eq((acc << 1) + done)',
-           'acc_sum.eq((acc << 2) + done)',
-           'the accumulator doubled twice at a new diagonal'),
-        _m('btc-job-start-arms', 'btc_array', 'reset',
-           'clear_acc.eq(reset | job_done)',
-           'clear_acc.eq(reset)',
-           'a job starts from the last job\'s result, not from 0'),
-        _m('btc-diagonal-clear', 'btc_array', 'reset',
-           'clear_diag.eq(reset | diagonal_done)',
-           'clear_diag.eq(reset)',
-           'a diagonal\'s sum carried on into the next diagonal'),
-        _m('btc-counter-sum', 'btc_array', 'operator',
-           'return (wire(half ^ c, n, f"{tag}_sum"),',
-           'return (wire(half, n, f"{tag}_sum"),',
-           'every 3:2 counter\'s sum without its third input (the first stage\'s: the AND it '
-           'absorbs)'),
-        _m('btc-bank-full', 'btc_array', 'handshake',
-           'self.i.ready.eq(~full.bit_select(load_bank, 1))',
-           'self.i.ready.eq(1)',
-           'load beats into a bank still waiting to be computed'),
-        _m('btc-count-width', 'btc_array', 'width',
-           'self.count_bits = width.bit_length()',
-           'self.count_bits = width.bit_length() - 1',
-           'popcount result one bit narrower'),
-        _m('btc-plane-index', 'btc_array', 'width',
-           'return (n - 1).bit_length()',
-           'return n.bit_length() - 1',
-           'buffer address fields floor(log2 n) wide: one bit short at p_max, q_max, '
-           'max_slices of 3 or 5 (right at powers of two)'),
+    mutants=tuple(_m(id, "btc_array", kind, find, replace, what)
+                  for id, kind, find, replace, what in (
+        ('btc-sign-pair', 'operator',
+         'negate = ((i == p - 1) & w_signed) ^ ((j == q - 1) & a_signed)',
+         'negate = ((i == p - 1) & w_signed) | ((j == q - 1) & a_signed)',
+         'a plane pair negative when either plane is a sign plane'),
+        ('btc-horner-shift', 'shift',
+         'acc_sum.eq((acc << 1) + done)',
+         'acc_sum.eq((acc << 2) + done)',
+         'the accumulator doubled twice at a new diagonal'),
+        ('btc-job-start-arms', 'reset',
+         'clear_acc.eq(reset | job_done)',
+         'clear_acc.eq(reset)',
+         'a job starts from the last job\'s result, not from 0'),
+        ('btc-diagonal-clear', 'reset',
+         'clear_diag.eq(reset | diagonal_done)',
+         'clear_diag.eq(reset)',
+         'a diagonal\'s sum carried on into the next diagonal'),
+        ('btc-counter-sum', 'operator',
+         'return (wire(half ^ c, n, f"{tag}_sum"),',
+         'return (wire(half, n, f"{tag}_sum"),',
+         'every 3:2 counter\'s sum without its third input (the first stage\'s: the AND it '
+         'absorbs)'),
+        ('btc-bank-full', 'handshake',
+         'self.i.ready.eq(~full.bit_select(load_bank, 1))',
+         'self.i.ready.eq(1)',
+         'load beats into a bank still waiting to be computed'),
+        ('btc-count-width', 'width',
+         'self.count_bits = width.bit_length()',
+         'self.count_bits = width.bit_length() - 1',
+         'popcount result one bit narrower'),
+        ('btc-plane-index', 'width',
+         'return (n - 1).bit_length()',
+         'return n.bit_length() - 1',
+         'buffer address fields floor(log2 n) wide: one bit short at p_max, q_max, '
+         'max_slices of 3 or 5 (right at powers of two)'),
         # (d > p - 1 would be equivalent: at d = p - 1 both arms start at (p - 1, 0))
-        _m('btc-diagonal-start', 'btc_array', 'operator',
-           'with m.If(d >= p - 1):',
-           'with m.If(d > p):',
-           'the diagonal d = p started from weight plane p, which the job does not have'),
-        _m('btc-negate-carry', 'btc_array', 'carry',
-           'm.d.comb += diag_sum.eq(Cat(self.negate, diag) + Cat(self.negate, wide))',
-           'm.d.comb += diag_sum.eq(Cat(0, diag) + Cat(self.negate, wide))',
-           'drop the +1 that completes the negation of a count'),
-    ),
+        ('btc-diagonal-start', 'operator',
+         'with m.If(d >= p - 1):',
+         'with m.If(d > p):',
+         'the diagonal d = p started from weight plane p, which the job does not have'),
+        ('btc-negate-carry', 'carry',
+         'm.d.comb += diag_sum.eq(Cat(self.negate, diag) + Cat(self.negate, wide))',
+         'm.d.comb += diag_sum.eq(Cat(0, diag) + Cat(self.negate, wide))',
+         'drop the +1 that completes the negation of a count'),
+    )),
 )
 
 

@@ -28,20 +28,19 @@ def test_requant(unit, params, simulator, build_root):
     assert {d["test"] for d in result.details} == TESTS
 
 
+# The mutants of requant (sim_tests/mutation.py runs them; the registry names this set), each
+# an edit of hdl/requant.py: (id, kind, find, replace, what).
 MUTANTS = MutantSet(
     checks=('test_requant_sim.py::test_requant[requant-defaults-icarus]',),
-    mutants=(
-        _m('requant-truncate', 'requant', 'operator',
-           'incremented.eq(halves[k] + 1)', 'incremented.eq(halves[k])',
-           'rounds down instead of half up'),
-        _m('requant-no-doubling', 'requant', 'shift',
-           'doubled.eq(products[k] << 1)', 'doubled.eq(products[k])',
-           'shift one too far (the doubling dropped)'),
-        _m('requant-m-signed', 'requant', 'width',
-           'Cat(payload.m, Const(0, 1)).as_signed()', 'payload.m.as_signed()',
-           "M's top bit read as a sign"),
-        _m('requant-low-wraps', 'requant', 'mux',
-           'below.eq(rounded < lo)', 'below.eq(0)',
-           'no saturation below: the low bits wrap'),
-    ),
+    mutants=tuple(_m(id, "requant", kind, find, replace, what)
+                  for id, kind, find, replace, what in (
+        ('requant-truncate', 'operator', 'incremented.eq(halves[k] + 1)', 'incremented.eq(halves[k])',
+         'rounds down instead of half up'),
+        ('requant-no-doubling', 'shift', 'doubled.eq(products[k] << 1)', 'doubled.eq(products[k])',
+         'shift one too far (the doubling dropped)'),
+        ('requant-m-signed', 'width', 'Cat(payload.m, Const(0, 1)).as_signed()', 'payload.m.as_signed()',
+         "M's top bit read as a sign"),
+        ('requant-low-wraps', 'mux', 'below.eq(rounded < lo)', 'below.eq(0)',
+         'no saturation below: the low bits wrap'),
+    )),
 )
