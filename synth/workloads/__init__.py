@@ -30,7 +30,7 @@ from lowbit.core.errors import LowbitError
 
 __all__ = ["DATA", "Workload", "make_workload", "minilm_layer", "MINILM_LAYER", "port_widths",
            "idle_workload", "act_codes_per_token", "weight_codes", "to_signed", "pack_fields",
-           "stream_workload", "built"]
+           "stream_workload", "built", "pipelined"]
 
 DATA = ("minilm", "random")
 # The first layer's query projection (384 x 384): its input is the embedding LayerNorm output.
@@ -137,6 +137,20 @@ def built(unit, params):
     component = unit.build(params)
     component._MustUse__silence = True
     return component
+
+
+def pipelined(unit, params, cycles):
+    """``(component, model, n)`` for the workload of a pipelined stream unit: the component
+    (:func:`built`), its golden model, and ``n = cycles - latency``, the beats of a window of
+    ``cycles`` cycles whose outputs all leave within it (one idle cycle per pipeline stage at
+    the end, as :func:`stream_workload` lays it out)."""
+    model = unit.golden_model(params)
+    component = built(unit, params)
+    n = cycles - component.latency
+    if n < 1:
+        raise LowbitError(f"cycles={cycles} is too short for a pipeline of latency "
+                          f"{component.latency}")
+    return component, model, n
 
 
 def pack_fields(layout, fields, n):

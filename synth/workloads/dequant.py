@@ -12,9 +12,7 @@ included), a new scale every 64 elements.
 
 import numpy as np
 
-from lowbit.core.errors import LowbitError
-
-from . import RANDOM_DOT_LENGTH, built, minilm_layer, stream_workload, weight_codes
+from . import RANDOM_DOT_LENGTH, minilm_layer, pipelined, stream_workload, weight_codes
 
 __all__ = ["dequant_workload"]
 
@@ -34,12 +32,7 @@ def dequant_workload(unit, params, *, data, seed, cycles):
     from amaranth.hdl import Shape
     from amaranth.lib import data as layouts
     rng = np.random.default_rng(seed)
-    model = unit.golden_model(params)
-    component = built(unit, params)
-    n = cycles - component.latency
-    if n < 1:
-        raise LowbitError(f"cycles={cycles} is too short for a pipeline of latency "
-                          f"{component.latency}")
+    component, model, n = pipelined(unit, params, cycles)
     code_bits = Shape.cast(layouts.Layout.cast(component.i.payload.shape())["code"].shape).width
     mask = (1 << code_bits) - 1
     if data == "random":

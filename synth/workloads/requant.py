@@ -13,7 +13,7 @@ import numpy as np
 
 from lowbit.core.errors import LowbitError
 
-from . import built, stream_workload
+from . import pipelined, stream_workload
 
 __all__ = ["requant_workload"]
 
@@ -46,11 +46,7 @@ def _minilm_beats(params, rng, n):
 def requant_workload(unit, params, *, data, seed, cycles):
     """Beats of accumulators for the requant unit; ``ops`` = elements (accumulators)."""
     rng = np.random.default_rng(seed)
-    model = unit.golden_model(params)
-    component = built(unit, params)
-    n = cycles - component.latency
-    if n < 1:
-        raise LowbitError(f"cycles={cycles} is too short for a pipeline of latency {component.latency}")
+    component, model, n = pipelined(unit, params, cycles)
     lanes = params["lanes"]
     if lanes * params["out_bits"] > 62:   # the shared check compares whole payloads as int64
         raise LowbitError(f"lanes x out_bits = {lanes * params['out_bits']}: the requant workload "
