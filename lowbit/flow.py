@@ -61,26 +61,33 @@ def _targets_of(name, targets):
     extra = [f"{t}-dsp" for t in targets if name in DSP_BASELINES and t in ("ice40", "ecp5")
              and f"{t}-dsp" not in targets]
     return (*targets, *extra)
-_SIM_SEED = 1
 
 
-def flow_jobs(units=None):
-    """``[(unit, resolved params)]``: every unit (or those named in ``units``) at its defaults
-    and each baseline at the parameters its unit asks for, each distinct resolved parameter set
-    once (so a baseline asked for with its defaults spelled out or not is one job)."""
-    jobs, seen = [], set()
+def flow_jobs(units=None, targets=DEFAULT_TARGETS):
+    """``[(unit, resolved params, targets)]``: every unit (or those named in ``units``) and the
+    baseline it names, each built on each of ``targets`` (the DSP targets added for the integer
+    baselines) at :meth:`~lowbit.registry.Unit.params_for` that target (its defaults, unless
+    its registry entry declares overrides for the target's family: btc_array on ``ice40``),
+    the baseline at the parameters its unit asks for there. Each distinct resolved parameter
+    set is one job (so a baseline asked for with its defaults spelled out or not is one job),
+    with the targets it is built on, in order."""
+    jobs, index = [], {}
     for unit in (UNITS[name] for name in units) if units else UNITS:
-        params = unit.resolve({})
-        wanted = [(unit.name, params)]
-        baseline = unit.baseline_for(params)
-        if baseline:
-            wanted.append((baseline[0], UNITS[baseline[0]].resolve(baseline[1])))
-        for name, p in wanted:
-            key = (name, json.dumps(p, sort_keys=True))
-            if key not in seen:
-                seen.add(key)
-                jobs.append((name, p))
-    return jobs
+        # the targets where the unit is built at its defaults first
+        for target in sorted(targets, key=lambda t: t.split("-")[0] in unit.target_params):
+            params = unit.params_for(target)
+            wanted = [(unit.name, params)]
+            baseline = unit.baseline_for(params)
+            if baseline:
+                wanted.append((baseline[0], UNITS[baseline[0]].params_for(target, baseline[1])))
+            for name, p in wanted:
+                key = (name, json.dumps(p, sort_keys=True))
+                if key not in index:
+                    index[key] = len(jobs)
+                    jobs.append((name, p, []))
+                built = jobs[index[key]][2]
+                built += [t for t in _targets_of(name, (target,)) if t not in built]
+    return [(name, p, tuple(built)) for name, p, built in jobs]
 
 
 def _skipped_in(results_xml):
@@ -213,8 +220,8 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
     sources = source_digest()
 
     entries = []
-    planned = flow_jobs(units)
-    for n, (name, params) in enumerate(planned):
+    planned = flow_jobs(units, targets)
+    for n, (name, params, built_on) in enumerate(planned):
         unit = UNITS[name]
         if progress:
             print(f"[{n + 1:>3}/{len(planned)}] Verilog of {name} {_short(name, params)} and its "
@@ -228,7 +235,7 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
                         "work": work_per_cycle(unit, params), "verilog": str(verilog),
                         "sim_key": sim_key,
                         "synth_keys": {t: _synth_key(name, params, t, versions)
-                                       for t in _targets_of(name, targets)},
+                                       for t in built_on},
                         "synth": {}, "synth_errors": {}})
 
     # Every job not in the cache, simulations first (they are what a failing flow is about).

@@ -47,13 +47,32 @@ def test_compare_per_unit_of_work():
 
 def test_flow_runs_each_distinct_parameter_set_once():
     jobs = flow_jobs()
-    keys = [(name, json.dumps(params, sort_keys=True)) for name, params in jobs]
+    keys = [(name, json.dumps(params, sort_keys=True)) for name, params, _ in jobs]
     assert len(keys) == len(set(keys))
     # softmax_fixed is a unit and exaq_softmax's baseline: the two differ only in whether
     # exp_index_frac=None is spelled out, so they are one job.
-    assert [name for name, _ in jobs].count("softmax_fixed") == 1
-    for name, params in jobs:
+    assert [name for name, _, _ in jobs].count("softmax_fixed") == 1
+    for name, params, _ in jobs:
         assert params == UNITS[name].resolve(params)   # resolved: every default spelled out
+
+
+def test_flow_builds_each_target_at_the_units_parameters_for_it():
+    """btc_array's defaults do not fit the iCE40 UP5K: the flow builds it there at its
+    registry entry's iCE40 parameters (params_for), and its baseline at the parameters those
+    ask for; everywhere else both at the defaults. The DSP targets go to the int baselines."""
+    jobs = {(name, json.dumps(p, sort_keys=True)): built
+            for name, p, built in flow_jobs(targets=("ice40", "ecp5", "generic"))}
+    btc = UNITS["btc_array"]
+    ice40, defaults = btc.params_for("ice40"), btc.resolve({})
+    assert ice40 != defaults and ice40 == btc.resolve(btc.target_params["ice40"])
+    assert jobs["btc_array", json.dumps(ice40, sort_keys=True)] == ("ice40",)
+    assert jobs["btc_array", json.dumps(defaults, sort_keys=True)] == ("ecp5", "generic")
+    for params, built in ((ice40, ("ice40", "ice40-dsp")),
+                          (defaults, ("ecp5", "ecp5-dsp", "generic"))):
+        name, base = btc.baseline_for(params)
+        assert jobs[name, json.dumps(UNITS[name].resolve(base), sort_keys=True)] == built
+    dint = UNITS["dint_mac"].resolve({})
+    assert jobs["dint_mac", json.dumps(dint, sort_keys=True)] == ("ice40", "ecp5", "generic")
 
 
 def test_units_and_baselines_get_the_same_candidates():
@@ -94,10 +113,8 @@ def test_flow_reports_every_unit_beside_its_baseline(tmp_path, units):
     assert len(points) == len(set(points))            # each unit and parameter set once
     for entry in report["units"]:
         sim = entry["sim"]
-        # tb_matrix declares a btc_array-only test that int_array's runs skip (asked of its
-        # owner in REQUESTS.md); every other unit has no skipped check.
-        allowed_skips = 1 if entry["unit"] == "int_array" else 0
-        assert sim["failed"] == 0 and sim["skipped"] <= allowed_skips and sim["passed"] > 0
+        # no unit has a skipped check (btc_array's own tests live in tb_btc, not tb_matrix)
+        assert sim["failed"] == 0 and sim["skipped"] == 0 and sim["passed"] > 0
         assert sim["vectors"] > 0
         # the tests needing real data files are left out, by name, and not counted
         assert set(sim["left_out"]) == set(data_tests(entry["unit"]))
