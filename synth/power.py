@@ -236,15 +236,12 @@ def simulate_netlist(run, netlist, top, models, inputs, outputs, vectors, *, cyc
 _VAR = re.compile(r"\$var\s+\w+\s+(\d+)\s+(\S+)\s+(\S+)(?:\s+\[(\d+)(?::(\d+))?\])?\s+\$end")
 
 
-def read_vcd(path):
-    """Per-bit ``{net: (transitions, time high, )}`` and the dumped time span of a VCD file.
-
-    Returns ``(stats, span)``: ``stats[name] = [transitions, time high]``, one entry per bit
-    (``bus[i]`` for vectors); transitions between 0 and 1 only (from or to x/z do not count).
-    """
-    text = Path(path).read_text()
-    header, _, body = text.partition("$enddefinitions")
-    aliases = {}   # id -> [bit names MSB first, for each net the id stands for]
+def _vcd_nets(path):
+    """``(aliases, widths, body)`` of a VCD file: ``aliases[id]``, for each net the identifier
+    stands for, its bit names (MSB first); ``widths[id]`` its width; ``body`` the text after
+    the header (the value changes)."""
+    header, _, body = Path(path).read_text().partition("$enddefinitions")
+    aliases = {}
     for width, ident, name, msb, lsb in _VAR.findall(header):
         if int(width) == 1:
             names = [f"{name}[{msb}]" if msb else name]
@@ -253,7 +250,34 @@ def read_vcd(path):
             step = -1 if hi >= lo else 1
             names = [f"{name}[{i}]" for i in range(hi, lo + step, step)]
         aliases.setdefault(ident, []).append(names)
-    widths = {ident: len(lists[0]) for ident, lists in aliases.items()}
+    return aliases, {ident: len(lists[0]) for ident, lists in aliases.items()}, body
+
+
+def _vcd_changes(body):
+    """The value changes of a VCD body in order: ``(None, time)`` at each time mark, else
+    ``(identifier, value)`` (lower case; real-valued changes skipped). Icarus writes one change
+    or time per line."""
+    for line in body.splitlines():
+        line = line.strip()
+        if not line or line.startswith("$"):
+            continue
+        head = line[0]
+        if head == "#":
+            yield None, int(line[1:])
+        elif head in "bB":
+            value, _, ident = line[1:].partition(" ")
+            yield ident.strip(), value.lower()
+        elif head not in "rR":
+            yield line[1:], head.lower()
+
+
+def read_vcd(path):
+    """Per-bit ``{net: (transitions, time high, )}`` and the dumped time span of a VCD file.
+
+    Returns ``(stats, span)``: ``stats[name] = [transitions, time high]``, one entry per bit
+    (``bus[i]`` for vectors); transitions between 0 and 1 only (from or to x/z do not count).
+    """
+    aliases, widths, body = _vcd_nets(path)
     state = {ident: ["x"] * w for ident, w in widths.items()}
     since = {ident: [0] * w for ident, w in widths.items()}
     counts = {ident: [[0, 0] for _ in range(w)] for ident, w in widths.items()}
@@ -274,22 +298,13 @@ def read_vcd(path):
                 count[i][0] += 1
             old[i], t0[i] = b, now
 
-    for line in body.splitlines():   # Icarus writes one change or time per line
-        line = line.strip()
-        if not line or line.startswith("$"):
-            continue
-        head = line[0]
-        if head == "#":
-            now = int(line[1:])
+    for ident, value in _vcd_changes(body):
+        if ident is None:
+            now = value
             if start is None:
                 start = now
-        elif head in "bB":
-            value, _, ident = line[1:].partition(" ")
-            update(ident.strip(), value.lower())
-        elif head in "rR":
-            continue
         else:
-            update(line[1:], head.lower())
+            update(ident, value)
     end = now
     stats = {}
     for ident, lists in aliases.items():
@@ -304,18 +319,7 @@ def read_vcd(path):
 def window_transitions(path, bounds):
     """Per-bit transitions (0 <-> 1) of a VCD file in each window ``[bounds[i], bounds[i+1])``
     of simulation time: a list of ``{net: transitions}``, one per window."""
-    text = Path(path).read_text()
-    header, _, body = text.partition("$enddefinitions")
-    aliases = {}
-    for width, ident, name, msb, lsb in _VAR.findall(header):
-        if int(width) == 1:
-            names = [f"{name}[{msb}]" if msb else name]
-        else:
-            hi, lo = int(msb), int(lsb)
-            step = -1 if hi >= lo else 1
-            names = [f"{name}[{i}]" for i in range(hi, lo + step, step)]
-        aliases.setdefault(ident, []).append(names)
-    widths = {ident: len(lists[0]) for ident, lists in aliases.items()}
+    aliases, widths, body = _vcd_nets(path)
     state = {ident: ["x"] * w for ident, w in widths.items()}
     windows = len(bounds) - 1
     counts = {ident: [[0] * windows for _ in range(w)] for ident, w in widths.items()}
@@ -334,21 +338,12 @@ def window_transitions(path, bounds):
                     counts[ident][i][slot] += 1
                 old[i] = b
 
-    for line in body.splitlines():
-        line = line.strip()
-        if not line or line.startswith("$"):
-            continue
-        head = line[0]
-        if head == "#":
-            now = int(line[1:])
+    for ident, value in _vcd_changes(body):
+        if ident is None:
+            now = value
             slot = bisect.bisect_right(bounds, now) - 1
-        elif head in "bB":
-            value, _, ident = line[1:].partition(" ")
-            update(ident.strip(), value.lower())
-        elif head in "rR":
-            continue
         else:
-            update(line[1:], head.lower())
+            update(ident, value)
     found = [{} for _ in range(windows)]
     for ident, lists in aliases.items():
         for i in range(widths[ident]):
