@@ -89,12 +89,13 @@ def job_key(unit_name, params, target, versions, pnr=True, fixed=()):
     verilog = {}
     for variant, _ in candidates(unit_name, params, target, fixed):
         verilog[json.dumps(variant, sort_keys=True)] = verilog_of(unit_name, variant)
-    if target == "asic":  # the library and the timer are inputs too
+    if target == "asic":  # the library, the timer and the mapping script are inputs too
+        from .synth.asic import SCRIPT_REVISION as ASIC_REVISION
         from .synth.liberty import find_liberty, library_id
         from .synth.sta import sta_version
         library = find_liberty()
         versions = dict(versions, liberty=library_id(library) if library else None,
-                        opensta=sta_version() if pnr else None)
+                        opensta=sta_version() if pnr else None, asic_script=ASIC_REVISION)
     text = json.dumps([sorted(verilog.items()), target, versions, bool(pnr), SEED,
                        SCRIPT_REVISION, [list(o) for _, o in candidates(unit_name, params,
                                                                          target, fixed)]],

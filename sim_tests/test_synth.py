@@ -159,3 +159,16 @@ def test_booth_is_not_mapped_again_on_a_circuit_without_a_multiplier(tmp_path):
         assert b["same_as"] == ["plain"] and b["area"] == twin["area"]
     assert not list(tmp_path.glob("pot_mac-*/*booth*"))      # never mapped
     assert "*" in verilog_of("int_mac", UNITS["int_mac"].resolve({}))
+
+
+def test_the_asic_cache_key_follows_the_mapping_script(monkeypatch):
+    """A row cached for the standard-cell target is stale once the asic mapping script changes
+    (its SCRIPT_REVISION), as it is once the FPGA flow's script does; an FPGA row is not."""
+    from lowbit.jobs import job_key
+    from lowbit.synth import asic
+    from lowbit.units import UNITS
+    params = UNITS["int_mac"].resolve({})
+    before = {t: job_key("int_mac", params, t, {}, pnr=False) for t in ("asic", "ice40")}
+    monkeypatch.setattr(asic, "SCRIPT_REVISION", asic.SCRIPT_REVISION + 1)
+    assert job_key("int_mac", params, "asic", {}, pnr=False) != before["asic"]
+    assert job_key("int_mac", params, "ice40", {}, pnr=False) == before["ice40"]

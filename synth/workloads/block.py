@@ -85,7 +85,7 @@ def block_case(params, *, data, seed):
 
 
 def _minilm_case(shape, seed):
-    from lowbit.golden_models.block import BlockInputs, RequantPair, minilm_inputs
+    from lowbit.golden_models.block import BlockInputs, minilm_inputs
     from lowbit.golden_models.block.minilm import _sentence_text, model
     d, t = shape["d_model"], shape["tokens"]
     m = model()
