@@ -14,7 +14,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from lowbit.core.modes import DintCodebook, ExaqTop
+from lowbit.core.modes import BlockEngine, BlockSoftmax, DintCodebook, ExaqTop
 from lowbit.core.params import ParameterError, check_int
 from lowbit.core.unit_params import (BLOCK_ENGINE, BLOCK_IN_BITS, BLOCK_LANES, BLOCK_M_BITS, BLOCK_SOFTMAX,
                                      D_MODEL, HEADS, IN_FRAC, LUT_FRAC, MAX_TOKENS)
@@ -136,13 +136,13 @@ class AttentionBlock(Component):
         self.token_beats = _ceil_div(max_tokens, lanes)   # beats of a max_tokens vector
 
         # The units, built here so that their parameters are checked now.
-        if engine == "int8":
+        if self.engine == BlockEngine.INT8:
             self.proj = IntDot(lanes=lanes, weight_bits=8, act_bits=ACT_BITS)
             self.weight_shape = signed(8)
-        elif engine == "dint":
+        elif self.engine == BlockEngine.DINT:
             self.proj = DintDot(lanes=lanes, special=DintCodebook.HALF, frac_bits=1, act_bits=ACT_BITS)
             self.weight_shape = unsigned(4)
-        elif engine == "pot":
+        elif self.engine == BlockEngine.POT:
             self.proj = PotDot(lanes=lanes, bits=4, zero_code=True, act_bits=ACT_BITS)
             self.weight_shape = unsigned(4)
         else:
@@ -150,17 +150,16 @@ class AttentionBlock(Component):
             self.weight_shape = unsigned(ZP_BITS)
         # Passes of the engine per beat: a projection one; Q K^T and P V one on the int_dot,
         # and on the bit-plane engine (8-bit Q8 and P, two weight planes a pass) four.
-        self.bitplane = engine == "bitplane"
+        self.bitplane = self.engine == BlockEngine.BITPLANE
         self.aa_passes = MAX_PASSES if self.bitplane else 1
         self.aa = None if self.bitplane else IntDot(lanes=lanes, weight_bits=AA_WEIGHT_BITS,
                                                     act_bits=ACT_BITS)
         common = dict(in_bits=in_bits, in_frac=in_frac, lut_frac=lut_frac,
                       out_frac=self.out_frac, max_len=max_tokens, epc=1)
-        if softmax == "fixed":
+        self.exaq_bits = self.softmax.exaq_bits
+        if self.exaq_bits is None:
             self.sm = SoftmaxFixed(**common)
-            self.exaq_bits = None
         else:
-            self.exaq_bits = int(softmax[-1])
             self.sm = ExaqSoftmax(bits=self.exaq_bits, top=ExaqTop.EXP, **common)
         self.engine_latency = max(self.proj.latency, self.aa.latency if self.aa else 0)
 

@@ -9,17 +9,18 @@ import time
 from pathlib import Path
 
 from .core.errors import LowbitError
+from .core.modes import BLOCK_CONFIGS
 
 __all__ = ["add_arguments", "run_command", "CONFIG_NAMES"]
 
-CONFIG_NAMES = ("int8-fixed", "dint-exaq3", "pot-exaq3", "w2a8-exaq2")   # golden_models.block.CONFIGS
+CONFIG_NAMES = tuple(BLOCK_CONFIGS)
 MINILM_LANES = (4, 8, 16, 32)     # the lanes must divide MiniLM's head_dim of 32
 
 
 def add_arguments(parser):
     from .core.options import bounded
     parser.add_argument("--config", required=True, choices=CONFIG_NAMES,
-                        help="the configuration (golden_models/block CONFIGS)")
+                        help="the configuration (lowbit.core.modes BLOCK_CONFIGS)")
     parser.add_argument("--sentence", type=bounded(int, 0, 239), default=0,
                         help="index of the study set's evaluation sentence, 0..239 (default 0)")
     parser.add_argument("--layer", type=bounded(int, 0, 5), default=0,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lowbit.core.modes import DintCodebook
+from lowbit.core.modes import BlockEngine, DintCodebook
 
 from .._checks import ParameterError, check_int
 from ..abq import quantize_weights
@@ -55,14 +55,14 @@ def quantize_weight(engine, w, calib_x=None):
     """
     d = w.shape[0]
     zeros = np.zeros(d, dtype=np.int64)
-    if engine == "int8":
+    if engine == BlockEngine.INT8:
         codes, scales = quantize_int(w, 8, search=False)
         return codes.astype(np.int64), scales, zeros
-    if engine == "dint":
+    if engine == BlockEngine.DINT:
         fmt = DintFormat(DintCodebook.HALF, 1)
         codes, scales = quantize_dint(w, fmt)
         return codes.astype(np.int64), scales / (1 << fmt.frac_bits), zeros
-    if engine == "pot":
+    if engine == BlockEngine.POT:
         fmt = PotFormat(4, True)
         codes, scales = quantize_pot_two_step(w, fmt, calib_x)
         return codes.astype(np.int64), scales / (1 << fmt.frac_bits), zeros

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lowbit.core.modes import BlockEngine, BlockSoftmax
+
 from .._checks import ParameterError, check_choice, check_int
 from ..accuracy.minilm import MiniLM, _gelu, cosine_rows
 from ..accuracy.sentences import STUDY_SET, evaluation_texts, load_sentences
@@ -117,7 +119,7 @@ def ablations(configs):
     extra = []
     for c in configs:
         engine, softmax = _format(c)
-        for pair in ((engine, "fixed"), ("int8", softmax)):
+        for pair in ((engine, BlockSoftmax.FIXED), (BlockEngine.INT8, softmax)):
             if pair not in seen:
                 seen.add(pair)
                 extra.append(pair)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lowbit.core.modes import DintCodebook, ExaqTop
+from lowbit.core.modes import BLOCK_CONFIGS, BlockEngine, BlockFormat, BlockSoftmax, DintCodebook, ExaqTop
 from lowbit.core.unit_params import BLOCK_ENGINE, BLOCK_M_BITS, BLOCK_SOFTMAX, D_MODEL, HEADS, MAX_TOKENS
 from lowbit.core.widths import signed_bits_for, signed_range
 
@@ -47,31 +47,11 @@ BIAS_BITS = 32        # a bias per output channel, in the accumulator's units
 ZP_BITS = 2           # ABQ W2: codes and zero points 0..3
 PRODUCT_LANES = 64    # lanes of the models' dot products (any width gives the same sums)
 
-
-@dataclass(frozen=True)
-class BlockFormat:
-    """One configuration of the block: the engine's weight format, the softmax, and in words
-    the quantizer that produces the weights (golden_models/block/minilm.py runs it)."""
-    engine: str
-    softmax: str
-    quantizer: str
-
-    def __post_init__(self):
-        BLOCK_ENGINE.check(self.engine)
-        BLOCK_SOFTMAX.check(self.softmax)
-
-
-# The four configurations of issue 17, item 3: one declaration, read by the model, the
-# hardware's `lowbit block` and the accuracy table.
-CONFIGS = {
-    "int8-fixed": BlockFormat("int8", "fixed", "INT8 per output channel, symmetric, max scale (RTN)"),
-    "dint-exaq3": BlockFormat("dint", "exaq3", "dINT4 (half, f = 1) per output channel, MSE-searched scale"),
-    "pot-exaq3": BlockFormat("pot", "exaq3", "PoT4 (zero code) two-step: log-grid MSE scale, then least squares on the calibration inputs"),
-    "w2a8-exaq2": BlockFormat("bitplane", "exaq2", "ABQ W2 asymmetric per output channel (MSE range, integer zero points)"),
-}
+CONFIGS = BLOCK_CONFIGS   # the four configurations, declared in lowbit.core.modes
 
 # The engines' weight formats: (fractional bits f of the dot product, code range).
-_ENGINE_FORMAT = {"int8": (0, (-127, 127)), "dint": (1, (0, 15)), "pot": (7, (0, 15)), "bitplane": (0, (0, 3))}
+_ENGINE_FORMAT = {BlockEngine.INT8: (0, (-127, 127)), BlockEngine.DINT: (1, (0, 15)),
+                  BlockEngine.POT: (7, (0, 15)), BlockEngine.BITPLANE: (0, (0, 3))}
 
 
 @dataclass(frozen=True)
@@ -89,8 +69,8 @@ class BlockParams:
     heads: int = 2
     tokens: int | None = None
     max_tokens: int = 8
-    engine: str = "int8"
-    softmax: str = "exaq3"
+    engine: BlockEngine = BlockEngine.INT8
+    softmax: BlockSoftmax = BlockSoftmax.EXAQ3
     in_bits: int = 12
     in_frac: int = 4
     lut_frac: int = 10
@@ -107,8 +87,8 @@ class BlockParams:
         if self.tokens is None:   # a full block: as many tokens as it holds
             object.__setattr__(self, "tokens", self.max_tokens)
         check_int("tokens", self.tokens, 1, self.max_tokens, f"max_tokens={self.max_tokens}")
-        BLOCK_ENGINE.check(self.engine)
-        BLOCK_SOFTMAX.check(self.softmax)
+        object.__setattr__(self, "engine", BLOCK_ENGINE.check(self.engine))     # as members
+        object.__setattr__(self, "softmax", BLOCK_SOFTMAX.check(self.softmax))
         BLOCK_M_BITS.check(self.m_bits)
         self.softmax_model()   # checks in_bits, in_frac, lut_frac, out_frac
 
@@ -135,7 +115,7 @@ class BlockParams:
     @property
     def exaq_bits(self):
         """b of the EXAQ softmax (2 or 3), None for the fixed one."""
-        return None if self.softmax == "fixed" else int(self.softmax[-1])
+        return self.softmax.exaq_bits
 
     @property
     def p_bits(self):
@@ -146,7 +126,7 @@ class BlockParams:
         """The golden model of the softmax unit, with ``max_len = max_tokens``."""
         common = dict(in_bits=self.in_bits, in_frac=self.in_frac, lut_frac=self.lut_frac,
                       out_frac=self.out_frac, max_len=self.max_tokens)
-        if self.softmax == "fixed":
+        if self.softmax == BlockSoftmax.FIXED:
             return SoftmaxFixed(**common)
         return ExaqSoftmax(bits=self.exaq_bits, top=ExaqTop.EXP, **common)
 
@@ -169,11 +149,11 @@ class BlockParams:
 def weight_value_range(engine):
     """The closed range of one weight operand's exact value (x 2**f) in the dot product;
     for W2 the centred code ``c - zw``."""
-    if engine == "int8":
-        return _ENGINE_FORMAT["int8"][1]
-    if engine == "dint":
+    if engine == BlockEngine.INT8:
+        return _ENGINE_FORMAT[BlockEngine.INT8][1]
+    if engine == BlockEngine.DINT:
         v = DintDot().format.scaled_values
-    elif engine == "pot":
+    elif engine == BlockEngine.POT:
         v = PotDot(bits=4, zero_code=True).format.scaled_values
     else:
         top = (1 << ZP_BITS) - 1
@@ -262,11 +242,11 @@ def engine_matmul(engine, codes, acts):
     products (``int_dot``, ``dint_dot``, ``pot_dot``), W2 through ``btc_array`` at p = 2, q = 8.
     """
     lanes = min(PRODUCT_LANES, codes.shape[1])
-    if engine == "int8":
+    if engine == BlockEngine.INT8:
         return _lane_matmul(IntDot(lanes=lanes, weight_bits=8, act_bits=ACT_BITS), codes, acts)
-    if engine == "dint":
+    if engine == BlockEngine.DINT:
         return _lane_matmul(DintDot(lanes=lanes, special=DintCodebook.HALF, frac_bits=1, act_bits=ACT_BITS), codes, acts)
-    if engine == "pot":
+    if engine == BlockEngine.POT:
         return _lane_matmul(PotDot(lanes=lanes, bits=4, zero_code=True, act_bits=ACT_BITS), codes, acts)
     return _array_matmul(codes, acts.T, ZP_BITS, ACT_BITS, False, True).T
 
@@ -275,7 +255,7 @@ def act_matmul(engine, a, b, a_bits, a_signed):
     """An activation x activation product ``a @ b.T`` (n, m): ``a`` (n, K) of ``a_bits``
     (signed, or unsigned when not ``a_signed``), ``b`` (m, K) signed 8-bit. The lane engines
     use an ``int_dot`` beside them; the bit-plane engine the same array at p = a_bits, q = 8."""
-    if engine == "bitplane":
+    if engine == BlockEngine.BITPLANE:
         return _array_matmul(a, b.T, a_bits, ACT_BITS, a_signed, True)
     lanes = min(PRODUCT_LANES, a.shape[1])
     dot = IntDot(lanes=lanes, weight_bits=ACT_BITS, act_bits=a_bits + (not a_signed))
@@ -285,11 +265,11 @@ def act_matmul(engine, a, b, a_bits, a_signed):
 def weight_values(engine, codes, zero_points=None):
     """The exact integer weight values x 2**f the products use (for W2: ``codes - zw``)."""
     codes = np.asarray(codes, dtype=np.int64)
-    if engine == "dint":
+    if engine == BlockEngine.DINT:
         return DintDot().format.decode_scaled(codes)
-    if engine == "pot":
+    if engine == BlockEngine.POT:
         return PotDot(bits=4, zero_code=True).format.decode_scaled(codes)
-    if engine == "bitplane":
+    if engine == BlockEngine.BITPLANE:
         return codes - np.asarray(zero_points, dtype=np.int64)[:, None]
     return codes
 
@@ -304,13 +284,13 @@ def check_inputs(params, inputs):
     for p in PROJECTIONS:
         _shaped(f"weights[{p}]", int_array(f"weights[{p}]", inputs.weights[p], *params.code_range), (d, d))
         _shaped(f"bias[{p}]", int_array(f"bias[{p}]", inputs.bias[p], *signed_range(BIAS_BITS)), (d,))
-        zp_hi = (1 << ZP_BITS) - 1 if params.engine == "bitplane" else 0
+        zp_hi = (1 << ZP_BITS) - 1 if params.engine == BlockEngine.BITPLANE else 0
         _shaped(f"zero_points[{p}]", int_array(f"zero_points[{p}]", inputs.zero_points[p], 0, zp_hi), (d,))
     for name, shape in (("q", (d,)), ("k", (d,)), ("v", (d,)), ("score", ()), ("context", ())):
         pair = inputs.requant[name]
         _shaped(f"requant[{name}].m", int_array(f"requant[{name}].m", pair.m, 0, (1 << params.m_bits) - 1), shape)
         _shaped(f"requant[{name}].s", int_array(f"requant[{name}].s", pair.s, 0, MAX_SHIFT), shape)
-    if params.softmax == "fixed":
+    if params.softmax == BlockSoftmax.FIXED:
         if inputs.clip is not None:
             raise ParameterError("clip must be None for the fixed softmax")
     else:
@@ -361,7 +341,7 @@ def stage_softmax(params, inputs, logits):
     """Stage 3: the softmax unit on every row; (row record, P (H, T, T))."""
     model = params.softmax_model()
     rows = logits.reshape(-1, logits.shape[-1])
-    record = model.row(rows) if params.softmax == "fixed" else model.row(rows, inputs.clip)
+    record = model.row(rows) if params.softmax == BlockSoftmax.FIXED else model.row(rows, inputs.clip)
     return record, record.y.reshape(logits.shape)
 
 

@@ -1,5 +1,6 @@
 """The modes of the units, each declared once: the accumulator's overflow behaviour, the dINT4
-codebooks and what EXAQ's top code means.
+codebooks, what EXAQ's top code means, and the attention block's projection engine and softmax
+unit (with the block's four named configurations, which are pairs of those).
 
 Each is an :class:`enum.Enum` whose members are also the strings they stand for
 (``Overflow.SATURATE == "saturate"``, same hash, ``str()`` and ``format()`` give the bare
@@ -10,9 +11,11 @@ refused by the parameter check (:meth:`lowbit.core.params.Param.check`) with the
 values.
 """
 
+from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["Mode", "Overflow", "DintCodebook", "ExaqTop"]
+__all__ = ["Mode", "Overflow", "DintCodebook", "ExaqTop", "BlockEngine", "BlockSoftmax", "BlockFormat",
+           "BLOCK_CONFIGS"]
 
 
 class Mode(str, Enum):
@@ -38,3 +41,47 @@ class ExaqTop(Mode):
     """What the largest EXAQ code (the clipped distances) stands for."""
     EXP = "exp"              # exp(-C), from the table like every other code
     ZERO = "zero"            # 0: the clipped elements drop out of the sum
+
+
+class BlockEngine(Mode):
+    """The attention block's projection engine (the unit that computes x W)."""
+    INT8 = "int8"            # int_dot: INT8 weights
+    DINT = "dint"            # dint_dot: dINT4 weights (half codebook, f = 1)
+    POT = "pot"              # pot_dot: PoT4 weights with the zero code
+    BITPLANE = "bitplane"    # ABQ-LLM's W2A8 bit-plane engine
+
+
+class BlockSoftmax(Mode):
+    """The attention block's softmax unit."""
+    FIXED = "fixed"          # softmax_fixed, the conventional fixed-point softmax
+    EXAQ2 = "exaq2"          # exaq_softmax with b = 2
+    EXAQ3 = "exaq3"          # exaq_softmax with b = 3
+
+    @property
+    def exaq_bits(self):
+        """b of the EXAQ unit, None for the fixed-point one."""
+        return {"exaq2": 2, "exaq3": 3}.get(self.value)
+
+
+@dataclass(frozen=True)
+class BlockFormat:
+    """One configuration of the attention block: the engine's weight format, the softmax, and in
+    words the quantizer that produces the weights (golden_models/block/minilm.py runs it)."""
+    engine: BlockEngine
+    softmax: BlockSoftmax
+    quantizer: str
+
+
+# The four configurations of issue 17, item 3: one declaration, read by the integer model,
+# ``lowbit block``, the report and the accuracy table.
+BLOCK_CONFIGS = {
+    "int8-fixed": BlockFormat(BlockEngine.INT8, BlockSoftmax.FIXED,
+                              "INT8 per output channel, symmetric, max scale (RTN)"),
+    "dint-exaq3": BlockFormat(BlockEngine.DINT, BlockSoftmax.EXAQ3,
+                              "dINT4 (half, f = 1) per output channel, MSE-searched scale"),
+    "pot-exaq3": BlockFormat(BlockEngine.POT, BlockSoftmax.EXAQ3,
+                             "PoT4 (zero code) two-step: log-grid MSE scale, then least squares "
+                             "on the calibration inputs"),
+    "w2a8-exaq2": BlockFormat(BlockEngine.BITPLANE, BlockSoftmax.EXAQ2,
+                              "ABQ W2 asymmetric per output channel (MSE range, integer zero points)"),
+}

@@ -10,7 +10,7 @@ ground layer because the gateware and the golden models may not import the regis
 
 from dataclasses import replace
 
-from .modes import DintCodebook, ExaqTop, Overflow
+from .modes import BlockEngine, BlockSoftmax, DintCodebook, ExaqTop, Overflow
 from .params import Param
 
 __all__ = ["ACT_BITS", "ACC_BITS", "OVERFLOW", "PIPELINE", "WEIGHT_BITS", "LANES",
@@ -105,12 +105,12 @@ REQUANT_OUT_BITS = Param("out_bits", 8, "signed output width (saturating)", lo=2
                          bound="below acc_bits + m_bits")
 
 # --- Attention block (one MiniLM attention layer from the units)
-BLOCK_ENGINE = Param("engine", "int8", "projection engine: int8 (int_dot), dint (dint_dot), pot "
+BLOCK_ENGINE = Param("engine", BlockEngine.INT8, "projection engine: int8 (int_dot), dint (dint_dot), pot "
                                        "(pot_dot), bitplane (ABQ W2A8 plane products, btc_array's "
                                        "popcounts; Q K^T and P V on it at 8 bits)",
-                     choices=("int8", "dint", "pot", "bitplane"))
-BLOCK_SOFTMAX = Param("softmax", "fixed", "softmax unit: softmax_fixed or exaq_softmax b = 2, 3",
-                      choices=("fixed", "exaq2", "exaq3"))
+                     choices=tuple(BlockEngine))
+BLOCK_SOFTMAX = Param("softmax", BlockSoftmax.FIXED, "softmax unit: softmax_fixed or exaq_softmax b = 2, 3",
+                      choices=tuple(BlockSoftmax))
 BLOCK_LANES = Param("lanes", 8, "lanes of the projection engine and of the activation x "
                                 "activation int_dot", lo=4, hi=64, golden=False)
 D_MODEL = Param("d_model", 32, "model width D, a multiple of heads x lanes", lo=16, hi=384)

@@ -39,11 +39,12 @@ import json
 import os
 from pathlib import Path
 
+from lowbit.core.modes import BLOCK_CONFIGS
+
 __all__ = ["CONFIGS", "MINILM_SHAPE", "TOKENS", "block_rows", "scaled_energy", "block_table",
            "plot_block", "block_section"]
 
-CONFIGS = (("int8-fixed", "int8", "fixed"), ("dint-exaq3", "dint", "exaq3"),
-           ("pot-exaq3", "pot", "exaq3"), ("w2a8-exaq2", "bitplane", "exaq2"))
+CONFIGS = tuple((name, f.engine, f.softmax) for name, f in BLOCK_CONFIGS.items())
 MINILM_SHAPE = {"d_model": 384, "heads": 12, "lanes": 8, "max_tokens": 16}
 TOKENS = 14          # evaluation sentence 0 of the study set (lowbit block --sentence 0)
 STAGES = (("load", ("cfg", "load_x")), ("qkv", ("qkv",)), ("scores", ("scores",)),
