@@ -26,6 +26,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from .core.errors import LowbitError
+from .core.logs import explain, failure_cause
 from .jobs import best_synth, cached_row, job_key, verilog_of, write_atomic
 from .metrics import area_of, compare, work_figures, work_per_cycle
 from .units import UNITS
@@ -279,12 +280,16 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
                    **sim_counts(result, left_out=needs), "vectors": result.vectors,
                    "seconds": round(result.seconds, 1), "log": str(result.log)}
             sim["left_out"] = {test: needs[test] for test in sim["left_out"]}
-            if sim["failed"] == 0 and sim["passed"] > 0:
+            passed = sim["failed"] == 0 and sim["passed"] > 0
+            if passed:
                 write_atomic(sim_cache / f"{entry['sim_key']}.json", json.dumps(sim) + "\n")
+            line = f"{'PASS' if passed else 'FAIL'} {what}: {_counts_text(sim)}, " \
+                   f"{sim['vectors']} vectors"
+            if not passed:   # the failing check and its message, so the log is not a must-read
+                sim["cause"] = failure_cause(result.log)[0]
+                line = explain(line, result.log)
             entry["sim"] = dict(sim, cached=False)
-            verdict = "PASS" if sim["failed"] == 0 and sim["passed"] > 0 else "FAIL"
-            bar.say(f"{verdict} {what}: {_counts_text(sim)}, {sim['vectors']} vectors",
-                    finished=True)
+            bar.say(line, finished=True)
             return
         try:
             row = best_synth(entry["unit"], entry["params"], target, build_dir=build / "synth",
@@ -419,7 +424,8 @@ def _summary_table(entries, simulator):
         s = e["sim"]
         verdict = "PASS" if s["failed"] == 0 and s["passed"] > 0 else "FAIL"
         lines.append(f"  {verdict} {e['unit']} {_short(e['unit'], e['params'])}: "
-                     f"{_counts_text(s)}, {s['vectors']} vectors")
+                     f"{_counts_text(s)}, {s['vectors']} vectors" +
+                     (f"; {s['cause']}" if s.get("cause") else ""))
     return "\n".join(lines)
 
 

@@ -95,3 +95,33 @@ def test_a_failing_simulation_prints_its_cause(monkeypatch, tmp_path, capsys):
     assert out[1] == ("  pot_mac on icarus: test random_accumulation failed: AssertionError: acc "
                       "differs from the golden model at beat 1817: got -32768, expected 32767 "
                       f"(overflow=saturate); full log: {log}")
+
+
+def test_the_flow_prints_a_failing_simulations_cause(monkeypatch, tmp_path, capsys):
+    """`lowbit flow`: a failing simulation's progress line and its summary row carry the
+    failed test's exception; the progress line names the log."""
+    import shutil
+
+    from lowbit.core.errors import LowbitError
+    from lowbit.flow import run_flow
+    from lowbit.sim_tests import runner
+    log = tmp_path / "sim.log"
+    shutil.copy(LOGS / "cocotb-test-failed.log", log)
+    cause = ("test random_accumulation failed: AssertionError: acc differs from the golden "
+             "model at beat 1817: got -32768, expected 32767 (overflow=saturate)")
+
+    def failing(unit, params, simulator, **_):
+        return runner.SimResult(unit=unit.name, params=params, simulator=simulator, tests=4,
+                                failed=1, vectors=10, seconds=1.0, log=log)
+
+    def not_built(*_, **__):   # the synthesis is not what this test is about
+        raise LowbitError("not synthesized in this test")
+
+    monkeypatch.setattr(runner, "simulate", failing)
+    monkeypatch.setattr("lowbit.flow.best_synth", not_built)
+    assert run_flow(targets=["generic"], build=tmp_path, jobs=1, units=["pot_mac"]) == 1
+    captured = capsys.readouterr()
+    progress = [line for line in captured.err.splitlines() if "FAIL sim pot_mac" in line]
+    assert len(progress) == 1 and progress[0].endswith(f"{cause}; full log: {log}"), progress
+    summary = [line for line in captured.out.splitlines() if line.startswith("  FAIL pot_mac")]
+    assert len(summary) == 1 and summary[0].endswith(f"; {cause}"), summary
