@@ -17,6 +17,18 @@ def build_root(worker_id):
     return root
 
 
+def pytest_sessionstart(session):
+    """Compile each YoWASP tool once, before any worker starts. A YoWASP tool's first run
+    compiles its WebAssembly and writes the machine code to a cache file that later runs map;
+    two first runs at once (two pytest-xdist workers on a fresh machine) let one map the file
+    the other is still writing, and it dies of SIGBUS (exit status -7). Asking each tool its
+    version here, in the controller alone, writes every cache file before the workers start
+    (`lowbit flow` does the same before its jobs: it records the versions first)."""
+    if not hasattr(session.config, "workerinput"):   # the controller, or a run without xdist
+        from lowbit.synth.tools import TOOLS, tool_versions
+        tool_versions(TOOLS)
+
+
 def pytest_terminal_summary(terminalreporter):
     """Every SymbiYosys proof's status and time (sim_tests/test_formal.py records them as the
     user property ``formal_proof``; reports carry them from pytest-xdist workers too)."""
