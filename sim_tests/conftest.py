@@ -25,8 +25,11 @@ def pytest_sessionstart(session):
     version here, in the controller alone, writes every cache file before the workers start
     (`lowbit flow` does the same before its jobs: it records the versions first)."""
     if not hasattr(session.config, "workerinput"):   # the controller, or a run without xdist
-        from lowbit.synth.tools import TOOLS, tool_versions
-        tool_versions(TOOLS)
+        from concurrent.futures import ThreadPoolExecutor
+
+        from lowbit.synth.tools import TOOLS, tool_version
+        with ThreadPoolExecutor(len(TOOLS)) as pool:   # three caches, one writer each
+            list(pool.map(tool_version, TOOLS))
 
 
 def pytest_terminal_summary(terminalreporter):
