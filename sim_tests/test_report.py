@@ -11,6 +11,7 @@ import pytest
 
 from lowbit.golden_models.accuracy.rows import ROWS
 from lowbit.report import accuracy_points, format_hardware, pareto_front, write_report
+from lowbit.report.block import plot_block
 from lowbit.sweep import _with_ratios, _with_throughput
 from lowbit.units import UNITS
 
@@ -210,6 +211,12 @@ def drawn(tmp_path_factory):
         write_report(build)
         one = {"rows": [r for r in ACCURACY["rows"] if r["key"] == "exaq3"]}
         figures.plot_accuracy_vs_area(synthetic_rows(), one, build / "one.png")
+        # the attention block's figure at the four configurations' measured spread
+        block_rows = [{"config": name, "layer_cosine": cosine, "energy_token_pj": pj,
+                       "asic_um2": um2} for name, cosine, pj, um2 in (
+            ("int8-fixed", 0.9985, 109.06e6, 8.096e6), ("dint-exaq3", 0.9786, 108.78e6, 8.0e6),
+            ("pot-exaq3", 0.9660, 109.40e6, 8.002e6), ("w2a8-exaq2", 0.8171, 115.68e6, 7.948e6))]
+        plot_block(block_rows, build / "block.png")
     return found
 
 
@@ -222,7 +229,7 @@ def _data_lines(ax):
 def test_no_text_of_any_figure_is_clipped_and_legends_are_readable(drawn):
     from matplotlib.text import Text
     assert set(drawn) == {"area_vs_bits", "fmax_vs_size", "throughput_per_lut",
-                          "accuracy_vs_area", "flow-area_ratio", "one"}
+                          "accuracy_vs_area", "flow-area_ratio", "one", "block"}
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     for name, figure in drawn.items():
         canvas = FigureCanvasAgg(figure)

@@ -228,27 +228,36 @@ def plot_block(rows, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, label, scale in ((axes[0], "energy_token_pj", "energy per token (nJ, MiniLM "
-                                   "layer 0, scaled)", 1e-3),
+    colours = {name: f"C{n}" for n, (name, _, _) in enumerate(CONFIGS)}   # alike in both panels
+    for ax, key, label, scale in ((axes[0], "energy_token_pj", "energy per token (uJ, MiniLM "
+                                   "layer 0, scaled)", 1e-6),
                                   (axes[1], "asic_um2", "sky130 area (mm^2, logic + memory "
                                    "macros)", 1e-6)):
         shown = [r for r in points if r[key] is not None]
         for r in shown:
-            ax.scatter(r[key] * scale, r["layer_cosine"], s=40)
+            ax.scatter(r[key] * scale, r["layer_cosine"], s=40, color=colours[r["config"]])
             ax.annotate(r["config"], (r[key] * scale, r["layer_cosine"]),
                         textcoords="offset points", xytext=(5, 4), fontsize=8)
         if not shown:
             ax.text(0.5, 0.5, "not measured", ha="center", va="center",
                     transform=ax.transAxes)
+        else:
+            # Room on the right for the last point's label; the axis is zoomed to the points
+            # (the configurations differ by a few per cent), and its label says so.
+            xs = [r[key] * scale for r in shown]
+            span = max(max(xs) - min(xs), 1e-3 * max(xs))
+            ax.set_xlim(min(xs) - 0.1 * span, max(xs) + 0.35 * span)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            label += "\n(zoomed: the axis does not start at 0)"
         ax.set_xlabel(label)
         ax.set_ylabel("layer cosine against FP32")
         ax.grid(True, alpha=0.3)
     fig.suptitle("Attention block: accuracy against energy and area per configuration")
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    from .figures import _save   # the report's one saver (folders, no timestamp metadata)
+    out = _save(fig, Path(out))
     plt.close(fig)
     return out
 
