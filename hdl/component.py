@@ -14,7 +14,7 @@ from amaranth.lib import wiring
 
 from lowbit.core.params import ParameterError
 
-__all__ = ["Component", "named"]
+__all__ = ["Component", "named", "unelaborated"]
 
 
 class Component(wiring.Component):
@@ -40,12 +40,24 @@ class Component(wiring.Component):
         cls.__init__ = checked_init
 
 
-def _silence(component):
-    # The half-built instance and any elaboratable it already holds (a sub-unit built before a
-    # later check failed) are refused together.
-    for value in [component, *vars(component).values()]:
-        if hasattr(value, "_MustUse__used"):
-            value._MustUse__used = True
+def unelaborated(component):
+    """``component``, built only to read its formulas, widths or ports, marked as never to be
+    elaborated (with every elaboratable it holds, e.g. the attention block's sub-units), so
+    that dropping it leaves no ``UnusedElaboratable`` warning. Returns ``component``."""
+    _silence(component)
+    return component
+
+
+def _silence(component, seen=None):
+    # The instance and any elaboratable it holds (a sub-unit built in ``__init__``, before a
+    # later check failed or for its formulas), and theirs.
+    seen = set() if seen is None else seen
+    if id(component) in seen or not hasattr(component, "_MustUse__used"):
+        return
+    seen.add(id(component))
+    component._MustUse__used = True
+    for value in vars(component).values():
+        _silence(value, seen)
 
 
 def named(m, name, value):

@@ -38,6 +38,7 @@ def add_arguments(parser):
 def run_command(args):
     from .golden_models.block import CONFIGS, block_forward, compare_fp32, minilm_inputs
     from .hdl.attention_block import AttentionBlock
+    from .hdl.component import unelaborated
     from .sim_tests.runner import require_simulator, simulate
     from .sim_tests.tb_block import save_case
     from .units import UNITS
@@ -61,10 +62,7 @@ def run_command(args):
         "d_model": params.d_model, "heads": params.heads, "max_tokens": params.max_tokens,
         "in_bits": params.in_bits, "in_frac": params.in_frac, "lut_frac": params.lut_frac,
         "m_bits": params.m_bits})
-    block = AttentionBlock(**block_params)
-    for part in (block, block.proj, block.aa, block.sm, block.requant):
-        if part is not None:
-            part._MustUse__silence = True   # built for its formulas only, never elaborated
+    block = unelaborated(AttentionBlock(**block_params))   # for its formulas only
     tokens = params.tokens
     formula = block.cycles(tokens)
     if args.no_sim:

@@ -66,8 +66,8 @@ def _row_rate(component):
     back: ``max_len / cycles_per_row(max_len)`` (its slowest stage sets the row spacing)."""
     def rate(params):
         from .registry import resolve_ref
-        unit = resolve_ref(component)(**params)
-        unit._MustUse__silence = True  # built for its cycle formula only, never elaborated
+        from .hdl.component import unelaborated
+        unit = unelaborated(resolve_ref(component)(**params))   # for its cycle formula only
         return {"element": params["max_len"] / unit.cycles_per_row(params["max_len"])}
     return rate
 

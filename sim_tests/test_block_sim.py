@@ -10,6 +10,7 @@ import pytest
 from lowbit.core.params import ParameterError
 from lowbit.golden_models.block import CONFIGS
 from lowbit.hdl.attention_block import AttentionBlock
+from lowbit.hdl.component import unelaborated
 from lowbit.sim_tests.cases import BOTH, ICARUS, sim_cases
 from lowbit.sim_tests.runner import simulate
 from lowbit.units import UNITS
@@ -75,7 +76,7 @@ def test_bad_parameters_one_line(params, name):
 def test_cycle_formula_pieces():
     """The formula's phases add up, and its projection and attention parts are the engines'
     beats (one beat per cycle)."""
-    block = AttentionBlock(d_model=64, heads=2, lanes=8, max_tokens=8)
+    block = unelaborated(AttentionBlock(d_model=64, heads=2, lanes=8, max_tokens=8))
     for tokens in (1, 5, 8):
         phases = block.phase_cycles(tokens)
         beats = block.engine_beats(tokens)

@@ -739,8 +739,8 @@ def mac_breakdown(unit, params=None, *, data="minilm", clock_mhz=DEFAULT_CLOCK_M
     common = dict(data=data, seed=seed, clock_mhz=clock_mhz, liberty=liberty,
                   build_dir=build_dir)
     mac = measure_power(unit, params, workload=work, **common)
-    component = unit.build(params)
-    component._MustUse__silence = True   # only its widths are read
+    from lowbit.hdl.component import unelaborated
+    component = unelaborated(unit.build(params))   # only its widths are read
     acc = Accumulator(product_bits=component.product_bits, acc_bits=component.acc_bits,
                       overflow=component.overflow, stages=component.pipeline)
     acc_work = accumulator_workload(unit, params, work)

@@ -66,11 +66,8 @@ def _first(record):
 
 def _block(engine, softmax, shape):
     from lowbit.hdl.attention_block import AttentionBlock
-    block = AttentionBlock(engine=engine, softmax=softmax, **shape)
-    for part in (block, block.proj, block.aa, block.sm, block.requant):
-        if part is not None:
-            part._MustUse__silence = True   # built for its formulas only
-    return block
+    from lowbit.hdl.component import unelaborated
+    return unelaborated(AttentionBlock(engine=engine, softmax=softmax, **shape))   # formulas
 
 
 def _stage_cycles(block, tokens):

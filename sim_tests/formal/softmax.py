@@ -9,6 +9,7 @@ from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume, Cat, Const, Mux, Signal, Value
 
 from lowbit.hdl.exaq_softmax import CodeCounter, ExaqCoder, ExaqSoftmax, NormTable
+from lowbit.hdl.component import unelaborated
 from lowbit.hdl.softmax_fixed import SoftmaxFixed
 from lowbit.hdl.softmax_row import Reciprocal, lanes
 
@@ -228,7 +229,7 @@ def _norm_table(bits, top, max_len, counts=False, serial=False):
     also forms S from the code counts (the unit's at 4 lanes and more)."""
     unit = ExaqSoftmax(in_bits=4, in_frac=2, bits=bits, lut_frac=4, out_frac=4,
                        max_len=max_len, top=top)
-    unit._MustUse__silence = True   # built for its derived widths only
+    unelaborated(unit)   # built for its derived widths only
     extra = {"count_bits": max_len.bit_length(), "sum_bits": unit.sum_bits} if counts else {}
     return NormTable(bits=bits, lut_frac=unit.lut_frac, r_bits=unit.r_bits,
                      shift=unit.q - unit.out_frac, y_bits=unit.y_bits, top=top, serial=serial,

@@ -134,9 +134,8 @@ def port_widths(component):
 def built(unit, params):
     """The unit's component at ``params``, for its latency, widths and layouts only (it is
     never elaborated)."""
-    component = unit.build(params)
-    component._MustUse__silence = True
-    return component
+    from lowbit.hdl.component import unelaborated
+    return unelaborated(unit.build(params))
 
 
 def pipelined(unit, params, cycles):
