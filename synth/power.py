@@ -43,7 +43,7 @@ from .liberty import library_id
 from .memory import MODEL as MEMORY_MODEL
 from .sta import power_tcl, read_dump, read_power, run_sta, sta_version
 from .tools import tool_versions
-from .workloads import make_workload, port_widths
+from .workloads import built, make_workload, port_widths
 from .workloads.mac import accumulator_workload
 
 __all__ = ["DEFAULT_CLOCK_MHZ", "DEFAULT_CYCLES", "GLITCH_NOTE", "PowerResult", "cell_models",
@@ -739,8 +739,7 @@ def mac_breakdown(unit, params=None, *, data="minilm", clock_mhz=DEFAULT_CLOCK_M
     common = dict(data=data, seed=seed, clock_mhz=clock_mhz, liberty=liberty,
                   build_dir=build_dir)
     mac = measure_power(unit, params, workload=work, **common)
-    from lowbit.hdl.component import unelaborated
-    component = unelaborated(unit.build(params))   # only its widths are read
+    component = built(unit, params)   # only its widths are read
     acc = Accumulator(product_bits=component.product_bits, acc_bits=component.acc_bits,
                       overflow=component.overflow, stages=component.pipeline)
     acc_work = accumulator_workload(unit, params, work)
