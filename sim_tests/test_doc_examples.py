@@ -118,17 +118,10 @@ def test_the_docs_have_console_examples_and_the_matcher_is_strict():
 OUTSIDE_ALLOWED = ("../shared/pdk/",)
 OUTSIDE = re.compile(r"SPEC\.md|\.\./shared/|/work/shared|shared/SPEC")
 
-# Pages of other owners that still name SPEC.md (issue 18 item 4, asked in REQUESTS.md); a
-# page leaves the list when fixed, and the test fails for a listed page that is clean.
-PENDING_OUTSIDE = {"docs/dint_dot.md", "docs/exaq_hardware.md", "docs/pot.md"}
-
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_no_page_refers_to_a_file_outside_the_repository(page):
     name = page.relative_to(ROOT).as_posix()
     found = [f"{name}:{k}: {line.strip()}" for k, line in enumerate(page.read_text().splitlines(), 1)
              if OUTSIDE.search(line) and not any(ok in line for ok in OUTSIDE_ALLOWED)]
-    if name in PENDING_OUTSIDE:
-        assert found, f"{name} is clean now: drop it from PENDING_OUTSIDE"
-        pytest.xfail(f"{len(found)} references outside the repository, pending its owner")
     assert not found, "link docs/spec.md instead:\n" + "\n".join(found)
