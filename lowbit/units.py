@@ -4,6 +4,7 @@ Adding a unit: write ``hdl/<name>.py`` (the component), ``golden_models/<name>.p
 model, from docs/spec.md), a cocotb testbench in ``sim_tests/``, and one entry here.
 """
 
+from .core.modes import DintCodebook
 from .core.unit_params import (ACC_BITS, ACT_BITS, ARRAY_ACC_BITS, COLS,
                                DINT_FRAC_BITS, DINT_SPECIAL, EPC, EXAQ_BITS,
                                EXAQ_SERIAL_Y, EXAQ_TOP, IN_BITS, IN_FRAC, LANES, LUT_FRAC,
@@ -92,10 +93,10 @@ UNITS = Registry([
         baseline_params=_int8_mac_like,
         mutants="lowbit.sim_tests.mutants:DINT_MAC",
         code_bits=4,   # dINT4: the format fixes the code at 4 bits
-        formats=(Format("dint4-pmq-", {"special": "pm_half", "frac_bits": 2}),
-                 Format("dint4-pm-", {"special": "pm_half", "frac_bits": 1}),
-                 Format("dint4-q-", {"special": "half", "frac_bits": 2}),
-                 Format("dint4-", {"special": "half", "frac_bits": 1})),
+        formats=(Format("dint4-pmq-", {"special": DintCodebook.PM_HALF, "frac_bits": 2}),
+                 Format("dint4-pm-", {"special": DintCodebook.PM_HALF, "frac_bits": 1}),
+                 Format("dint4-q-", {"special": DintCodebook.HALF, "frac_bits": 2}),
+                 Format("dint4-", {"special": DintCodebook.HALF, "frac_bits": 1})),
         proofs=("lowbit.sim_tests.formal.mac:DINT_PRODUCT",
                 "lowbit.sim_tests.formal.mac:ACCUMULATOR",
                 "lowbit.sim_tests.formal.mac:MAC_WHOLE",

@@ -16,8 +16,10 @@ Both are read from the source with :mod:`ast`:
   model classes and their base classes, every ``check_int``/``check_choice`` call whose name is
   one of the unit's parameters, and every ``PARAM.check(...)`` with a number as its ``lo`` or
   ``hi``.
-- *Mode strings*: in every module of ``hdl/`` and ``golden_models/``, every string constant
-  equal to a mode's value, except docstrings and the text of f-strings.
+- *Mode strings*: in every module of ``hdl/`` and ``golden_models/``, in the formal proofs
+  (``sim_tests/formal/``, which build units in given modes) and in the registry
+  (``lowbit/units.py``, whose formats name the modes they need), every string constant equal
+  to a mode's value, except docstrings and the text of f-strings.
 
 Run as a script (``python sim_tests/test_declarations.py``) it lists the offenders.
 """
@@ -31,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("hdl", "golden_models")
+# Where a mode is named: the gateware and the models, and the code above them that builds units
+# in a given mode (folders or single files, relative to the repository).
+MODE_SOURCES = SOURCES + ("sim_tests/formal", "lowbit/units.py")
 
 # Offences being removed this session by their modules' owners: file -> (owner, the parameter
 # names or mode strings still written there). The tests fail on any other and warn of an entry
@@ -40,12 +45,16 @@ PENDING_PARAMS = {
 PENDING_MODES = {
 }
 # Strings that equal a mode's value but name something else: file -> {string: what it names}.
-# (The block's softmax "fixed" is also the word for EXAQ's fixed-point arithmetic; "int8",
-# "exaq2" and "exaq3" are also names of rows of the accuracy table.)
+# (The block's softmax "fixed" is also the word for EXAQ's fixed-point arithmetic and the
+# fixed-point softmax's testbench variant; "int8", "exaq2" and "exaq3" are also names of rows
+# of the accuracy table.)
 OTHER_MEANINGS = {
     "golden_models/accuracy/exaq_attention.py": {"fixed": "the EXAQ attention's arithmetic (float or fixed)"},
     "golden_models/accuracy/rows.py": {"int8": "a row name", "exaq2": "a row name", "exaq3": "a row name",
                                        "fixed": "the EXAQ attention's arithmetic (float or fixed)"},
+    "lowbit/units.py": {"int8": "an accuracy-table format", "exaq2": "an accuracy-table format",
+                        "exaq3": "an accuracy-table format",
+                        "fixed": "softmax_fixed's testbench variant"},
 }
 
 
@@ -138,23 +147,32 @@ def _docstrings(tree):
             and isinstance(node.body[0].value, ast.Constant)}
 
 
+def _mode_files(root):
+    """The Python files of MODE_SOURCES under ``root`` (a fixture tree may lack some)."""
+    for source in MODE_SOURCES:
+        path = root / source
+        if path.is_dir():
+            yield from sorted(path.rglob("*.py"))
+        elif path.is_file():
+            yield path
+
+
 def mode_offences(root=ROOT):
-    """String constants in hdl/ and golden_models/ that spell a declared mode."""
+    """String constants in MODE_SOURCES that spell a declared mode."""
     _, mode_values = _declared()
     found = []
-    for source in SOURCES:
-        for path in sorted((root / source).rglob("*.py")):
-            tree = ast.parse(path.read_text(), str(path))
-            skip = _docstrings(tree) | {id(part) for node in ast.walk(tree)
-                                        if isinstance(node, ast.JoinedStr) for part in node.values}
-            file = path.relative_to(root).as_posix()
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                        and node.value in mode_values and id(node) not in skip \
-                        and node.value not in OTHER_MEANINGS.get(file, {}):
-                    member = mode_values[node.value]
-                    found.append(Offence(file, node.lineno, node.value,
-                                         f"{node.value!r} (use {type(member).__name__}.{member.name})"))
+    for path in _mode_files(root):
+        tree = ast.parse(path.read_text(), str(path))
+        skip = _docstrings(tree) | {id(part) for node in ast.walk(tree)
+                                    if isinstance(node, ast.JoinedStr) for part in node.values}
+        file = path.relative_to(root).as_posix()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and node.value in mode_values and id(node) not in skip \
+                    and node.value not in OTHER_MEANINGS.get(file, {}):
+                member = mode_values[node.value]
+                found.append(Offence(file, node.lineno, node.value,
+                                     f"{node.value!r} (use {type(member).__name__}.{member.name})"))
     return sorted(found)
 
 
@@ -214,8 +232,14 @@ def build(act_bits, in_frac, overflow="wrap", name="x"):
     assert [(o.line, o.what) for o in mode_offences(tmp_path)] == [(3, "wrap"), (10, "saturate")]
     (tmp_path / "lowbit").mkdir()
     (tmp_path / "lowbit" / "units.py").write_text(
-        'from .core.unit_params import ACT_BITS\nPARAMS = (ACT_BITS.with_default(4), Param("k", 1, "k", lo=1, hi=2))\n')
+        'from .core.unit_params import ACT_BITS\nPARAMS = (ACT_BITS.with_default(4), Param("k", 1, "k", lo=1, hi=2))\n'
+        'FORMATS = (Format("int8", {}), Format("dint4-", {"special": "half"}))\n')
     assert registry_offences(tmp_path) == [(2, "k")]
+    (tmp_path / "sim_tests" / "formal").mkdir(parents=True)
+    (tmp_path / "sim_tests" / "formal" / "proof.py").write_text('UNIT = DintMac(special="pm_half")\n')
+    assert [(o.file, o.line, o.what) for o in mode_offences(tmp_path)] == [
+        ("hdl/unit.py", 3, "wrap"), ("hdl/unit.py", 10, "saturate"), ("lowbit/units.py", 3, "half"),
+        ("sim_tests/formal/proof.py", 1, "pm_half")]
 
 
 def report():

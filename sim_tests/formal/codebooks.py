@@ -20,7 +20,7 @@ def dint_table(special, frac_bits):
     and spends 1000 on +2^-f; ``pm_half`` spends 0111 on +2^-f and 1000 on -2^-f."""
     unit = 1 << frac_bits
     table = {code: (code - 16 if code >= 9 else code) * unit for code in range(16)}
-    if special == "half":
+    if special == DintCodebook.HALF:
         table[8] = 1
     else:
         table[7], table[8] = 1, -1

@@ -24,6 +24,7 @@
 from amaranth.asserts import AnySeq
 from amaranth.hdl import Assert, Signal, signed
 
+from lowbit.core.modes import DintCodebook, Overflow
 from lowbit.hdl.adder_tree import BitHeap
 from lowbit.hdl.dint_dot import DintDot
 from lowbit.hdl.dint_mac import DintMac
@@ -104,10 +105,12 @@ FUSED_MAC_WHOLE = Proof(
     "saturate, 2 stages), PoT4 (wrap, 1 stage), INT4 x INT4 Booth (saturate, 1 stage): acc = "
     "SPEC accumulation of the table products",
     lambda: MacHarness([
-        (DintMac(special="pm_half", frac_bits=1, acc_bits=13, overflow="saturate", pipeline=2,
-                 fused=True), dint_spec("pm_half", 1)),
-        (PotMac(bits=4, zero_code=True, acc_bits=17, overflow="wrap", pipeline=1, fused=True),
+        (DintMac(special=DintCodebook.PM_HALF, frac_bits=1, acc_bits=13,
+                 overflow=Overflow.SATURATE, pipeline=2, fused=True),
+         dint_spec(DintCodebook.PM_HALF, 1)),
+        (PotMac(bits=4, zero_code=True, acc_bits=17, overflow=Overflow.WRAP, pipeline=1,
+                fused=True),
          pot_spec(4, True)),
-        (IntMac(weight_bits=4, act_bits=4, acc_bits=9, overflow="saturate", pipeline=1,
+        (IntMac(weight_bits=4, act_bits=4, acc_bits=9, overflow=Overflow.SATURATE, pipeline=1,
                 fused=True), lambda m, w, a: w * a),
     ]), depth=8)

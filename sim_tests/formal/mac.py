@@ -9,6 +9,7 @@ equal the specification over 8 cycles (bounded)."""
 from amaranth.asserts import AnySeq
 from amaranth.hdl import Assert, Mux, Signal, signed
 
+from lowbit.core.modes import DintCodebook, Overflow
 from lowbit.core.widths import signed_range
 from lowbit.hdl.accumulator import Accumulator
 from lowbit.hdl.dint_mac import DintMac
@@ -41,7 +42,7 @@ class ProductHarness(CaseHarness):
 def _accumulate(m, acc, total, overflow):
     """SPEC.md "Common conventions": ``acc <= total`` wrapped or saturated to its width."""
     lo, hi = signed_range(len(acc))
-    if overflow == "wrap":
+    if overflow == Overflow.WRAP:
         m.d.sync += acc.eq(total)
     else:
         m.d.sync += acc.eq(Mux(total < lo, lo, Mux(total > hi, hi, total)))
@@ -113,7 +114,7 @@ def _pot_products(act_bits, bits=(2, 3, 4, 5)):
 def _accumulators():
     return AccumulatorHarness([Accumulator(product_bits=6, acc_bits=8, overflow=overflow,
                                            stages=stages)
-                               for overflow in ("wrap", "saturate") for stages in (0, 2)])
+                               for overflow in Overflow for stages in (0, 2)])
 
 
 DINT_PRODUCT = Proof(
@@ -130,9 +131,9 @@ MAC_WHOLE = Proof(
     "mac_whole", "whole dINT4 (pm_half, saturate, 2 stages) and PoT4 (wrap, 1 stage) "
     "MACs, INT8 act: acc = SPEC accumulation of the table products",
     lambda: MacHarness([
-        (DintMac(special="pm_half", frac_bits=1, acc_bits=13, overflow="saturate",
-                 pipeline=2), dint_spec("pm_half", 1)),
-        (PotMac(bits=4, zero_code=True, acc_bits=17, overflow="wrap", pipeline=1),
+        (DintMac(special=DintCodebook.PM_HALF, frac_bits=1, acc_bits=13,
+                 overflow=Overflow.SATURATE, pipeline=2), dint_spec(DintCodebook.PM_HALF, 1)),
+        (PotMac(bits=4, zero_code=True, acc_bits=17, overflow=Overflow.WRAP, pipeline=1),
          pot_spec(4, True)),
     ]), depth=8)
 # The widest activation (pytest -m slow).
@@ -145,8 +146,8 @@ POT_PRODUCT_A16 = Proof(
 
 
 def _wrong_specification():
-    return ProductHarness([(DintMac(special="half", frac_bits=1, act_bits=4),
-                            dint_spec("half", 1, fault=(0b1000, 1)))])
+    return ProductHarness([(DintMac(special=DintCodebook.HALF, frac_bits=1, act_bits=4),
+                            dint_spec(DintCodebook.HALF, 1, fault=(0b1000, 1)))])
 
 
 # A proof that must FAIL (the proofs bite): the dINT product proof with one constant of the

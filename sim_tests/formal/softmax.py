@@ -8,6 +8,7 @@ beat for beat (bounded, the longer ones under pytest -m slow)."""
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume, Cat, Const, Mux, Signal, Value
 
+from lowbit.core.modes import ExaqTop
 from lowbit.hdl.exaq_softmax import CodeCounter, ExaqCoder, ExaqSoftmax, NormTable
 from lowbit.hdl.component import unelaborated
 from lowbit.hdl.softmax_fixed import SoftmaxFixed
@@ -263,11 +264,11 @@ EXAQ_COUNTER = Proof(
     "exaq_counter", "EXAQ accumulation by code counts, b = 2: the counters (two lanes, two "
     "beats of any codes) = n_k, and the sum on the shared multiplier = sum_k n_k LUT[k], any "
     "counts and table",
-    lambda: _accumulation(2, "exp"), depth=8)
+    lambda: _accumulation(2, ExaqTop.EXP), depth=8)
 EXAQ_NORM_TABLE = Proof(
     "exaq_norm_table", "EXAQ normalise stage, b = 2, F = O = 4: "
     "y table = (LUT[k] R + 2^(s-1)) >> s, any table and R",
-    lambda: _norm_table_harness(2, "exp", max_len=1), depth=7)
+    lambda: _norm_table_harness(2, ExaqTop.EXP, max_len=1), depth=7)
 RECIPROCAL = Proof(
     "reciprocal", "the shared divider, 1-4 quotient bits per cycle: R = floor(2^Q / S) for "
     "every S in range (the small units' widths: F = 4, rows up to 2 and 8)",
@@ -276,16 +277,16 @@ EXAQ_COUNTER_SERIAL = Proof(
     "exaq_counter_serial", "EXAQ accumulation by code counts with the bit-serial sum "
     "(serial_y at 4+ lanes), b = 2: n_k, then S = sum_k n_k LUT[k] by Horner's rule over the "
     "count bits, any counts and table",
-    lambda: _accumulation(2, "exp", serial=True), depth=16)
+    lambda: _accumulation(2, ExaqTop.EXP, serial=True), depth=16)
 EXAQ_NORM_TABLE_SERIAL = Proof(
     "exaq_norm_table_serial", "EXAQ normalise stage with the bit-serial multiply (serial_y), "
     "b = 2, F = O = 4: y table = (LUT[k] R + 2^(s-1)) >> s, any table and R",
-    lambda: _norm_table_harness(2, "exp", max_len=1, serial=True), depth=23)
+    lambda: _norm_table_harness(2, ExaqTop.EXP, max_len=1, serial=True), depth=23)
 # Larger widths and the long stream proofs (pytest -m slow).
 EXAQ_NORM_TABLE_SERIAL_B3 = Proof(
     "exaq_norm_table_serial_b3", "EXAQ normalise stage with the bit-serial multiply, b = 3 "
     "with top zero, rows up to 4",
-    lambda: _norm_table_harness(3, "zero", max_len=4, serial=True), depth=38, slow=True,
+    lambda: _norm_table_harness(3, ExaqTop.ZERO, max_len=4, serial=True), depth=38, slow=True,
     timeout=1800)
 # (At the defaults' widths, S 18 bits and Q 29, and at S 16 / Q 25 the solver did not finish
 # within 25 and 5 minutes on the shared machine: the divider is the same circuit at every
@@ -300,10 +301,10 @@ EXAQ_CODER_8BIT = Proof(
     depth=4, slow=True)
 EXAQ_COUNTER_B3 = Proof(
     "exaq_counter_b3", "EXAQ accumulation, b = 3 with top zero (7 counters, 7 table entries)",
-    lambda: _accumulation(3, "zero"), depth=11, slow=True, timeout=1800)
+    lambda: _accumulation(3, ExaqTop.ZERO), depth=11, slow=True, timeout=1800)
 EXAQ_NORM_TABLE_B3 = Proof(
     "exaq_norm_table_b3", "EXAQ normalise stage, b = 3 with top zero, rows up to 4",
-    lambda: _norm_table_harness(3, "zero", max_len=4), depth=10, slow=True, timeout=1800)
+    lambda: _norm_table_harness(3, ExaqTop.ZERO, max_len=4), depth=10, slow=True, timeout=1800)
 EXAQ_SOFTMAX_STREAM = Proof(
     "exaq_softmax_stream", "EXAQ softmax (4-bit logits, b = 2, rows of 1-2): stream "
     "rules on i, cfg and o; rows come out beat for beat",
