@@ -14,25 +14,25 @@ from lowbit.golden_models.exaq_softmax import exaq_codes
 from .tb_support import Bench, StreamFeeder, StreamRun, expect_equal, soak
 
 
+# The cycle formulas the registry entry's testbench_meta tabulates (lowbit.units._row_formulas).
+FORMULAS = ("beats", "row_latency", "cycles_per_row")
+# The registry entries' variants: EXAQ, with the per-row cfg stream, and the fixed-point baseline.
+VARIANTS = ("exaq", "fixed")
+
+
 class Formulas:
-    """The unit's cycle formulas per row length: from the registry's testbench facts
+    """The unit's cycle formulas per row length, read from the facts the runner passes
     (``bench.meta``: ``beats``, ``row_latency``, ``cycles_per_row`` tabulated for L =
-    1..max_len) when the runner passes them, else from the component built (not elaborated)
-    from the parameters."""
+    1..max_len), so the testbench never builds the component a second time."""
 
     def __init__(self, bench):
-        meta = getattr(bench, "meta", None) or {}
-        if all(name in meta for name in ("beats", "row_latency", "cycles_per_row")):
-            self._tables = {name: meta[name] for name in ("beats", "row_latency",
-                                                          "cycles_per_row")}
-            self._circuit = None
-        else:
-            from lowbit.hdl.component import unelaborated
-            self._circuit = unelaborated(bench.unit.build(bench.params))   # formulas only
+        missing = [name for name in FORMULAS if name not in bench.meta]
+        if missing:
+            raise KeyError(f"{bench.unit_name}: the runner passed no {', '.join(missing)} "
+                           "(the registry entry's testbench_meta tabulates them)")
+        self._tables = {name: bench.meta[name] for name in FORMULAS}
 
     def _get(self, name, length):
-        if self._circuit is not None:
-            return getattr(self._circuit, name)(length)
         return int(self._tables[name][length])
 
     def beats(self, length):
@@ -54,8 +54,10 @@ class Rows:
         self.epc, self.max_len = p["epc"], p["max_len"]
         self.in_bits, self.in_frac = p["in_bits"], p["in_frac"]
         self.lo, self.hi = -(1 << (self.in_bits - 1)), (1 << (self.in_bits - 1)) - 1
-        variant = getattr(bench, "variant", None)
-        self.exaq = variant == "exaq" if variant is not None else "cfg__payload" in bench.fields
+        if bench.variant not in VARIANTS:
+            raise KeyError(f"{bench.unit_name}: testbench variant {bench.variant!r}, not one of "
+                           f"{', '.join(VARIANTS)} (the registry entry's variant)")
+        self.exaq = bench.variant == "exaq"
         self.max_clip = (1 << (self.in_bits + 1)) - 1
         self.circuit = Formulas(bench)
 
