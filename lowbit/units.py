@@ -1,7 +1,9 @@
 """Every registered unit, its parameters and its baseline.
 
 Adding a unit: write ``hdl/<name>.py`` (the component), ``golden_models/<name>.py`` (its
-model, from docs/spec.md), a cocotb testbench in ``sim_tests/``, and one entry here.
+model, from docs/spec.md), a cocotb testbench in ``sim_tests/``, and one entry here whose fields
+name the rest (scenario, proofs, mutants, workload, docs page, ...); docs/adding-a-unit.md
+lists every place, the generated files included.
 """
 
 from .core.modes import DintCodebook
