@@ -243,6 +243,11 @@ def cmd_block(args):
     return run_command(args)
 
 
+def cmd_asic(args):
+    from .asic import run_command
+    return run_command(args)
+
+
 def build_parser():
     from .synth import TARGETS
     parser = _Parser(prog="lowbit", description=__doc__)
@@ -329,6 +334,11 @@ def build_parser():
     p.add_argument("--accuracy", type=Path, metavar="FILE",
                    help="accuracy table of `lowbit eval` (default: BUILD/accuracy.json if any)")
 
+    from .asic import add_arguments as asic_arguments
+    asic_arguments(sub.add_parser("asic", help="every unit at its defaults beside its baseline "
+                                               "on the standard-cell target: area, Fmax, ratios "
+                                               "(docs/synthesis.md)"))
+
     from lowbit.sim_tests.mutation import add_arguments as mutation_arguments
     p = sub.add_parser("mutate", help="mutation check: single faults in the hardware sources, "
                                       "each run against its unit's checks (docs/verification.md)")
@@ -398,7 +408,8 @@ def _describe(parser):
 COMMANDS = {"power": cmd_power, "units": cmd_units, "generate": cmd_generate, "sim": cmd_sim, "synth": cmd_synth,
             "flow": cmd_flow, "sweep": cmd_sweep, "eval": cmd_eval, "board": cmd_board,
             "report": cmd_report, "mutate": cmd_mutate, "prove": cmd_prove,
-            "waves": cmd_waves, "experiment": cmd_experiment, "block": cmd_block}
+            "waves": cmd_waves, "experiment": cmd_experiment, "block": cmd_block,
+            "asic": cmd_asic}
 
 
 def main(argv=None):

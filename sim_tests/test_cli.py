@@ -219,7 +219,8 @@ def test_help_shows_the_defaults():
     flat = " ".join(out.split())
     assert "(default: icarus)" in flat and "parallel simulation and synthesis jobs (default 2)" in flat
     status, out, _ = run_cli("--help")
-    for command in ("board", "sweep", "report", "eval", "power", "prove", "waves", "experiment"):
+    for command in ("board", "sweep", "report", "eval", "power", "prove", "waves", "experiment",
+                    "asic"):
         assert f"    {command} " in out, command
 
 
@@ -236,6 +237,7 @@ def test_help_shows_the_defaults():
     (["board", "dint_mac", "--board", "icebreaker", "--baud", "0"], "argument --baud: 0 is out of range"),
     (["eval", "--damp", "-0.5"], "argument --damp: -0.5 is out of range: give a number >= 0"),
     (["eval", "--n-grid", "0"], "argument --n-grid: 0 is out of range: give an integer >= 1"),
+    (["asic", "--delay-ps", "0"], "argument --delay-ps: 0 is out of range: give an integer >= 1"),
 ])
 def test_bad_numeric_option_is_one_error_line_and_status_2(args, message):
     status, out, err = run_cli(*args)
