@@ -11,12 +11,10 @@ non-simulation tests) run in a pytest subprocess with the copy first on ``PYTHON
 meanwhile. A mutant is *killed* when a check fails. Before its mutants, each unit's checks
 run once on an unmutated copy (the baseline), which must pass.
 
-Run: ``lowbit mutate [--unit U ...] [--mutant ID ...]`` (or ``python -m
-lowbit.sim_tests.mutation``); ``--list`` shows the mutants. Writes ``build/mutation/report.md``
+Run: ``lowbit mutate [--unit U ...] [--mutant ID ...]``; ``--list`` shows the mutants. Writes ``build/mutation/report.md``
 and ``report.json`` (docs/verification.md).
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -233,7 +231,7 @@ def report(records, out=OUT):
 
 
 def add_arguments(parser):
-    """The options of the mutation run (``lowbit mutate`` and ``python -m``)."""
+    """The options of the mutation run (``lowbit mutate``)."""
     parser.add_argument("--unit", action="append", metavar="UNIT",
                         help="only this unit's mutants (repeatable; default: every unit)")
     parser.add_argument("--mutant", action="append", help="only this mutant (repeatable)")
@@ -266,17 +264,3 @@ def run_command(args, say=print):
     say(f"{time.monotonic() - started:.0f} s; report in {args.out}")
     return 0
 
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m lowbit.sim_tests.mutation",
-                                     description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    try:
-        return run_command(parser.parse_args(argv))
-    except LowbitError as error:
-        print(f"mutation: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
