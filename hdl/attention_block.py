@@ -179,6 +179,15 @@ class AttentionBlock(Component):
         # Pipeline depth from an issued beat to its result's write: the memory read, the
         # engine, the accumulate stage, the requant unit, the write.
         self.tail = 1 + self.engine_latency + 1 + Requant.latency + 1
+        # The softmax's row time as the sequencer computes it from the layer's token count T:
+        # every stage of the softmax takes its T beats plus a constant, or a constant, so
+        # cycles_per_row(T) = max(T + after_beats, fixed) (checked here for every T).
+        stages = [(self.sm.stage_cycles(1)[k], self.sm.stage_cycles(max_tokens)[k])
+                  for k in self.sm.stage_cycles(1)]
+        self.sm_after_beats = max(lo - 1 for lo, hi in stages if hi - lo == max_tokens - 1)
+        self.sm_fixed = max([lo for lo, hi in stages if hi == lo], default=0)
+        assert all(self.sm.cycles_per_row(t) == max(t + self.sm_after_beats, self.sm_fixed)
+                   for t in range(1, max_tokens + 1)), "a softmax stage not linear in T"
         self.fifo_depth = 16
 
         lut_layout = {}
@@ -208,32 +217,41 @@ class AttentionBlock(Component):
     def phase_cycles(self, tokens):
         """Each phase's cycles for a layer of ``tokens`` tokens (streams never stalled)."""
         t = check_int("tokens", tokens, 1, self.max_tokens)
-        bt = _ceil_div(t, self.lanes)
-        n = self.aa_passes
+        scores, context = self._head_cycles(t)
         return {
             "cfg": 1,
             "load_x": t * self.beats,
             "qkv": 3 * self.d_model * t * self.beats,
-            "scores": self.heads * (t * t * self.head_beats * n + 1),
-            "context": self.heads * (t * self.head_dim * bt * n + 1),
+            "scores": self.heads * scores,
+            "context": self.heads * context,
             "drain": 1 + self.tail,
             "out": self.d_model * t * self.beats,
             "out_tail": self.tail + 1,
         }
 
-    def cycles_exact(self, tokens):
-        """Whether :meth:`cycles` is exact at ``tokens``: the softmax takes each score row as
-        it comes (``T Bh >= cycles_per_row(T)``) and every context row finds its P row
-        written (row t's P is in ``(t + 1) T Bh + tail + row_latency(T) - T + 2`` cycles
-        after the scores start; its context starts ``T T Bh + 1 + t dh Bt`` after)."""
+    def score_row_cycles(self, tokens):
+        """Cycles from the start of one score row to the next's: the row's ``T Bh N`` beats, or
+        the softmax's row time (``cycles_per_row(T)``) where that is longer. The sequencer
+        holds a row's first beat until then, so the softmax takes every score as it arrives
+        and the layer's time is the formula's at every ``T``, short rows included."""
         t = check_int("tokens", tokens, 1, self.max_tokens)
-        row = t * self.head_beats * self.aa_passes
-        if row < self.sm.cycles_per_row(t):
-            return False
-        ready = self.tail + self.sm.row_latency(t) - t + 2
-        context_row = self.head_dim * _ceil_div(t, self.lanes) * self.aa_passes
-        return all(t * row + 1 + k * context_row >= (k + 1) * row + ready + 1
-                   for k in range(t))
+        return max(t * self.head_beats * self.aa_passes, self.sm.cycles_per_row(t))
+
+    def _head_cycles(self, t):
+        """``(scores, context)``: one head's cycles in each phase. Score row ``r`` starts
+        ``r P`` cycles into the head (``P`` = :meth:`score_row_cycles`); its P row is written
+        (the sequencer's count of P rows passes ``r``) ``r P + T Bh N + tail + row_latency(T)
+        - T + 2`` cycles in; context row ``r``, ``dh Bt N`` beats, starts when the previous
+        one is done and its P row is written."""
+        n = self.aa_passes
+        period, row = self.score_row_cycles(t), t * self.head_beats * n
+        context_row = self.head_dim * _ceil_div(t, self.lanes) * n
+        scores = (t - 1) * period + row + 1          # + the cycle of the SCORES_END state
+        written = row + self.tail + self.sm.row_latency(t) - t + 2
+        end = scores
+        for r in range(t):
+            end = max(end, written + r * period) + context_row
+        return scores, end + 1 - scores             # + the cycle of the CONTEXT_END state
 
     def cycles(self, tokens):
         """Cycles from taking the ``cfg`` word to taking the layer's last ``o`` beat."""
@@ -360,6 +378,17 @@ class AttentionBlock(Component):
         def on_last_pass(value):
             return value & pass_last if self.bitplane else value
 
+        # Score-row pacing: a row's first beat waits until `pace` is 0, `row_period` (the
+        # softmax's row time where that is longer than the row's beats) after the previous
+        # row's first beat, so the softmax takes every score as it comes.
+        period_max = self.score_row_cycles(T_MAX)
+        row_period = Signal(range(period_max + 1), reset_less=True)
+        pace = Signal(range(period_max + 1))
+        row_beats = tokens * (Bh * self.aa_passes)
+        sm_row = Mux(tokens + self.sm_after_beats > self.sm_fixed,
+                     tokens + self.sm_after_beats, self.sm_fixed)
+        m.d.sync += row_period.eq(Mux(row_beats > sm_row, row_beats, sm_row))
+
         # P rows written so far in this head (the softmax's outputs).
         p_rows = Signal(range(T_MAX + 1))
         p_clear = Signal()
@@ -396,6 +425,9 @@ class AttentionBlock(Component):
         last_proj, last_score = beat == B - 1, beat == Bh - 1
         last_context = u_base + L >= tokens
         row_start = (chan == 0) & (beat == 0)
+        score_row_start = (col == 0) & (beat == 0)
+        if self.bitplane:
+            score_row_start &= aa_pass == 0
         issue_proj, issue_score, issue_context = Signal(), Signal(), Signal()
         proj_row_end = issue_proj & last_proj & (tok == tokens - 1)     # a channel's last beat
         proj_end = proj_row_end & (chan == D - 1)                         # a projection's
@@ -408,7 +440,8 @@ class AttentionBlock(Component):
             issue_proj.eq(st[PROJ] & bank_ok &
                           ~(is_o & last_proj & (o_credit == self.fifo_depth))),
             issue_score.eq(st[SCORES] & ~(on_last_pass(last_score) &
-                                          (s_credit == self.fifo_depth))),
+                                          (s_credit == self.fifo_depth)) &
+                           ~(score_row_start & (pace != 0))),
             issue_context.eq(st[CONTEXT] & (~row_start | (p_rows > tok))),
             issue.eq(issue_proj | issue_score | issue_context),
             is_aa.eq(st[SCORES] | st[CONTEXT]),
@@ -468,6 +501,10 @@ class AttentionBlock(Component):
         if self.bitplane:
             with m.If(issue_score | issue_context):
                 m.d.sync += aa_pass.eq(Mux(pass_last, 0, aa_pass + 1))
+        with m.If(issue_score & score_row_start):
+            m.d.sync += pace.eq(row_period - 1)
+        with m.Elif(pace != 0):
+            m.d.sync += pace.eq(pace - 1)
         with m.If(on_last_pass(issue_score)):
             m.d.sync += beat.eq(beat + 1)
             with m.If(last_score):

@@ -37,11 +37,9 @@ def _row_formulas(component, params):
 
 
 def _block_formulas(component, params):
-    """The attention block's cycles per layer for T = 1..max_tokens tokens (index 0 unused),
-    and whether the formula is exact at T (the softmax keeps up with the score rows)."""
+    """The attention block's cycles per layer for T = 1..max_tokens tokens (index 0 unused)."""
     tokens = range(1, params["max_tokens"] + 1)
-    return {"cycles": [None] + [component.cycles(t) for t in tokens],
-            "exact": [None] + [component.cycles_exact(t) for t in tokens]}
+    return {"cycles": [None] + [component.cycles(t) for t in tokens]}
 
 
 def _int4_mac_like(params):

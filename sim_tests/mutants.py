@@ -466,7 +466,9 @@ SOFTMAX_FIXED = MutantSet(
 
 
 ATTENTION_BLOCK = MutantSet(
-    checks=('test_block_sim.py::test_block[attention_block-defaults-verilator]',),
+    checks=('test_block_sim.py::test_block[attention_block-defaults-verilator]',
+            'test_block_sim.py::test_block[attention_block-engine=dint-softmax=exaq3-lanes=16-'
+            'verilator]'),
     mutants=(
         _m('logits-as-int8', 'attention_block', 'mux',
            'Mux(is_s | ((wide >= lo8) & (wide <= hi8)), wide,',
@@ -485,5 +487,10 @@ ATTENTION_BLOCK = MutantSet(
            'row_last.eq(col == tokens - 1)',
            'row_last.eq(col == tokens - 2)',
            'the score rows reach the softmax one element short'),
+        _m('score-rows-unpaced', 'attention_block', 'handshake',
+           '~(score_row_start & (pace != 0))),',
+           '~(score_row_start & (pace != 0) & 0)),',
+           'short score rows issue as fast as the engine goes: they queue in the score FIFO '
+           'and the layer\'s cycles leave the formula (dint-exaq3 at 16 lanes)'),
     ),
 )

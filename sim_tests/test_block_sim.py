@@ -22,6 +22,9 @@ CASES = [
     ("attention_block", {}, ("verilator",)),
     # The bit-plane engine (W2A8 projections, Q K^T and P V at 8 bits on the same engine).
     ("attention_block", {"engine": "bitplane", "softmax": "exaq2"}, ("verilator",)),
+    # Score rows shorter than the EXAQ softmax's row time (one beat a score at 16 lanes):
+    # the sequencer paces them, and the formula holds.
+    ("attention_block", {"engine": "dint", "softmax": "exaq3", "lanes": 16}, ("verilator",)),
     *[("attention_block", {"engine": f.engine, "softmax": f.softmax, **_SMALL}, ICARUS, SLOW)
       for name, f in CONFIGS.items()],
     # Narrow engine, one head, tokens not a multiple of the lanes (padded P V beats).
@@ -74,15 +77,22 @@ def test_bad_parameters_one_line(params, name):
 
 
 def test_cycle_formula_pieces():
-    """The formula's phases add up, and its projection and attention parts are the engines'
-    beats (one beat per cycle)."""
+    """The formula's phases add up; its projections are the projection engine's beats; the
+    attention phases are the attention beats plus 2 cycles a head where the rows are long,
+    and more where the sequencer paces short score rows to the softmax's row time or the
+    context waits for a P row (tb_block checks the whole against the simulation)."""
     block = unelaborated(AttentionBlock(d_model=64, heads=2, lanes=8, max_tokens=8))
-    for tokens in (1, 5, 8):
+    for tokens in (1, 2, 5, 8):
         phases = block.phase_cycles(tokens)
         beats = block.engine_beats(tokens)
         assert block.cycles(tokens) == sum(phases.values())
         assert phases["qkv"] + phases["out"] == beats["proj"]
-        assert (phases["scores"] + phases["context"] - 2 * block.heads) == beats["aa"]
+        idle = phases["scores"] + phases["context"] - 2 * block.heads - beats["aa"]
+        row = tokens * block.head_beats
+        period = block.score_row_cycles(tokens)
+        assert period == max(row, block.sm.cycles_per_row(tokens))
+        assert idle == 0 if tokens >= 5 else idle > 0, (tokens, idle)
+        assert idle >= block.heads * (tokens - 1) * (period - row)
 
 
 @pytest.mark.parametrize("argv, option", [
