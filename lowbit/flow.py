@@ -1,4 +1,5 @@
-"""The main job: every registered unit at its defaults, beside its baseline.
+"""The main job: every registered unit at its defaults, beside its baseline (a composition with
+a command of its own, the attention block, only when named: ``Unit.in_flow``).
 
 For each unit and the baseline it names (each distinct resolved parameter set once): generate
 Verilog, run the cocotb testbench against the golden model, synthesize on each target as the
@@ -34,6 +35,9 @@ from .units import UNITS
 __all__ = ["DEFAULT_TARGETS", "DSP_BASELINES", "data_tests", "source_digest", "run_flow", "compare", "area_of", "flow_jobs",
            "sim_counts"]
 
+# The main job's targets without a standard-cell library: the two FPGA families and the
+# abstract-gate count. With a Liberty file found, the standard-cell target ("asic") takes the
+# abstract count's place: it is that count's purpose to stand in for one (docs/synthesis.md).
 DEFAULT_TARGETS = ("ice40", "ecp5", "generic")
 
 # A testbench test that needs a file of real operands (MiniLM attention rows, weight and
@@ -65,15 +69,15 @@ def _targets_of(name, targets):
 
 
 def flow_jobs(units=None, targets=DEFAULT_TARGETS):
-    """``[(unit, resolved params, targets)]``: every unit (or those named in ``units``) and the
-    baseline it names, each built on each of ``targets`` (the DSP targets added for the integer
+    """``[(unit, resolved params, targets)]``: every unit of the main job (``Unit.in_flow``;
+    or those named in ``units``) and the baseline it names, each built on each of ``targets`` (the DSP targets added for the integer
     baselines) at :meth:`~lowbit.registry.Unit.params_for` that target (its defaults, unless
     its registry entry declares overrides for the target's family: btc_array on ``ice40``),
     the baseline at the parameters its unit asks for there. Each distinct resolved parameter
     set is one job (so a baseline asked for with its defaults spelled out or not is one job),
     with the targets it is built on, in order."""
     jobs, index = [], {}
-    for unit in (UNITS[name] for name in units) if units else UNITS:
+    for unit in (UNITS[name] for name in units) if units else (u for u in UNITS if u.in_flow):
         # the targets where the unit is built at its defaults first
         for target in sorted(targets, key=lambda t: t.split("-")[0] in unit.target_params):
             params = unit.params_for(target)
@@ -204,7 +208,7 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
         from lowbit.synth.liberty import LIBERTY_HINT, find_liberty
         targets = DEFAULT_TARGETS
         if find_liberty() is not None:   # the standard-cell target whenever a library is found
-            targets = (*targets, "asic")
+            targets = tuple("asic" if t == "generic" else t for t in targets)
         elif progress:
             print(f"asic target skipped: {LIBERTY_HINT}", file=sys.stderr)
     targets = tuple(targets)
@@ -220,7 +224,7 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
     sim_cache, synth_cache = build / "cache" / "sim", build / "cache" / "synth"
     sources = source_digest()
 
-    entries = []
+    entries, sizes = [], []
     planned = flow_jobs(units, targets)
     for n, (name, params, built_on) in enumerate(planned):
         unit = UNITS[name]
@@ -228,6 +232,7 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
             print(f"[{n + 1:>3}/{len(planned)}] Verilog of {name} {_short(name, params)} and its "
                   "synthesis candidates", file=sys.stderr, flush=True)
         text = verilog_of(name, params)
+        sizes.append(len(text))
         verilog = build / "verilog" / f"{name}-{_tag(params)}.v"
         write_atomic(verilog, text)
         sim_key = hashlib.sha256(json.dumps([text, simulator, _SIM_SEED,
@@ -247,7 +252,10 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
             entry["sim"] = dict(cached, cached=True)
         else:
             todo.append(("sim", n, None))
-    for n, entry in enumerate(entries):
+    # The syntheses largest first (by the size of their Verilog, which tracks their time
+    # closely enough), so that no long one starts last while the other workers sit idle.
+    for n in sorted(range(len(entries)), key=lambda n: -sizes[n]):
+        entry = entries[n]
         for target in entry["synth_keys"]:
             cached = cached_row(synth_cache, entry["synth_keys"][target])
             if cached is not None:
@@ -372,7 +380,8 @@ def _energy(unit_name, row, build_dir, synth_dir):
         if "no workload" in str(error):
             return None
         raise
-    return {"pj_per_op": result.energy_pj["total"], "op": result.op, "data": ENERGY_DATA,
+    return {"pj_per_op": result.energy_pj["total"], "op": result.op, "mode": result.mode,
+            "data": ENERGY_DATA,
             "clock_mhz": ENERGY_CLOCK_MHZ, "ops": result.ops, "cycles": result.cycles,
             "leakage_pj_per_op": result.energy_pj["leakage"],
             "vectors_checked": result.vectors_checked, "note": result.note}

@@ -18,7 +18,9 @@ The figures, per mode:
   FPGAs and from OpenSTA on ``asic``, the logic depth in gates on ``generic``);
 * ``energy_per_work_pj``: on ``asic``, where the power flow has a workload for the unit, the
   energy per MAC (pJ) measured on the mapped netlist with MiniLM operands (``energy`` of the
-  row: ``{"pj_per_op", "op", "data", ...}``).
+  row: ``{"pj_per_op", "op", "mode", "data", ...}``), in the mode it was measured at (a unit
+  with several precision modes, btc_array, is measured at one: W2A8) or, with ``mode`` None,
+  in the unit's one mode.
 """
 
 __all__ = ["area_of", "area_unit", "delay_of", "work_per_cycle", "work_noun", "work_figures",
@@ -76,10 +78,16 @@ def work_figures(synth, work):
                                           if area and synth.get("fmax_mhz") else None),
              "area_delay_per_work": area * delay / rate if area and delay and rate else None}
         energy = synth.get("energy")   # from the power flow (lowbit.synth.power), per op
-        if energy and energy.get("op") == "MAC" and mode != "W1A1":
+        if _energy_in(energy, mode):
             f["energy_per_work_pj"] = energy["pj_per_op"]
         figures[mode] = f
     return figures
+
+
+def _energy_in(energy, mode):
+    """Whether an ``energy`` record (pJ per MAC) is the energy of a MAC in ``mode``: it was
+    measured at that mode, or the unit has one mode (its record names none)."""
+    return bool(energy) and energy.get("op") == "MAC" and energy.get("mode") in (None, mode)
 
 
 def _rates(work, base_work):
@@ -118,7 +126,7 @@ def compare(unit_synth, baseline_synth, work=None, base_work=None):
             if ratios.get("area_delay_ratio") is not None:
                 entry["area_delay_ratio"] = ratios["area_delay_ratio"] * rate_u / rate_b
             e_u, e_b = unit_synth.get("energy"), baseline_synth.get("energy")
-            if e_u and e_b and e_u.get("op") == e_b.get("op") == "MAC":   # pJ per MAC both
+            if _energy_in(e_u, mode) and e_b and e_b.get("op") == "MAC":   # pJ per MAC both
                 entry["energy_ratio"] = e_b["pj_per_op"] / e_u["pj_per_op"]
             per_work[mode] = entry
         ratios["per_work"] = per_work

@@ -81,6 +81,9 @@ class Unit:
     - ``target_params``: ``{target family: overrides}`` for a family the defaults do not fit
       (btc_array's plane buffers on the iCE40 UP5K): the flow builds the unit, and its
       baseline through ``baseline_params``, at :meth:`params_for` of that family.
+    - ``in_flow``: whether ``lowbit flow`` without unit names runs the unit (False for a
+      composition of units with no baseline and a command of its own, the attention block:
+      ``lowbit block``); naming it runs it.
     """
     name: str
     summary: str
@@ -105,6 +108,7 @@ class Unit:
     docs: str | None = None
     workload: str | None = None
     target_params: dict = field(default_factory=dict, compare=False)
+    in_flow: bool = True
 
     def params_for(self, target, overrides=None):
         """:meth:`resolve` of ``overrides`` on top of the unit's ``target_params`` for the

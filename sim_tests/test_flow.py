@@ -45,6 +45,25 @@ def test_compare_per_unit_of_work():
     assert same["per_work"]["MAC"]["area_ratio"] == pytest.approx(0.5)
 
 
+def test_energy_counts_only_in_the_mode_it_was_measured_at():
+    """The array's energy per MAC, measured on W2A8 jobs, is its W2A8 figure, not that of the
+    modes it was not measured in (a W8A8 MAC takes 4x the passes); a one-mode unit's record,
+    naming no mode, is its figure."""
+    from lowbit.metrics import work_figures
+    unit = {"target": "asic", "area_um2": 4000.0, "fmax_mhz": 100.0,
+            "energy": {"pj_per_op": 2.0, "op": "MAC", "mode": "W2A8"}}
+    base = {"target": "asic", "area_um2": 1000.0, "fmax_mhz": 100.0,
+            "energy": {"pj_per_op": 3.0, "op": "MAC", "mode": None}}
+    work = {"W1A1": 1024, "W2A8": 64, "W8A8": 16}
+    figures = work_figures(unit, work)
+    assert figures["W2A8"]["energy_per_work_pj"] == 2.0
+    assert "energy_per_work_pj" not in figures["W8A8"] and "energy_per_work_pj" not in figures["W1A1"]
+    assert work_figures(base, {"INT8": 16})["INT8"]["energy_per_work_pj"] == 3.0
+    per_work = compare(unit, base, work, {"INT8": 16})["per_work"]
+    assert per_work["W2A8"]["energy_ratio"] == pytest.approx(1.5)
+    assert "energy_ratio" not in per_work["W8A8"] and "energy_ratio" not in per_work["W1A1"]
+
+
 def test_flow_runs_each_distinct_parameter_set_once():
     jobs = flow_jobs()
     keys = [(name, json.dumps(params, sort_keys=True)) for name, params, _ in jobs]
@@ -54,6 +73,22 @@ def test_flow_runs_each_distinct_parameter_set_once():
     assert [name for name, _, _ in jobs].count("softmax_fixed") == 1
     for name, params, _ in jobs:
         assert params == UNITS[name].resolve(params)   # resolved: every default spelled out
+    # the attention block, a composition with its own command, runs only when named
+    assert "attention_block" not in {name for name, _, _ in jobs}
+    assert [name for name, _, _ in flow_jobs(["attention_block"])] == ["attention_block"]
+
+
+def test_the_flow_maps_to_standard_cells_in_place_of_the_gate_count(monkeypatch, tmp_path):
+    """With a Liberty file found, the main job's gate-level target is ``asic``; the abstract
+    gate count (``generic``) is the fallback without one."""
+    import lowbit.synth.liberty as liberty
+    from lowbit import flow
+    seen = []
+    monkeypatch.setattr(flow, "flow_jobs", lambda units, targets: seen.append(targets) or [])
+    for found in (tmp_path / "lib.lib", None):
+        monkeypatch.setattr(liberty, "find_liberty", lambda found=found: found)
+        flow.run_flow(simulator="icarus", build=tmp_path, jobs=1, progress=False)
+    assert seen == [("ice40", "ecp5", "asic"), ("ice40", "ecp5", "generic")]
 
 
 def test_flow_builds_each_target_at_the_units_parameters_for_it():

@@ -557,6 +557,7 @@ class PowerResult:
     note: str = GLITCH_NOTE
     memory: dict = field(default_factory=dict)
     windows: list = field(default_factory=list)
+    mode: str | None = None
 
     def as_dict(self):
         from dataclasses import asdict
@@ -667,7 +668,7 @@ def measure_component(component, work, *, name, params, data, seed, clock_mhz, l
     toggles = [a for a, _ in activities.values()]
     result = PowerResult(
         unit=name, params=params, data=data, seed=seed, clock_mhz=float(clock_mhz),
-        cycles=n, ops=int(work.ops), op=work.op,
+        cycles=n, ops=int(work.ops), op=work.op, mode=work.mode,
         energy_pj={k: total[k] * per_op for k in ("total", "internal", "switching", "leakage")},
         energy_by_group_pj={g: power[g]["total"] * per_op for g in POWER_GROUPS},
         energy_detail_pj={g: {k: v * per_op for k, v in kinds.items()}

@@ -46,13 +46,16 @@ class Workload:
     ``ops``: operations in the window (``op`` names them: "MAC", "element"); ``check(outputs)``
     returns None if the netlist's outputs (``{port: unsigned int array}``, see
     ``lowbit.synth.power.simulate_netlist``) equal the golden model's, else a description;
-    ``checked``: how many output values the check compares.
+    ``checked``: how many output values the check compares; ``mode``: for a unit with several
+    precision modes (``btc_array``), the one the work runs at (``"W2A8"``), so its energy is
+    reported for that mode only; None for a unit with one.
     """
     vectors: dict
     ops: int
     op: str
     check: object
     checked: int
+    mode: str | None = None
 
 
 def make_workload(unit, params, *, data, seed, cycles):

@@ -153,4 +153,5 @@ def matrix_workload(unit, params, *, data, seed, cycles):
     out_by_end = sum(1 for n in range(len(expected))
                      if load + (n + 1) * step + component.latency + 2 <= cycles)
     return Workload(vectors=vectors, ops=done, op="MAC", check=check,
-                    checked=out_by_end * rows * cols)
+                    checked=out_by_end * rows * cols,
+                    mode=f"W{p}A{q}" if binary else None)
