@@ -163,10 +163,7 @@ class Unit:
         its :class:`ParameterError`, and a value another parameter's check refuses (``in_bits``
         at or below ``in_frac``) is stepped inward until the component takes it. The declared
         ``(lo, hi)`` where it narrows none (or accepts no value at all)."""
-        import gc
-        import warnings
-
-        from amaranth.hdl import UnusedElaboratable
+        from lowbit.hdl.component import unelaborated
 
         param = self.param(name)
         base = self.resolve(params)
@@ -175,7 +172,7 @@ class Unit:
             """``None`` if the component takes ``value``, else the bound it states for this
             parameter (or the value itself if it refuses it by another parameter's check)."""
             try:
-                self.build(dict(base, **{name: value}))
+                unelaborated(self.build(dict(base, **{name: value})))   # its checks only
                 return None
             except ParameterError as error:
                 if error.name == name and error.lo is not None:
@@ -192,10 +189,7 @@ class Unit:
                 value, tries = (moved if (moved - value) * step > 0 else value + step), tries + 1
             return None
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnusedElaboratable)
-            lo, hi = bound(param.lo, 1), bound(param.hi, -1)
-            gc.collect()   # the unelaborated components go now, while the warning is off
+        lo, hi = bound(param.lo, 1), bound(param.hi, -1)
         return (param.lo, param.hi) if lo is None or hi is None else (lo, hi)
 
     # What the tools know about the unit.

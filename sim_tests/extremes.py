@@ -18,13 +18,10 @@ their own cases (sim_tests/cases.py), sized for simulation time.
 """
 
 import functools
-import gc
-import warnings
 from dataclasses import dataclass, field
 
-from amaranth.hdl import UnusedElaboratable
-
 from lowbit.core.params import ParameterError
+from lowbit.hdl.component import unelaborated
 from lowbit.units import UNITS
 
 __all__ = ["Extreme", "corner", "extremes"]
@@ -79,7 +76,7 @@ def corner(unit_name, side, **fixed):
     params.update(fixed)
     for _ in range(4 * len(params) + 1):
         try:
-            unit.build(unit.resolve(params))   # for its checks only: never elaborated
+            unelaborated(unit.build(unit.resolve(params)))   # for its checks only
             return unit.resolve(params)
         except ParameterError as error:
             name = error.name
@@ -93,13 +90,7 @@ def corner(unit_name, side, **fixed):
 
 @functools.cache
 def _table():
-    # The components corner() builds are dropped unelaborated: collect them here, without
-    # Amaranth's warning about that, rather than at some later collection.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnusedElaboratable)
-        table = _corners()
-        gc.collect()
-    return table
+    return _corners()
 
 
 def _corners():
