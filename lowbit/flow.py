@@ -70,14 +70,22 @@ def _targets_of(name, targets):
 
 def flow_jobs(units=None, targets=DEFAULT_TARGETS):
     """``[(unit, resolved params, targets)]``: every unit of the main job (``Unit.in_flow``;
-    or those named in ``units``) and the baseline it names, each built on each of ``targets`` (the DSP targets added for the integer
-    baselines) at :meth:`~lowbit.registry.Unit.params_for` that target (its defaults, unless
+    or those named in ``units``) and the baseline it names, each built on each of ``targets``
+    (the DSP targets added for the integer baselines) at :meth:`~lowbit.registry.Unit.params_for` that target (its defaults, unless
     its registry entry declares overrides for the target's family: btc_array on ``ice40``),
     the baseline at the parameters its unit asks for there. Each distinct resolved parameter
     set is one job (so a baseline asked for with its defaults spelled out or not is one job),
-    with the targets it is built on, in order."""
+    with the targets it is built on, in order. Without ``units``, a baseline is built where a
+    unit asks for it, not a second time at its own defaults where those differ (int_array's
+    accumulator against btc_array's): it is there to stand beside its unit."""
     jobs, index = [], {}
-    for unit in (UNITS[name] for name in units) if units else (u for u in UNITS if u.in_flow):
+    if units:
+        chosen = [UNITS[name] for name in units]
+    else:
+        flow_units = [u for u in UNITS if u.in_flow]
+        baselines = {u.baseline for u in flow_units if u.baseline}
+        chosen = [u for u in flow_units if u.name not in baselines]
+    for unit in chosen:
         # the targets where the unit is built at its defaults first
         for target in sorted(targets, key=lambda t: t.split("-")[0] in unit.target_params):
             params = unit.params_for(target)

@@ -73,6 +73,12 @@ def test_flow_runs_each_distinct_parameter_set_once():
     assert [name for name, _, _ in jobs].count("softmax_fixed") == 1
     for name, params, _ in jobs:
         assert params == UNITS[name].resolve(params)   # resolved: every default spelled out
+    # a baseline stands beside its unit: int_array only as btc_array asks for it, not again
+    # at its own defaults (another accumulator width)
+    btc = UNITS["btc_array"]
+    asked = {json.dumps(UNITS["int_array"].resolve(btc.baseline_for(btc.params_for(t))[1]),
+                        sort_keys=True) for t in ("ice40", "ecp5")}
+    assert {json.dumps(p, sort_keys=True) for name, p, _ in jobs if name == "int_array"} == asked
     # the attention block, a composition with its own command, runs only when named
     assert "attention_block" not in {name for name, _, _ in jobs}
     assert [name for name, _, _ in flow_jobs(["attention_block"])] == ["attention_block"]
