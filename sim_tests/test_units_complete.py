@@ -25,9 +25,7 @@ TESTS = Path(__file__).resolve().parent
 
 # Pieces being added this session by the unit's owner: (unit, piece) -> who. The test fails on
 # any other missing piece, and warns of an entry here whose piece is now present.
-PENDING = {
-    ("attention_block", "workload"): "H17h: a whole-layer lowbit power workload (not built yet)",
-}
+PENDING = {}
 
 
 @functools.cache
@@ -125,8 +123,12 @@ def _pieces(unit):
 
     def workload():
         """A declared ``lowbit power`` workload that gives one input vector per cycle on
-        the component's own input ports (its netlist check runs in sim_tests/test_power.py)."""
+        the component's own input ports (its netlist check runs in sim_tests/test_power.py);
+        a stream workload (the attention block's whole layer, its streams driven with
+        back-pressure) sets its own window, so its vectors share one length instead, and its
+        streams are the component's input streams."""
         from lowbit.synth.workloads import Workload, built, port_widths
+        from lowbit.synth.workloads.block import StreamWorkload
         function = unit.workload_function()
         if function is None:
             return "no workload for lowbit power (Unit.workload)"
@@ -138,7 +140,13 @@ def _pieces(unit):
         ports = {name for name, _ in port_widths(built(unit, params))[0]}
         if set(work.vectors) - ports:
             return f"vectors for no input port: {sorted(set(work.vectors) - ports)}"
-        if any(len(v) != cycles for v in work.vectors.values()):
+        if isinstance(work, StreamWorkload):
+            streams = {name for name in work.streams if f"{name}__payload" not in ports}
+            if streams:
+                return f"streams for no input stream: {sorted(streams)}"
+            if len({len(v) for v in work.vectors.values()}) != 1:
+                return "vectors of different lengths"
+        elif any(len(v) != cycles for v in work.vectors.values()):
             return f"not one vector per cycle for {cycles} cycles"
         return None
 
