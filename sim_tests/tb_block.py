@@ -23,6 +23,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
+from lowbit.core.modes import BlockEngine
 from lowbit.golden_models.block import BlockInputs, BlockParams, RequantPair, block_forward
 from lowbit.golden_models.block import random_inputs
 
@@ -104,7 +105,7 @@ def words(bench, params, inputs):
             fields = {"ch__payload.bias": inputs.bias[p][c],
                       "ch__payload.m": pair.m[c] if pair is not None else 0,
                       "ch__payload.s": pair.s[c] if pair is not None else 0}
-            if params.engine == "bitplane":   # the ABQ zero point of the channel
+            if params.engine == BlockEngine.BITPLANE:   # the ABQ zero point of the channel
                 fields["ch__payload.zero_point"] = inputs.zero_points[p][c]
             ch.append(pack("ch__payload", fields))
     expected = block_forward(params, inputs).out.T.reshape(-1)

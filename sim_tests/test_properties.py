@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from lowbit.cli import main
 from lowbit.core.errors import LowbitError
 from lowbit.core.params import ParameterError
+from lowbit.hdl.component import unelaborated
 from lowbit.synth import TARGETS
 from lowbit.units import UNITS
 from lowbit.verilog import to_verilog
