@@ -52,6 +52,9 @@ _SIM_SEED = 1
 # MiniLM weights with captured activations) at the power flow's default clock.
 ENERGY_DATA = "minilm"
 ENERGY_CLOCK_MHZ = 100.0
+# The energy record's revision, in the asic jobs' cache key: a row cached with an older record
+# is measured again (2: the record names the precision mode it was measured at).
+ENERGY_RECORD = 2
 
 
 # The integer baselines that a multiplier dominates: the flow also maps them onto the DSP
@@ -71,9 +74,10 @@ def _targets_of(name, targets):
 def flow_jobs(units=None, targets=DEFAULT_TARGETS):
     """``[(unit, resolved params, targets)]``: every unit of the main job (``Unit.in_flow``;
     or those named in ``units``) and the baseline it names, each built on each of ``targets``
-    (the DSP targets added for the integer baselines) at :meth:`~lowbit.registry.Unit.params_for` that target (its defaults, unless
-    its registry entry declares overrides for the target's family: btc_array on ``ice40``),
-    the baseline at the parameters its unit asks for there. Each distinct resolved parameter
+    (the DSP targets added for the integer baselines) at
+    :meth:`~lowbit.registry.Unit.params_for` that target (its defaults, unless its registry
+    entry declares overrides for the target's family: btc_array on ``ice40``), the baseline
+    at the parameters its unit asks for there. Each distinct resolved parameter
     set is one job (so a baseline asked for with its defaults spelled out or not is one job),
     with the targets it is built on, in order. Without ``units``, a baseline is built where a
     unit asks for it, not a second time at its own defaults where those differ (int_array's
@@ -368,7 +372,8 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
 def _synth_key(name, params, target, versions):
     key = job_key(name, params, target, versions)
     if target == "asic":   # the asic job measures energy too
-        key = hashlib.sha256(json.dumps([key, ENERGY_DATA, ENERGY_CLOCK_MHZ]).encode())
+        key = hashlib.sha256(json.dumps([key, ENERGY_DATA, ENERGY_CLOCK_MHZ,
+                                         ENERGY_RECORD]).encode())
         key = key.hexdigest()[:20]
     return key
 
