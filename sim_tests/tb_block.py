@@ -164,7 +164,9 @@ def check_layer(bench, got, expected, what):
 
 
 # Short layers run after the main one (random inputs): rows of 1 and 3 scores are shorter
-# than the softmax's row time, so the sequencer paces them, and the formula must still hold.
+# than the softmax's row time, so the sequencer paces them and the context waits for its P
+# rows (the formula's two max terms), and the formula must hold there too; the layer also
+# follows another without a reset.
 SHORT_TOKENS = (1, 3)
 
 
