@@ -216,6 +216,18 @@ def test_cli_power_bad_input_is_one_line(argv, what, capsys, tmp_path):
     assert err.count("\n") == 0 and what in err
 
 
+def test_a_bad_liberty_is_all_that_a_child_process_prints(tmp_path):
+    """In its own interpreter (where Amaranth reports, at exit, a component never
+    elaborated): the unit built before the library was refused is marked unused, so the
+    error line is all of stderr."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "lowbit", "--build", str(tmp_path), "power",
+                           "int_mac", "--liberty", "/nonexistent.lib"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+
+
 def test_a_unit_without_a_workload_is_one_error_line():
     from dataclasses import replace
     bare = replace(UNITS["int_mac"], workload=None)

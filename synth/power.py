@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from lowbit.core.errors import LowbitError
+from lowbit.hdl.component import unelaborated
 from lowbit.verilog import to_verilog
 
 from .asic import DELAY_TARGET_PS, map_design, resolve_liberty, reusable_netlist
@@ -576,9 +577,14 @@ def measure_power(unit, params=None, *, data="random", clock_mhz=DEFAULT_CLOCK_M
     _check_clock(clock_mhz)
     params = unit.resolve(params or {})
     work = workload or make_workload(unit, params, data=data, seed=seed, cycles=cycles)
-    return measure_component(unit.build(params), work, name=unit.name, params=params, data=data,
-                             seed=seed, clock_mhz=clock_mhz, liberty=liberty,
-                             build_dir=build_dir, mapped=mapped)
+    component = unit.build(params)
+    try:
+        return measure_component(component, work, name=unit.name, params=params, data=data,
+                                 seed=seed, clock_mhz=clock_mhz, liberty=liberty,
+                                 build_dir=build_dir, mapped=mapped)
+    except LowbitError:   # refused before its Verilog was written (a bad --liberty): one line
+        unelaborated(component)
+        raise
 
 
 def _check_clock(clock_mhz):
