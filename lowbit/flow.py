@@ -28,7 +28,8 @@ from xml.etree import ElementTree
 
 from .core.errors import LowbitError
 from .core.logs import explain, failure_cause
-from .jobs import best_synth, cached_row, job_key, verilog_of, write_atomic
+from .jobs import (ENERGY_DATA, best_synth, cached_row, job_key, measure_energy,
+                   verilog_of, write_atomic)
 from .metrics import area_of, compare, work_figures, work_per_cycle
 from .units import UNITS
 
@@ -47,14 +48,6 @@ DEFAULT_TARGETS = ("ice40", "ecp5", "generic")
 _DATA_TEST = re.compile(r'@cocotb\.test\(skip="(LOWBIT_\w+)" not in os\.environ\)\s*\n'
                         r'async def (\w+)\(')
 _SIM_SEED = 1
-
-# The energy figures of the standard-cell target: the power flow's MiniLM workload (quantized
-# MiniLM weights with captured activations) at the power flow's default clock.
-ENERGY_DATA = "minilm"
-ENERGY_CLOCK_MHZ = 100.0
-# The energy record's revision, in the asic jobs' cache key: a row cached with an older record
-# is measured again (2: the record names the precision mode it was measured at).
-ENERGY_RECORD = 2
 
 
 # The integer baselines that a multiplier dominates: the flow also maps them onto the DSP
@@ -252,7 +245,7 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
         entries.append({"unit": name, "params": params, "baseline": unit.baseline,
                         "work": work_per_cycle(unit, params), "verilog": str(verilog),
                         "sim_key": sim_key,
-                        "synth_keys": {t: _synth_key(name, params, t, versions)
+                        "synth_keys": {t: job_key(name, params, t, versions, energy=True)
                                        for t in built_on},
                         "synth": {}, "synth_errors": {}})
 
@@ -316,7 +309,8 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
                              cache_dir=synth_cache, key=None)
             if target == "asic":
                 bar.say(f"energy {what}: gate-level simulation on {ENERGY_DATA} operands")
-                row["energy"] = _energy(entry["unit"], row, build / "power", build / "synth")
+                row["energy"] = measure_energy(entry["unit"], row, build_dir=build / "power",
+                                               synth_dir=build / "synth")
             write_atomic(synth_cache / f"{entry['synth_keys'][target]}.json",
                          json.dumps(row) + "\n")
         except Exception as error:  # e.g. the unit does not fit the device: report it
@@ -367,37 +361,6 @@ def _run_flow(*, targets, simulator, build, jobs, progress, units):
     print(f"wrote {build / 'report.md'} and {build / 'report.json'} ({seconds:.0f} s)")
     failed = any(e["sim"]["failed"] or not e["sim"]["passed"] for e in entries)
     return 1 if failed else 0
-
-
-def _synth_key(name, params, target, versions):
-    key = job_key(name, params, target, versions)
-    if target == "asic":   # the asic job measures energy too
-        key = hashlib.sha256(json.dumps([key, ENERGY_DATA, ENERGY_CLOCK_MHZ,
-                                         ENERGY_RECORD]).encode())
-        key = key.hexdigest()[:20]
-    return key
-
-
-def _energy(unit_name, row, build_dir, synth_dir):
-    """Energy per operation of the winning implementation on the standard-cell target
-    (``lowbit.synth.power``, MiniLM operands at ``ENERGY_CLOCK_MHZ``), or None where the power
-    flow has no workload for the unit."""
-    from lowbit.synth.asic import run_dir
-    from lowbit.synth.power import measure_power
-    params = dict(row["params"], **(row.get("implementation") or {}))
-    try:   # the winner's netlist from its area run, not a second mapping of the same design
-        result = measure_power(UNITS[unit_name], params, data=ENERGY_DATA,
-                               clock_mhz=ENERGY_CLOCK_MHZ, build_dir=build_dir,
-                               mapped=run_dir(synth_dir, unit_name, params))
-    except LowbitError as error:
-        if "no workload" in str(error):
-            return None
-        raise
-    return {"pj_per_op": result.energy_pj["total"], "op": result.op, "mode": result.mode,
-            "data": ENERGY_DATA,
-            "clock_mhz": ENERGY_CLOCK_MHZ, "ops": result.ops, "cycles": result.cycles,
-            "leakage_pj_per_op": result.energy_pj["leakage"],
-            "vectors_checked": result.vectors_checked, "note": result.note}
 
 
 def _stop_children():

@@ -14,6 +14,10 @@ and routed for Fmax. The record (:func:`best_synth`'s row) names the winner: ``o
 Rows are cached under a folder by a hash of every candidate's Verilog, the target, the
 place-and-route switch, the synthesis script revision and the tool versions, so a rerun (or a
 run after an interruption) only synthesizes what is new or changed.
+
+On ``asic`` a job can also measure the winner's energy per operation (``energy=True``): a
+zero-delay gate-level simulation of its mapped netlist on MiniLM operands, checked against the
+golden model, with OpenSTA's loads (``lowbit.synth.power``); the row's ``energy`` record.
 """
 
 import functools
@@ -32,6 +36,14 @@ __all__ = ["candidates", "verilog_of", "job_key", "cached_row", "best_synth", "w
            "has_multiplier"]
 
 SEED = 1  # nextpnr's placement seed, the same for every job
+
+# The energy figures of the standard-cell target: the power flow's MiniLM workload (quantized
+# MiniLM weights with captured activations) at the power flow's default clock.
+ENERGY_DATA = "minilm"
+ENERGY_CLOCK_MHZ = 100.0
+# The energy record's revision, in the asic jobs' cache key: a row cached with an older record
+# is measured again (2: the record names the precision mode it was measured at).
+ENERGY_RECORD = 2
 
 
 def write_atomic(path, text):
@@ -82,7 +94,7 @@ def candidates(unit_name, params, target, fixed=()):
     return [(v, tuple(options)) for v in variants for options in FLOW_OPTIONS[target]]
 
 
-def job_key(unit_name, params, target, versions, pnr=True, fixed=()):
+def job_key(unit_name, params, target, versions, pnr=True, fixed=(), energy=False):
     """The cache key of :func:`best_synth` with these arguments (builds each candidate's
     Verilog, which also checks every parameter)."""
     from .synth.flow import SCRIPT_REVISION
@@ -98,9 +110,38 @@ def job_key(unit_name, params, target, versions, pnr=True, fixed=()):
                         opensta=sta_version() if pnr else None, asic_script=ASIC_REVISION)
     text = json.dumps([sorted(verilog.items()), target, versions, bool(pnr), SEED,
                        SCRIPT_REVISION, [list(o) for _, o in candidates(unit_name, params,
-                                                                         target, fixed)]],
+                                                                         target, fixed)]]
+                      + ([ENERGY_DATA, ENERGY_CLOCK_MHZ, ENERGY_RECORD] if
+                         _measures_energy(target, energy) else []),
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _measures_energy(target, energy):
+    return bool(energy) and target == "asic"
+
+
+def measure_energy(unit_name, row, *, build_dir, synth_dir):
+    """The energy record of the winning implementation in ``row`` (an ``asic`` row of
+    :func:`best_synth`, whose area run under ``synth_dir`` is simulated, not mapped again):
+    ``lowbit.synth.power`` on ``ENERGY_DATA`` operands at ``ENERGY_CLOCK_MHZ``; None where the
+    power flow has no workload for the unit."""
+    from .synth.asic import run_dir
+    from .synth.power import measure_power
+    params = dict(row["params"], **(row.get("implementation") or {}))
+    try:
+        result = measure_power(UNITS[unit_name], params, data=ENERGY_DATA,
+                               clock_mhz=ENERGY_CLOCK_MHZ, build_dir=build_dir,
+                               mapped=run_dir(synth_dir, unit_name, params))
+    except LowbitError as error:
+        if "no workload" in str(error):
+            return None
+        raise
+    return {"pj_per_op": result.energy_pj["total"], "op": result.op, "mode": result.mode,
+            "data": ENERGY_DATA,
+            "clock_mhz": ENERGY_CLOCK_MHZ, "ops": result.ops, "cycles": result.cycles,
+            "leakage_pj_per_op": result.energy_pj["leakage"],
+            "vectors_checked": result.vectors_checked, "note": result.note}
 
 
 def cached_row(cache_dir, key):
@@ -119,12 +160,14 @@ def _rank(row):
 
 
 def best_synth(unit_name, params, target, *, build_dir, cache_dir=None, key=None, pnr=True,
-               fixed=()):
+               fixed=(), energy=False, power_dir=None):
     """Synthesize every candidate of ``unit_name`` at ``params`` on ``target`` for area, place
     and route the smallest; returns its row (a ``SynthResult`` as a dict, with ``params`` the
     ones asked for, ``implementation`` the implementation parameters that won, ``candidates``
     and ``error`` None). Raises ``LowbitError`` when every candidate fails. With ``cache_dir``
-    and ``key`` (:func:`job_key`) the row is stored there."""
+    and ``key`` (:func:`job_key`, given the same ``energy``) the row is stored there. With
+    ``energy`` on ``asic`` the row also has ``energy`` (:func:`measure_energy`, its runs under
+    ``power_dir``, default ``build_dir``'s sibling ``power``)."""
     from .synth import synthesize
     unit = UNITS[unit_name]
     tried = candidates(unit_name, params, target, fixed)
@@ -176,6 +219,9 @@ def best_synth(unit_name, params, target, *, build_dir, cache_dir=None, key=None
     row = dict(best, params=dict(params), options=list(options),
                implementation={n: variant[n] for n in implementation_names},
                candidates=summary, error=None)
+    if _measures_energy(target, energy):
+        row["energy"] = measure_energy(unit_name, row, build_dir=Path(
+            power_dir or Path(build_dir).parent / "power"), synth_dir=build_dir)
     if cache_dir is not None and key is not None:
         write_atomic(Path(cache_dir) / f"{key}.json", json.dumps(row) + "\n")
     return row

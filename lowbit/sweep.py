@@ -5,6 +5,7 @@ Cartesian product is swept::
 
     targets = ["ice40", "ecp5", "generic"]
     baselines = true            # also synthesize each point's baseline and give ratios
+    energy = false              # true: asic points also measure energy per operation
 
     [[grid]]
     unit = "pot_dot"
@@ -18,7 +19,9 @@ versions, so a rerun only synthesizes new or changed points. A point that fails 
 with its error and the sweep goes on. Results go to ``<out>/results.csv`` and
 ``<out>/results.json``: one row per (unit, parameters, target), with the work the unit does
 per cycle and the figures per unit of work (``lowbit.metrics``), plus the ratios to the
-baseline where there is one.
+baseline where there is one. With ``energy = true`` every ``asic`` point also measures the
+energy per operation of its winning implementation on MiniLM operands, as ``lowbit flow`` does
+(``lowbit.jobs.measure_energy``), and the ratios include the energy per unit of work.
 
 Points run in a local process pool, or, given a scheduler address, on a Dask distributed
 cluster: the same point function, cache and tables, only the executor differs.
@@ -47,11 +50,11 @@ SCHEDULER_TIMEOUT_S = 5
 _RESULT_FIELDS = ("luts", "ffs", "carry", "dsps", "brams", "gate_equivalents", "transistors",
                   "area_um2", "logic_depth", "fmax_mhz")
 _WORK_FIELDS = ("area_per_work", "work_per_area", "work_per_second_per_area",
-                "area_delay_per_work")
+                "area_delay_per_work", "energy_per_work_pj")
 
 
 def load_sweep(path):
-    """Read and check a sweep file; returns ``(targets, baselines, grids)``.
+    """Read and check a sweep file; returns ``(targets, baselines, grids, energy)``.
 
     Every key and the type of every value is checked here, so that a bad file is one error
     line before anything runs; the parameter values are checked by :func:`expand`.
@@ -66,10 +69,10 @@ def load_sweep(path):
         raise LowbitError(f"sweep file {path} cannot be read as text: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise LowbitError(f"sweep file {path} is not valid TOML: {error}") from None
-    unknown = set(config) - {"targets", "baselines", "grid"}
+    unknown = set(config) - {"targets", "baselines", "energy", "grid"}
     if unknown:
         raise LowbitError(f"sweep file {path}: unknown key(s) {', '.join(sorted(unknown))}; "
-                          "allowed: targets, baselines, grid")
+                          "allowed: targets, baselines, energy, grid")
     targets = config.get("targets", ["generic"])
     if not isinstance(targets, list) or not targets or not all(t in TARGETS for t in targets):
         raise LowbitError(f"sweep file {path}: targets must be a non-empty list of "
@@ -78,6 +81,12 @@ def load_sweep(path):
     if not isinstance(baselines, bool):
         raise LowbitError(f"sweep file {path}: baselines must be true or false, not "
                           f"{baselines!r}")
+    energy = config.get("energy", False)
+    if not isinstance(energy, bool):
+        raise LowbitError(f"sweep file {path}: energy must be true or false, not {energy!r}")
+    if energy and "asic" not in targets:
+        raise LowbitError(f"sweep file {path}: energy = true needs the asic target in targets "
+                          "(energy is measured on the standard-cell netlist)")
     grids = config.get("grid")
     if not isinstance(grids, list) or not grids:
         raise LowbitError(f"sweep file {path}: needs at least one [[grid]] table with a unit")
@@ -98,7 +107,7 @@ def load_sweep(path):
         empty = [name for name, values in params.items() if values == []]
         if empty:
             raise LowbitError(f"{where}: no values for {', '.join(empty)}")
-    return targets, baselines, grids
+    return targets, baselines, grids, energy
 
 
 def expand(grids, baselines, path=None):
@@ -140,11 +149,13 @@ def expand(grids, baselines, path=None):
 
 
 def _run_point(unit_name, params, target, build_dir, pnr=True, cache_dir=None, key=None,
-               fixed=()):
-    """One synthesis job (runs in a worker process). Returns a result row."""
+               fixed=(), energy=False):
+    """One synthesis job (runs in a worker process), and on ``asic`` with ``energy`` its
+    energy measurement. Returns a result row."""
     try:
         return best_synth(unit_name, params, target, build_dir=build_dir, cache_dir=cache_dir,
-                          key=key, pnr=pnr, fixed=fixed)
+                          key=key, pnr=pnr, fixed=fixed, energy=energy,
+                          power_dir=Path(build_dir).parent / "power")
     except Exception as error:  # a failed point is recorded, not fatal
         return {"unit": unit_name, "params": params, "target": target,
                 "error": f"{type(error).__name__}: {error}"}
@@ -177,17 +188,18 @@ def run_sweep(path, *, out=None, jobs=2, executor=None, scheduler=None, progress
     Points run on ``executor`` (a ``concurrent.futures.Executor``) if given, else on the Dask
     scheduler at address ``scheduler`` if given, else in a local pool of ``jobs`` processes.
     """
-    targets, baselines, grids = load_sweep(path)
+    targets, baselines, grids, energy = load_sweep(path)
     points = expand(grids, baselines, path)
     out = Path(out or Path("build") / "sweep" / Path(path).stem)
     if executor is None and scheduler is not None:  # fail fast, before any Verilog is built
         client = dask_client(scheduler)
         try:  # pure=False: a point reruns when asked again, never a result the cluster kept
             return _sweep(points, targets, baselines, out, client.get_executor(pure=False),
-                          jobs, progress, _fixed(grids))
+                          jobs, progress, _fixed(grids), energy)
         finally:
             client.close()
-    return _sweep(points, targets, baselines, out, executor, jobs, progress, _fixed(grids))
+    return _sweep(points, targets, baselines, out, executor, jobs, progress, _fixed(grids),
+                  energy)
 
 
 def _fixed(grids):
@@ -201,9 +213,10 @@ def _fixed(grids):
     return {name: tuple(sorted(names)) for name, names in fixed.items()}
 
 
-def _sweep(points, targets, baselines, out, executor, jobs, progress, fixed=None):
+def _sweep(points, targets, baselines, out, executor, jobs, progress, fixed=None, energy=False):
     """Run ``points`` x ``targets`` that are not cached under ``out`` on ``executor`` (or a
-    local pool of ``jobs`` processes); write the tables; return the rows."""
+    local pool of ``jobs`` processes), measuring energy on ``asic`` if ``energy``; write the
+    tables; return the rows."""
     from .synth.tools import tool_versions
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -211,8 +224,8 @@ def _sweep(points, targets, baselines, out, executor, jobs, progress, fixed=None
 
     rows, todo, same = [], [], []
     for name, params, pnr in points:  # every point is built (so fully checked) before any job
-        keys = {target: job_key(name, params, target, versions, pnr, (fixed or {}).get(name, ()))
-                for target in targets}
+        keys = {target: job_key(name, params, target, versions, pnr, (fixed or {}).get(name, ()),
+                                energy) for target in targets}
         for target in targets:
             key = keys[target]
             cached = cached_row(cache, key)
@@ -233,7 +246,7 @@ def _sweep(points, targets, baselines, out, executor, jobs, progress, fixed=None
     executor = executor or ProcessPoolExecutor(max_workers=max(1, jobs))
     try:
         futures = {executor.submit(_run_point, name, params, target, out / "synth", pnr,
-                                   cache, key, (fixed or {}).get(name, ())):
+                                   cache, key, (fixed or {}).get(name, ()), energy):
                    (key, name, params, target) for key, name, params, target, pnr in todo}
         for future in as_completed(futures):
             key, name, params, target = futures[future]
@@ -320,7 +333,8 @@ def _write_tables(rows, out):
     for r in rows:
         modes += [m for m in r.get("work", {}) if m not in modes]
     per_mode = [f"{field}_{m}" for m in modes for field in ("work", *_WORK_FIELDS,
-                                                             "area_ratio_per_work")]
+                                                             "area_ratio_per_work",
+                                                             "energy_ratio_per_work")]
     columns = (["unit", *param_names, "target", "device", "options", "implementation",
                 *_RESULT_FIELDS, "baseline", "area_ratio", "fmax_ratio", "depth_ratio",
                 "area_delay_ratio", *per_mode, "seconds", "cached", "error"])
@@ -334,6 +348,7 @@ def _write_tables(rows, out):
                 flat.update({f"{field}_{mode}": figures.get(field) for field in _WORK_FIELDS})
             for mode, ratios in row.get("per_work_ratio", {}).items():
                 flat[f"area_ratio_per_work_{mode}"] = ratios.get("area_ratio")
+                flat[f"energy_ratio_per_work_{mode}"] = ratios.get("energy_ratio")
             writer.writerow({**row, **row["params"], **flat,
                              "options": "+".join(row.get("options") or []),
                              "implementation": ",".join(

@@ -284,7 +284,7 @@ def bad_sweep(draw, defect):
         config["baselines"] = draw(st.booleans())
 
     if defect == "top-level key":
-        config[draw(TEXT.filter(lambda k: k not in ("targets", "baselines", "grid")))] = \
+        config[draw(TEXT.filter(lambda k: k not in ("targets", "baselines", "energy", "grid")))] = \
             draw(TOML_VALUES)
         return _toml_file(config), "unknown key(s)"
     if defect == "targets":

@@ -153,21 +153,30 @@ def render_markdown(report):
 
 def sweep_table(rows):
     """A sweep's rows: one line per point and target, then the per-work figures."""
-    lines = ["| unit | parameters (not at default) | target | won | LUTs | DSPs | GE | Fmax MHz | "
-             "baseline | area ratio per unit of work | raw area ratio | Fmax ratio | error |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    energy = any(r.get("energy") for r in rows)
+    lines = ["| unit | parameters (not at default) | target | won | LUTs | DSPs | GE | um^2 | "
+             "Fmax MHz | baseline | area ratio per unit of work | raw area ratio | Fmax ratio | "
+             + ("pJ per op | energy ratio per unit of work | " if energy else "") + "error |",
+             "|---" * (16 if energy else 14) + "|"]
+
+    def per_mode(row, ratio):
+        ratios = row.get("per_work_ratio") or {}
+        return "; ".join(f"{mode} {fmt(r.get(ratio))}" if len(ratios) > 1 else fmt(r.get(ratio))
+                         for mode, r in ratios.items() if r.get(ratio) is not None) or "-"
+
     for row in rows:
         # the whole error (its cause and log), on one line of the table
         error = " ".join((row.get("error") or "").split()).replace("|", "/")
-        per_work = "; ".join(f"{mode} {fmt(r.get('area_ratio'))}" if len(
-            row.get("per_work_ratio") or {}) > 1 else fmt(r.get("area_ratio"))
-            for mode, r in (row.get("per_work_ratio") or {}).items()) or "-"
+        joules = (f"{fmt((row.get('energy') or {}).get('pj_per_op'), 3)} | "
+                  f"{per_mode(row, 'energy_ratio')} | ") if energy else ""
         lines.append(f"| {row['unit']} | {short_params(row['unit'], row['params'])} | "
                      f"{row['target']} | {_won(row) if not row.get('error') else '-'} | "
                      f"{fmt(row.get('luts'))} | {fmt(row.get('dsps'))} | "
-                     f"{fmt(row.get('gate_equivalents'), 0)} | {fmt(row.get('fmax_mhz'), 1)} | "
-                     f"{row.get('baseline') or '-'} | {per_work} | {fmt(row.get('area_ratio'))} | "
-                     f"{fmt(row.get('fmax_ratio'))} | {error or '-'} |")
+                     f"{fmt(row.get('gate_equivalents'), 0)} | {fmt(row.get('area_um2'), 0)} | "
+                     f"{fmt(row.get('fmax_mhz'), 1)} | "
+                     f"{row.get('baseline') or '-'} | {per_mode(row, 'area_ratio')} | "
+                     f"{fmt(row.get('area_ratio'))} | {fmt(row.get('fmax_ratio'))} | {joules}"
+                     f"{error or '-'} |")
     if any(r.get("per_work") for r in rows):
         lines += ["", "Work per cycle (area per unit of work, throughput per area, area x delay "
                   "per unit of work):", ""] + per_work_table([r for r in rows
