@@ -15,9 +15,10 @@ Rows are cached under a folder by a hash of every candidate's Verilog, the targe
 place-and-route switch, the synthesis script revision and the tool versions, so a rerun (or a
 run after an interruption) only synthesizes what is new or changed.
 
-On ``asic`` a job can also measure the winner's energy per operation (``energy=True``): a
-zero-delay gate-level simulation of its mapped netlist on MiniLM operands, checked against the
-golden model, with OpenSTA's loads (``lowbit.synth.power``); the row's ``energy`` record.
+On ``asic`` a job can also measure the winner's energy per operation (``energy=True``, MiniLM
+operands, or ``energy="random"``): a zero-delay gate-level simulation of its mapped netlist,
+checked against the golden model, with OpenSTA's loads (``lowbit.synth.power``); the row's
+``energy`` record.
 """
 
 import functools
@@ -111,7 +112,7 @@ def job_key(unit_name, params, target, versions, pnr=True, fixed=(), energy=Fals
     text = json.dumps([sorted(verilog.items()), target, versions, bool(pnr), SEED,
                        SCRIPT_REVISION, [list(o) for _, o in candidates(unit_name, params,
                                                                          target, fixed)]]
-                      + ([ENERGY_DATA, ENERGY_CLOCK_MHZ, ENERGY_RECORD] if
+                      + ([energy_data(energy), ENERGY_CLOCK_MHZ, ENERGY_RECORD] if
                          _measures_energy(target, energy) else []),
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -121,16 +122,22 @@ def _measures_energy(target, energy):
     return bool(energy) and target == "asic"
 
 
-def measure_energy(unit_name, row, *, build_dir, synth_dir):
+def energy_data(energy):
+    """The operands an ``energy`` switch asks for: ``True`` the default (``ENERGY_DATA``), or a
+    name of ``lowbit.synth.workloads.DATA`` itself."""
+    return ENERGY_DATA if energy is True else energy
+
+
+def measure_energy(unit_name, row, *, build_dir, synth_dir, data=ENERGY_DATA):
     """The energy record of the winning implementation in ``row`` (an ``asic`` row of
     :func:`best_synth`, whose area run under ``synth_dir`` is simulated, not mapped again):
-    ``lowbit.synth.power`` on ``ENERGY_DATA`` operands at ``ENERGY_CLOCK_MHZ``; None where the
-    power flow has no workload for the unit."""
+    ``lowbit.synth.power`` on ``data`` operands (``minilm`` or ``random``) at
+    ``ENERGY_CLOCK_MHZ``; None where the power flow has no workload for the unit."""
     from .synth.asic import run_dir
     from .synth.power import measure_power
     params = dict(row["params"], **(row.get("implementation") or {}))
     try:
-        result = measure_power(UNITS[unit_name], params, data=ENERGY_DATA,
+        result = measure_power(UNITS[unit_name], params, data=data,
                                clock_mhz=ENERGY_CLOCK_MHZ, build_dir=build_dir,
                                mapped=run_dir(synth_dir, unit_name, params))
     except LowbitError as error:
@@ -138,7 +145,7 @@ def measure_energy(unit_name, row, *, build_dir, synth_dir):
             return None
         raise
     return {"pj_per_op": result.energy_pj["total"], "op": result.op, "mode": result.mode,
-            "data": ENERGY_DATA,
+            "data": data,
             "clock_mhz": ENERGY_CLOCK_MHZ, "ops": result.ops, "cycles": result.cycles,
             "leakage_pj_per_op": result.energy_pj["leakage"],
             "vectors_checked": result.vectors_checked, "note": result.note}
@@ -166,8 +173,9 @@ def best_synth(unit_name, params, target, *, build_dir, cache_dir=None, key=None
     ones asked for, ``implementation`` the implementation parameters that won, ``candidates``
     and ``error`` None). Raises ``LowbitError`` when every candidate fails. With ``cache_dir``
     and ``key`` (:func:`job_key`, given the same ``energy``) the row is stored there. With
-    ``energy`` on ``asic`` the row also has ``energy`` (:func:`measure_energy`, its runs under
-    ``power_dir``, default ``build_dir``'s sibling ``power``)."""
+    ``energy`` on ``asic`` the row also has ``energy`` (:func:`measure_energy` on the operands
+    :func:`energy_data` names, its runs under ``power_dir``, default ``build_dir``'s sibling
+    ``power``)."""
     from .synth import synthesize
     unit = UNITS[unit_name]
     tried = candidates(unit_name, params, target, fixed)
@@ -221,7 +229,8 @@ def best_synth(unit_name, params, target, *, build_dir, cache_dir=None, key=None
                candidates=summary, error=None)
     if _measures_energy(target, energy):
         row["energy"] = measure_energy(unit_name, row, build_dir=Path(
-            power_dir or Path(build_dir).parent / "power"), synth_dir=build_dir)
+            power_dir or Path(build_dir).parent / "power"), synth_dir=build_dir,
+            data=energy_data(energy))
     if cache_dir is not None and key is not None:
         write_atomic(Path(cache_dir) / f"{key}.json", json.dumps(row) + "\n")
     return row

@@ -5,7 +5,8 @@ Cartesian product is swept::
 
     targets = ["ice40", "ecp5", "generic"]
     baselines = true            # also synthesize each point's baseline and give ratios
-    energy = false              # true: asic points also measure energy per operation
+    energy = false              # true (MiniLM operands) or "random": asic points also
+                                # measure energy per operation
 
     [[grid]]
     unit = "pot_dot"
@@ -21,7 +22,8 @@ with its error and the sweep goes on. Results go to ``<out>/results.csv`` and
 per cycle and the figures per unit of work (``lowbit.metrics``), plus the ratios to the
 baseline where there is one. With ``energy = true`` every ``asic`` point also measures the
 energy per operation of its winning implementation on MiniLM operands, as ``lowbit flow`` does
-(``lowbit.jobs.measure_energy``), and the ratios include the energy per unit of work.
+(``lowbit.jobs.measure_energy``; ``energy = "random"``: on random operands), and the ratios
+include the energy per unit of work.
 
 Points run in a local process pool, or, given a scheduler address, on a Dask distributed
 cluster: the same point function, cache and tables, only the executor differs.
@@ -81,9 +83,11 @@ def load_sweep(path):
     if not isinstance(baselines, bool):
         raise LowbitError(f"sweep file {path}: baselines must be true or false, not "
                           f"{baselines!r}")
+    from .synth.workloads import DATA
     energy = config.get("energy", False)
-    if not isinstance(energy, bool):
-        raise LowbitError(f"sweep file {path}: energy must be true or false, not {energy!r}")
+    if not (isinstance(energy, bool) or energy in DATA):
+        raise LowbitError(f"sweep file {path}: energy must be true, false or one of "
+                          f"{', '.join(map(repr, DATA))} (the operands), not {energy!r}")
     if energy and "asic" not in targets:
         raise LowbitError(f"sweep file {path}: energy = true needs the asic target in targets "
                           "(energy is measured on the standard-cell netlist)")

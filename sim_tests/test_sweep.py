@@ -64,19 +64,22 @@ def test_a_dsp_target_reuses_the_lut_netlist_of_a_circuit_without_multipliers(tm
     assert not list((tmp_path / "out" / "synth").glob("pot_mac-*/ecp5-dsp*"))
 
 
-def test_an_energy_sweep_measures_every_asic_point_and_the_energy_ratio(tmp_path):
-    """``energy = true``: each asic point carries the flow's energy record of its winner,
-    checked against the golden model, and the ratio per unit of work includes the energy; the
-    cached rerun keeps the records and the CSV and the report table have the columns."""
+@pytest.mark.parametrize("energy, data", [("true", "minilm"), ('"random"', "random")])
+def test_an_energy_sweep_measures_every_asic_point_and_the_energy_ratio(tmp_path, energy, data):
+    """``energy = true`` (or the operands' name): each asic point carries the flow's energy
+    record of its winner, checked against the golden model, and the ratio per unit of work
+    includes the energy; the cached rerun keeps the records and the CSV and the report table
+    have the columns."""
     from lowbit.report.tables import sweep_table
     config = tmp_path / "energy.toml"
-    config.write_text('targets = ["asic"]\nenergy = true\n[[grid]]\nunit = "pot_mac"\n'
+    config.write_text(f'targets = ["asic"]\nenergy = {energy}\n[[grid]]\nunit = "pot_mac"\n'
                       'params = { bits = 2, acc_bits = 16, pipeline = 0 }\npnr = false\n')
     rows = run_sweep(config, out=tmp_path / "out", progress=False)
     by = {r["unit"]: r for r in rows}
     assert not any(r["error"] for r in rows) and set(by) == {"pot_mac", "int_mac"}
     for row in rows:
         assert row["energy"]["op"] == "MAC" and row["energy"]["vectors_checked"] > 0
+        assert row["energy"]["data"] == data
         assert row["energy"]["pj_per_op"] > 0
     (mode, ratio), = by["pot_mac"]["per_work_ratio"].items()
     assert ratio["energy_ratio"] == pytest.approx(by["int_mac"]["energy"]["pj_per_op"]
@@ -101,7 +104,7 @@ def test_an_energy_sweep_measures_every_asic_point_and_the_energy_ratio(tmp_path
      "bad.toml: [[grid]] 2 (pot_mac), params.bits: bits=9 is out of range"),
     ("[[grid]]\nunit = \"nope\"\n", "bad.toml: [[grid]] 1, unit: unknown unit 'nope'"),
     ("targets = [\n", "is not valid TOML"),
-    ("energy = 1\n[[grid]]\nunit = \"int_mac\"\n", "energy must be true or false, not 1"),
+    ("energy = 1\n[[grid]]\nunit = \"int_mac\"\n", "energy must be true, false or one of 'minilm', 'random' (the operands), not 1"),
     ("targets = [\"ice40\"]\nenergy = true\n[[grid]]\nunit = \"int_mac\"\n",
      "energy = true needs the asic target"),
 ])
