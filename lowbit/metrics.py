@@ -21,6 +21,12 @@ The figures, per mode:
   row: ``{"pj_per_op", "op", "mode", "data", ...}``), in the mode it was measured at (a unit
   with several precision modes, btc_array, is measured at one: W2A8) or, with ``mode`` None,
   in the unit's one mode.
+
+On ``asic`` a unit's memories are macros (``memory_area_um2``, beside the cells'
+``logic_area_um2``). Where either side of a comparison has any, :func:`compare` also gives the
+ratios of the logic alone (``logic_area_ratio``), so that a unit that keeps operands in local
+buffers is not read only against a baseline that streams them (btc_array's plane buffers
+against int_array), nor only without the buffers it needs.
 """
 
 __all__ = ["area_of", "area_unit", "delay_of", "work_per_cycle", "work_noun", "work_figures",
@@ -106,10 +112,15 @@ def compare(unit_synth, baseline_synth, work=None, base_work=None):
     ``area_delay_ratio``. Given the work per cycle of both (``{mode: rate}``), also ``per_work``:
     ``{mode: {"area_ratio": ..., "area_delay_ratio": ...}}``, the same ratios per unit of work
     (area per unit of work of the baseline over the unit's); ``energy_ratio`` too where both
-    have an energy figure.
+    have an energy figure; ``logic_area_ratio`` (raw and per unit of work) where either has
+    memory macros (the standard cells alone, ``logic_area_um2``).
     """
     area_u, area_b = area_of(unit_synth), area_of(baseline_synth)
     ratios = {"area_ratio": area_b / area_u if area_u else None}
+    logic_u, logic_b = unit_synth.get("logic_area_um2"), baseline_synth.get("logic_area_um2")
+    if logic_u and logic_b and (unit_synth.get("memory_area_um2") or
+                                baseline_synth.get("memory_area_um2")):
+        ratios["logic_area_ratio"] = logic_b / logic_u
     fmax_u, fmax_b = unit_synth.get("fmax_mhz"), baseline_synth.get("fmax_mhz")
     if fmax_u and fmax_b:
         ratios["fmax_ratio"] = fmax_u / fmax_b
@@ -123,6 +134,8 @@ def compare(unit_synth, baseline_synth, work=None, base_work=None):
         for mode, (rate_u, rate_b) in _rates(work, base_work).items():
             entry = {"area_ratio": (area_b / rate_b) / (area_u / rate_u)
                      if area_u and rate_b and rate_u else None}
+            if "logic_area_ratio" in ratios and rate_u and rate_b:
+                entry["logic_area_ratio"] = ratios["logic_area_ratio"] * rate_u / rate_b
             if ratios.get("area_delay_ratio") is not None:
                 entry["area_delay_ratio"] = ratios["area_delay_ratio"] * rate_u / rate_b
             e_u, e_b = unit_synth.get("energy"), baseline_synth.get("energy")

@@ -45,6 +45,23 @@ def test_compare_per_unit_of_work():
     assert same["per_work"]["MAC"]["area_ratio"] == pytest.approx(0.5)
 
 
+def test_a_side_with_memories_is_also_compared_on_its_logic_alone():
+    """On asic, btc_array's plane buffers are macros the streaming INT8 array does not have:
+    the comparison keeps the whole area and adds the logic-only ratio, raw and per unit of
+    work; two sides without memories get no such ratio."""
+    unit = {"target": "asic", "area_um2": 3000.0, "logic_area_um2": 200.0,
+            "memory_area_um2": 2800.0, "fmax_mhz": 100.0}
+    base = {"target": "asic", "area_um2": 100.0, "logic_area_um2": 100.0,
+            "memory_area_um2": 0.0, "fmax_mhz": 100.0}
+    ratios = compare(unit, base, {"W2A8": 64, "W8A8": 16}, {"INT8": 16})
+    assert ratios["area_ratio"] == pytest.approx(100 / 3000)
+    assert ratios["logic_area_ratio"] == pytest.approx(0.5)
+    assert ratios["per_work"]["W2A8"]["logic_area_ratio"] == pytest.approx(2.0)
+    assert ratios["per_work"]["W2A8"]["area_ratio"] == pytest.approx(4 * 100 / 3000)
+    plain = compare(dict(unit, memory_area_um2=0.0, area_um2=200.0), base, {"MAC": 1}, {"MAC": 1})
+    assert "logic_area_ratio" not in plain and "logic_area_ratio" not in plain["per_work"]["MAC"]
+
+
 def test_energy_counts_only_in_the_mode_it_was_measured_at():
     """The array's energy per MAC, measured on W2A8 jobs, is its W2A8 figure, not that of the
     modes it was not measured in (a W8A8 MAC takes 4x the passes); a one-mode unit's record,
