@@ -18,6 +18,7 @@ table the MAC multiplies by. Everything else here is floating point: the quantiz
 scale per output channel by a grid search over the clipping ratio that minimises the weight MSE.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -37,6 +38,9 @@ __all__ = [
     "dequantize",
     "quantize_int",
     "dequantize_int",
+    "best_scales",
+    "exact_scales",
+    "exact_scale_search",
 ]
 
 SPECIALS = tuple(DintCodebook)   # the codebooks, declared once in lowbit.core.modes
@@ -302,6 +306,8 @@ def best_scales(rows, amax, ratios, rounder, max_level):
     """
     if ratios.size == 1:   # one candidate: nothing to compare
         return ratios[0] * amax / max_level
+    if _EXACT:
+        return exact_scales(rows, amax, ratios, rounder, max_level)
     levels = np.asarray(rounder.levels, dtype=np.float64)
     m, n = rows.shape
     best = np.empty(m)
@@ -324,6 +330,36 @@ def best_scales(rows, amax, ratios, rounder, max_level):
         first = hits[np.unique(row[hits], return_index=True)[1]]   # the earliest ratio per row
         best[r0 : r0 + block] = scales[k[first], row[first]]
     return best
+
+
+def exact_scales(rows, amax, ratios, rounder, max_level):
+    """:func:`best_scales` by its definition: every candidate's error element by element
+    (:func:`_channel_sse`, in blocks of rows), the first (earliest ratio) minimum of each row.
+    The reference the screened search is tested and timed against."""
+    best = np.empty(rows.shape[0])
+    step = max(1, BLOCK_ELEMENTS // (ratios.size * max(1, rows.shape[1])))
+    for r0 in range(0, rows.shape[0], step):
+        part = rows[r0 : r0 + step]
+        scales = ratios[:, None] * amax[r0 : r0 + step] / max_level    # (k, rows)
+        sse = _channel_sse(part, scales, rounder)
+        best[r0 : r0 + step] = scales[sse.argmin(axis=0), np.arange(part.shape[0])]
+    return best
+
+
+_EXACT = False
+
+
+@contextlib.contextmanager
+def exact_scale_search():
+    """Within the block every scale search (INT, dINT, PoT, ABQ's ranges: every caller of
+    :func:`best_scales`) evaluates every candidate exactly, as :func:`exact_scales`: the same
+    scales, several times the CPU (``lowbit experiment eval-search`` times both)."""
+    global _EXACT
+    before, _EXACT = _EXACT, True
+    try:
+        yield
+    finally:
+        _EXACT = before
 
 
 def _search_scales(rows, rounder, max_level, n_grid):

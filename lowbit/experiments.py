@@ -4,6 +4,7 @@ Each program is a subcommand with its own ``--help``; progress goes to stderr; a
 one error line and exit status 2, as everywhere in ``lowbit``.
 """
 
+import contextlib
 import importlib
 import sys
 import time
@@ -23,6 +24,8 @@ PROGRAMS = {
                              "(docs/exaq_softmax.md)"),
     "exaq-rules": (__name__, "which EXAQ clip rule gives the better softmax and embeddings on MiniLM's real rows"),
     "exaq-minilm": (_STUDY + "exaq_minilm", "EXAQ and the baseline softmax on MiniLM's real attention rows"),
+    "eval-search": (__name__, "lowbit eval's rows timed with the screened scale search and with every "
+                              "candidate evaluated exactly; every number must be the same (docs/accuracy.md)"),
     "dint-mse": (_STUDY + "dint_mse", "weight MSE of INT4 and the dINT4 codebooks on seeded weights (docs/dint.md)"),
     "pot-mse": (_STUDY + "pot_mse", "weight MSE and layer error of PoT, APoT and INT4 (docs/pot.md)"),
     "ptq": (_STUDY + "ptq", "GPTQ / Athena against RTN on MiniLM layers or the whole model (docs/ptq.md)"),
@@ -83,8 +86,57 @@ def _exaq_rules_run(args):
     return 0
 
 
+def _eval_search_arguments(parser):
+    from lowbit.golden_models.accuracy.rows import ROWS
+
+    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=None,
+                        help="rows to evaluate (default: lowbit eval's default rows)")
+    parser.add_argument("--small-set", action="store_true", help="the small sentence set instead of the study set")
+
+
+_TIMINGS = ("seconds", "weight_build_seconds", "wall_seconds")
+
+
+def _numbers(value, path=""):
+    """``{path: number}`` of every number in an accuracy report but its timings."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() if key not in _TIMINGS
+                for k, v in _numbers(item, f"{path}/{key}").items()}
+    if isinstance(value, (list, tuple)):
+        return {k: v for i, item in enumerate(value) for k, v in _numbers(item, f"{path}[{i}]").items()}
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {path: value}
+    return {}
+
+
+def _eval_search_run(args):
+    from lowbit.golden_models.accuracy.evaluate import evaluate
+    from lowbit.golden_models.accuracy.sentences import SMALL_SET, STUDY_SET, load_sentences
+    from lowbit.golden_models.dint import exact_scale_search
+
+    sentences = load_sentences(SMALL_SET if args.small_set else STUDY_SET)
+    runs, reports = [], {}
+    for name in ("screened", "exact"):
+        _say(f"lowbit eval with the {name} scale search")
+        context = exact_scale_search() if name == "exact" else contextlib.nullcontext()
+        wall, cpu = time.monotonic(), time.process_time()
+        with context:
+            reports[name] = evaluate(args.rows, sentences=sentences, progress=True)
+        runs.append((name, time.monotonic() - wall, time.process_time() - cpu))
+    screened, exact = _numbers(reports["screened"]["rows"]), _numbers(reports["exact"]["rows"])
+    differ = sorted(k for k in screened.keys() | exact.keys() if screened.get(k) != exact.get(k))
+    print("| scale search | wall | CPU (user + system) |")
+    print("| --- | ---: | ---: |")
+    for name, wall, cpu in runs:
+        print(f"| {name} | {wall:.0f} s | {cpu:.1f} s |")
+    print(f"\n{len(screened)} numbers in the screened run's rows, {len(differ)} different from the exact run's"
+          + (f": {', '.join(differ[:5])}" if differ else " (bit-identical)"))
+    return 1 if differ else 0
+
+
 _LOCAL = {"exaq-table": (_exaq_table_arguments, _exaq_table_run),
-          "exaq-rules": (_exaq_rules_arguments, _exaq_rules_run)}
+          "exaq-rules": (_exaq_rules_arguments, _exaq_rules_run),
+          "eval-search": (_eval_search_arguments, _eval_search_run)}
 
 
 def _say(text):

@@ -196,6 +196,16 @@ def test_experiment_programs_have_help_and_run():
     assert "exaq-table started" in done.stderr and "finished" in done.stderr
 
 
+def test_eval_search_finds_the_screened_and_exact_searches_identical():
+    """`lowbit experiment eval-search` (docs/accuracy.md's run-time table): both runs' every
+    number the same, exit 0, the timing table on stdout."""
+    done = subprocess.run([sys.executable, "-m", "lowbit", "experiment", "eval-search", "--small-set",
+                           "--rows", "int4-rtn"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "| screened |" in done.stdout and "| exact |" in done.stdout
+    assert re.search(r"^\d+ numbers in the screened run's rows, 0 different .*\(bit-identical\)$", done.stdout, re.M)
+
+
 def _steps(stderr):
     """``[(done, total), ...]`` of a program's ``lowbit experiment: [done/total]`` lines."""
     return [(int(m[1]), int(m[2])) for m in re.finditer(r"^lowbit experiment: \[\s*(\d+)/(\d+)\]", stderr, re.M)]

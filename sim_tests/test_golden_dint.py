@@ -16,6 +16,8 @@ from lowbit.golden_models.dint import (
     best_scales,
     dequantize,
     dequantize_int,
+    exact_scale_search,
+    exact_scales,
     nearest_level,
     quantize_dint,
     quantize_int,
@@ -281,14 +283,6 @@ def test_search_finds_the_grid_minimum():
         assert row_mse[i] == pytest.approx(best, rel=1e-12)
 
 
-def exhaustive_scales(rows, amax, ratios, rounder, max_level):
-    """The search by its definition: every candidate's error element by element, the first
-    (earliest ratio) minimum of each row."""
-    scales = ratios[:, None] * amax / max_level
-    sse = dint._channel_sse(rows, scales, rounder)
-    return scales[sse.argmin(axis=0), np.arange(rows.shape[0])]
-
-
 def search_cases():
     """Weight sets where a screen could go wrong: ties on every midpoint (dyadic weights on
     the codebook's grid), all-zero and constant rows, one or two columns, outliers, long rows."""
@@ -331,7 +325,7 @@ def test_screened_search_equals_the_exhaustive_one(n_grid):
         for name, rounder, max_level in search_formats():
             limit = np.where(amax > 0, amax, float(max_level))
             found = best_scales(w, limit, ratios, rounder, max_level)
-            expected = exhaustive_scales(w, limit, ratios, rounder, max_level)
+            expected = exact_scales(w, limit, ratios, rounder, max_level)
             assert np.array_equal(found, expected), (case, name)
 
 
@@ -349,7 +343,19 @@ def test_screened_search_on_dyadic_rows(data):
     amax = np.abs(rows).max(axis=1)
     amax = np.where(amax > 0, amax, 7.0)
     assert np.array_equal(best_scales(rows, amax, ratios, fmt.rounder, 7),
-                          exhaustive_scales(rows, amax, ratios, fmt.rounder, 7))
+                          exact_scales(rows, amax, ratios, fmt.rounder, 7))
+
+
+def test_the_exact_search_switch_gives_the_same_scales_and_is_undone():
+    """``exact_scale_search`` (what ``lowbit experiment eval-search`` times) routes every
+    search through the definition: the same codes and scales, and the screen again after."""
+    w, fmt = weights("laplace_outliers", (24, 96), seed=3), DintFormat()
+    screened = quantize_dint(w, fmt)
+    with exact_scale_search():
+        assert dint._EXACT
+        exact = quantize_dint(w, fmt)
+    assert not dint._EXACT
+    assert all(np.array_equal(a, b) for a, b in zip(screened, exact))
 
 
 def test_axis_1_is_the_transpose():
