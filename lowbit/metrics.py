@@ -17,7 +17,7 @@ The figures, per mode:
 * ``area_delay_per_work``: area x delay per unit of work per cycle (delay: 1/Fmax in ns on the
   FPGAs and from OpenSTA on ``asic``, the logic depth in gates on ``generic``);
 * ``energy_per_work_pj``: on ``asic``, where the power flow has a workload for the unit, the
-  energy per MAC (pJ) measured on the mapped netlist with MiniLM operands (``energy`` of the
+  energy per MAC, or per element (pJ), measured on the mapped netlist with MiniLM operands (``energy`` of the
   row: ``{"pj_per_op", "op", "mode", "data", ...}``), in the mode it was measured at (a unit
   with several precision modes, btc_array, is measured at one: W2A8) or, with ``mode`` None,
   in the unit's one mode.
@@ -91,9 +91,16 @@ def work_figures(synth, work):
 
 
 def _energy_in(energy, mode):
-    """Whether an ``energy`` record (pJ per MAC) is the energy of a MAC in ``mode``: it was
+    """Whether an ``energy`` record is the energy of one unit of work in ``mode`` (pJ per MAC,
+    or per element in the ``element`` mode of the softmax and dequantizer units): it was
     measured at that mode, or the unit has one mode (its record names none)."""
-    return bool(energy) and energy.get("op") == "MAC" and energy.get("mode") in (None, mode)
+    return bool(energy) and energy.get("op") == _energy_op(mode) and \
+        energy.get("mode") in (None, mode)
+
+
+def _energy_op(mode):
+    """The operation the power flow counts in ``mode`` (``lowbit.synth.power``'s ``op``)."""
+    return "element" if mode == "element" else "MAC"
 
 
 def _rates(work, base_work):
@@ -139,7 +146,7 @@ def compare(unit_synth, baseline_synth, work=None, base_work=None):
             if ratios.get("area_delay_ratio") is not None:
                 entry["area_delay_ratio"] = ratios["area_delay_ratio"] * rate_u / rate_b
             e_u, e_b = unit_synth.get("energy"), baseline_synth.get("energy")
-            if _energy_in(e_u, mode) and e_b and e_b.get("op") == "MAC":   # pJ per MAC both
+            if _energy_in(e_u, mode) and e_b and e_b.get("op") == e_u["op"]:   # the same op
                 entry["energy_ratio"] = e_b["pj_per_op"] / e_u["pj_per_op"]
             per_work[mode] = entry
         ratios["per_work"] = per_work

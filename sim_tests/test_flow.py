@@ -81,6 +81,20 @@ def test_energy_counts_only_in_the_mode_it_was_measured_at():
     assert "energy_ratio" not in per_work["W8A8"] and "energy_ratio" not in per_work["W1A1"]
 
 
+def test_energy_per_element_is_compared_per_element():
+    """The softmax and dequantizer units' records count elements: their ratio is per element,
+    and a record of another operation is never compared with it."""
+    from lowbit.metrics import work_figures
+    unit = {"target": "asic", "area_um2": 100.0, "fmax_mhz": 100.0,
+            "energy": {"pj_per_op": 2.0, "op": "element", "mode": None}}
+    base = dict(unit, energy={"pj_per_op": 3.0, "op": "element", "mode": None})
+    assert work_figures(unit, {"element": 1})["element"]["energy_per_work_pj"] == 2.0
+    ratios = compare(unit, base, {"element": 1}, {"element": 1})
+    assert ratios["per_work"]["element"]["energy_ratio"] == pytest.approx(1.5)
+    mac = dict(base, energy={"pj_per_op": 3.0, "op": "MAC", "mode": None})
+    assert "energy_ratio" not in compare(unit, mac, {"element": 1}, {"element": 1})["per_work"]["element"]
+
+
 def test_flow_runs_each_distinct_parameter_set_once():
     jobs = flow_jobs()
     keys = [(name, json.dumps(params, sort_keys=True)) for name, params, _ in jobs]
