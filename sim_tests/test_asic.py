@@ -185,3 +185,96 @@ def test_a_constant_table_stays_logic(tmp_path, plain_liberty):
                                   build_dir=tmp_path, liberty=plain_liberty, timing=False)
     assert result.memories == [] and result.memory_bits == 0
     assert result.logic_area_um2 == result.area_um2 > 0
+
+
+# --- fanout repair (lowbit.synth.fanout) -------------------------------------------------------
+
+def _fanout_netlist(loads):
+    """A flat netlist in the form Yosys writes: a flip-flop whose Q (an escaped name) feeds
+    ``loads`` inverters, a tie cell feeding as many, and the clock."""
+    lines = ["module top(clk, d, y);", "  input clk;", "  input d;", "  output y;",
+             "  wire \\q.en ;", "  wire one;"]
+    lines += [f"  wire y{k};" for k in range(loads)]
+    lines += ["  sky130_fd_sc_hd__dfxtp_1 ff (", "    .CLK(clk),", "    .D(d),", "    .Q(\\q.en )",
+              "  );", "  sky130_fd_sc_hd__conb_1 tie (", "    .HI(one)", "  );"]
+    for k in range(loads):
+        lines += [f"  sky130_fd_sc_hd__nand2_1 g{k} (", "    .A(\\q.en ),", "    .B(one),",
+                  f"    .Y(y{k})", "  );"]
+    return "\n".join(lines + ["  assign y = y0;", "endmodule", ""])
+
+
+def _trace(text):
+    """``{net: loads}`` and ``{buffer output: buffer input}`` of a netlist."""
+    import re
+    from collections import Counter
+    loads, feeds = Counter(), {}
+    for cell, body in re.findall(r"^\s*(sky130\S+) \S+ \((.*?)\);", text, re.M | re.S):
+        pins = dict((p, n.strip()) for p, n in re.findall(r"\.(\w+)\(([^()]*)\)", body))
+        outputs = {"Q", "Y", "X", "HI", "LO"}
+        for pin, net in pins.items():
+            if pin not in outputs:
+                loads[net] += 1
+        if cell.endswith("__buf_2"):
+            feeds[pins["X"]] = pins["A"]
+    return loads, feeds
+
+
+@pytest.mark.parametrize("n, buffers", [(10, 0), (11, 2), (25, 3), (250, 25 + 3), (1001, 101 + 11 + 2)])
+def test_a_high_fanout_net_becomes_a_tree_of_at_most_ten_loads_per_net(tmp_path, plain_liberty,
+                                                                       n, buffers):
+    """Every net keeps at most MAX_FANOUT loads, every former load is reached from the
+    original net through buffers only, and the clock and the tie cell's net are left alone."""
+    from lowbit.synth.fanout import MAX_FANOUT, buffer_fanout
+    netlist = tmp_path / "top.v"
+    netlist.write_text(_fanout_netlist(n))
+    added = buffer_fanout(netlist, [plain_liberty], prefix="sky130_fd_sc_hd__")
+    assert added == {"buffers": buffers, "nets": 1 if buffers else 0}
+    text = netlist.read_text()
+    loads, feeds = _trace(text)
+    assert loads["one"] == n and loads["clk"] == 1
+    assert max(count for net, count in loads.items() if net != "one") <= MAX_FANOUT
+    import re
+    for k in range(n):
+        net = re.search(rf"g{k} \(\s*\.A\(([^()]*)\)", text).group(1).strip()
+        while net in feeds:
+            net = feeds[net]
+        assert net == "\\q.en", k
+    assert "\\q.en )" in text, "an escaped name still ends at a space"
+
+
+def test_the_flow_buffers_an_enable_it_cannot_see_and_counts_the_buffers(tmp_path,
+                                                                         plain_liberty):
+    """btc_array's case in small: a 64-bit register with one enable, whose enable pins ABC
+    never sees. After the flow no net but the clock has more than MAX_FANOUT loads, the
+    area is still the sum of the cells (buffers included) and the path is a few gates."""
+    from amaranth import Module, Signal
+    from lowbit.synth.fanout import MAX_FANOUT
+
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    class WideComponent(wiring.Component):
+        en: In(1)
+        d: In(64)
+        q: Out(64)
+
+        def elaborate(self, platform):
+            m = Module()
+            stored = Signal(64, reset_less=True)   # no reset: an enable flip-flop (edfxtp)
+            with m.If(self.en):
+                m.d.sync += stored.eq(self.d)
+            m.d.comb += self.q.eq(stored)
+            return m
+
+    result = asic.asic_synthesize(WideComponent, unit="wide", params={}, build_dir=tmp_path,
+                                  liberty=plain_liberty)
+    run = asic.run_dir(tmp_path, "wide", {})
+    for name in ("area", "harness"):
+        loads, _ = _trace((run / f"{name}_netlist.v").read_text())
+        worst = max(count for net, count in loads.items() if net != "clk")
+        assert worst <= MAX_FANOUT, name
+    assert result.cells.get("sky130_fd_sc_hd__buf_2", 0) >= 64 // MAX_FANOUT
+    lib = read_cells(plain_liberty, list(result.cells))
+    by_cells = sum(k * lib.cells[cell].number("area") for cell, k in result.cells.items())
+    assert result.area_um2 == pytest.approx(by_cells, rel=1e-6)
+    assert result.fmax_mhz > 300

@@ -13,6 +13,9 @@ Mapping (:func:`map_commands`), the same for every unit and baseline:
 * a netlist the timing and power tools read: undriven bits tied to 0, constants from the
   library's tie cell (``hilomap``), multi-bit wires split and wire-to-wire connections buffered
   (``insbuf``);
+* nets with more loads than ABC's own fanout limit (loads ABC cannot see: flip-flop enables,
+  macro pins) split into buffer trees (``lowbit.synth.fanout``), as a placed flow's repair
+  step would, the buffers counted in the area;
 * ``stat -liberty``: area in um^2 and the cell list of the bare unit.
 
 Cells that are not logic for a synchronous design are never used (:data:`DONT_USE`): the
@@ -53,7 +56,7 @@ TARGET = "asic"
 # ABC's delay target. A 5 ns target (200 MHz) leaves our units' adder chains room for area
 # recovery; both sides of every comparison get the same target.
 DELAY_TARGET_PS = 5000
-SCRIPT_REVISION = 4   # 4: writable memories are macros (lowbit.synth.memory)
+SCRIPT_REVISION = 5   # 4: memories are macros (lowbit.synth.memory); 5: fanout repair
 DONT_USE = ("*__lpflow_*", "*__probe_*", "*__dlygate*", "*__dlymetal*", "*__clkdlybuf*",
             "*__dlclkp*", "*__sdlclkp*")
 
@@ -191,8 +194,32 @@ def map_design(run, name, verilog, top, liberty, delay_ps=DELAY_TARGET_PS, *, pl
              log=f"{name}.stdout", error_log=f"{name}.log")
     stat = json.loads((run / f"{name}_stat.json").read_text())["design"]
     stat["macros"] = _macro_views(run, name, liberty)
+    _repair_fanout(run, name, liberty, buf, stat)
     _MAPPED[key] = stat
     return stat
+
+
+def _repair_fanout(run, name, liberty, buf, stat):
+    """Buffer the netlist's high-fanout nets (``lowbit.synth.fanout``) and count the buffers
+    in ``stat`` (area, cells) and in ``run/<name>_stat.json``, which the power flow reads."""
+    from .fanout import BUFFER, buffer_fanout
+    from .liberty import read_cells
+    prefix = buf.removesuffix("buf_1")
+    macros_lib, _ = macro_files(run, name)
+    added = buffer_fanout(run / f"{name}_netlist.v", [liberty] + ([macros_lib] if macros_lib else []),
+                          prefix=prefix)
+    stat["fanout_buffers"] = added["buffers"]
+    if added["buffers"]:
+        cell = prefix + BUFFER
+        area = read_cells(liberty, [cell]).cells[cell].number("area")
+        stat["area"] = float(stat["area"]) + added["buffers"] * area
+        stat["num_cells"] = int(stat["num_cells"]) + added["buffers"]
+        by_type = stat.setdefault("num_cells_by_type", {})
+        by_type[cell] = by_type.get(cell, 0) + added["buffers"]
+    path = run / f"{name}_stat.json"
+    record = json.loads(path.read_text())
+    record["design"] = {k: v for k, v in stat.items() if k != "macros"}
+    path.write_text(json.dumps(record, indent=1) + "\n")
 
 
 def _macro_views(run, name, liberty):
@@ -264,6 +291,8 @@ def reusable_netlist(run, verilog, liberty, delay_ps=DELAY_TARGET_PS):
         stat = json.loads((run / "area_stat.json").read_text())["design"]
         stat["macros"] = json.loads((run / "area_macros.json").read_text())
     except (OSError, ValueError, KeyError):
+        return None
+    if "fanout_buffers" not in stat:   # mapped before the fanout repair (lowbit.synth.fanout)
         return None
     top = re.search(r"synth -flatten -booth -top (\S+)", script)
     if top is None:
