@@ -21,6 +21,7 @@ same step runs for every unit and every baseline.
 
 import re
 from collections import defaultdict
+from pathlib import Path
 
 from lowbit.core.errors import LowbitError
 
@@ -38,22 +39,33 @@ _KEYWORDS = {"module", "input", "output", "inout", "wire", "reg", "assign", "end
 _CONSTANT = re.compile(r"^\d+'[bdh][0-9a-fA-FxXzZ_]+$")
 
 
+_CELL = re.compile(r'^\s*cell\s*\(\s*"?([^"\s)]+)"?\s*\)', re.M)
+_PIN_GROUP = re.compile(r'\bpin\s*\(\s*"?([^"\s)]+)"?\s*\)\s*\{\s*(?:[^{}]*?)\bdirection\s*:\s*"?(\w+)', re.S)
+_LIBRARY_PINS = {}
+
+
+def _library_pins(liberty):
+    """``{cell: {pin: direction}}`` of every cell of the Liberty file ``liberty``, read in one
+    pass and kept per file (the flow's workers share it): a pin's ``direction`` is the first
+    attribute of its group before any subgroup, as Liberty writers put it."""
+    key = (str(liberty), liberty.stat().st_mtime_ns)
+    if key not in _LIBRARY_PINS:
+        text = liberty.read_text(errors="replace")
+        starts = [(m.start(), m.group(1)) for m in _CELL.finditer(text)] + [(len(text), None)]
+        _LIBRARY_PINS[key] = {
+            name: dict(_PIN_GROUP.findall(text, start, end))
+            for (start, name), (end, _) in zip(starts, starts[1:])}
+    return _LIBRARY_PINS[key]
+
+
 def _directions(libraries, cell_types):
     """``{cell type: {pin: direction}}`` for ``cell_types`` from the Liberty files
     ``libraries`` (the cells' library first, then e.g. the memory macros' view)."""
-    from .liberty import read_cells
-    found, missing = {}, set(cell_types)
+    found = {}
     for liberty in libraries:
-        if not missing:
-            break
-        text = liberty.read_text(errors="replace")
-        here = sorted(t for t in missing if re.search(
-            r'^\s*cell\s*\(\s*"?' + re.escape(t) + r'"?\s*\)', text, re.M))
-        if here:
-            for name, cell in read_cells(liberty, here).cells.items():
-                found[name] = {pin.args[0]: pin.attrs.get("direction", "").strip('"')
-                               for pin in cell.sub("pin")}
-            missing -= set(here)
+        pins = _library_pins(Path(liberty))
+        found.update({t: pins[t] for t in cell_types if t in pins and t not in found})
+    missing = set(cell_types) - set(found)
     if missing:
         raise LowbitError(f"fanout repair: no Liberty view for cell(s) {', '.join(sorted(missing))}")
     return found
