@@ -277,11 +277,18 @@ def read_vcd(path):
 
     Returns ``(stats, span)``: ``stats[name] = [transitions, time high]``, one entry per bit
     (``bus[i]`` for vectors); transitions between 0 and 1 only (from or to x/z do not count).
+    The netlists the power flow simulates are split into single bits, so a VCD is nearly all
+    scalar changes (``0n``, ``1n``): those take a path of their own, in flat dictionaries.
     """
     aliases, widths, body = _vcd_nets(path)
-    state = {ident: ["x"] * w for ident, w in widths.items()}
-    since = {ident: [0] * w for ident, w in widths.items()}
-    counts = {ident: [[0, 0] for _ in range(w)] for ident, w in widths.items()}
+    state = {ident: ["x"] * w for ident, w in widths.items() if w > 1}
+    since = {ident: [0] * w for ident, w in widths.items() if w > 1}
+    counts = {ident: [[0, 0] for _ in range(w)] for ident, w in widths.items() if w > 1}
+    scalars = [ident for ident, w in widths.items() if w == 1]
+    bit = dict.fromkeys(scalars, "x")                 # each scalar's value,
+    bit_since = dict.fromkeys(scalars, 0)             # since when,
+    flips = dict.fromkeys(scalars, 0)                 # its 0 <-> 1 transitions
+    high = dict.fromkeys(scalars, 0)                  # and its time at 1
     now, start = 0, None
 
     def update(ident, value):
@@ -299,16 +306,55 @@ def read_vcd(path):
                 count[i][0] += 1
             old[i], t0[i] = b, now
 
-    for ident, value in _vcd_changes(body):
-        if ident is None:
-            now = value
+    for line in body.splitlines():
+        head = line[:1]
+        if head in ("0", "1", "x", "z", "X", "Z") and head:
+            ident, value = line[1:].strip(), head.lower()
+            old = bit.get(ident)
+            if old is None:
+                if ident in widths:          # a vector written as a scalar change
+                    update(ident, value)
+                continue
+            if old != value:
+                if old == "1":
+                    high[ident] += now - bit_since[ident]
+                if old + value in ("01", "10"):
+                    flips[ident] += 1
+                bit[ident], bit_since[ident] = value, now
+            continue
+        line = line.strip()
+        if not line or line[0] == "$":
+            continue
+        head = line[0]
+        if head == "#":
+            now = int(line[1:])
             if start is None:
                 start = now
-        else:
-            update(ident, value)
+        elif head in "bB":
+            value, _, ident = line[1:].partition(" ")
+            ident = ident.strip()
+            if ident in bit:                 # a scalar written as a vector change
+                value = value.lower()[-1:]
+                old = bit[ident]
+                if old != value:
+                    if old == "1":
+                        high[ident] += now - bit_since[ident]
+                    if old + value in ("01", "10"):
+                        flips[ident] += 1
+                    bit[ident], bit_since[ident] = value, now
+            else:
+                update(ident, value.lower())
+        elif head not in "rR":
+            update(line[1:], head.lower())
     end = now
     stats = {}
     for ident, lists in aliases.items():
+        if ident in bit:
+            if bit[ident] == "1":
+                high[ident] += end - bit_since[ident]
+            for names in lists:
+                stats[names[0]] = [flips[ident], high[ident]]
+            continue
         for i in range(widths[ident]):
             if state[ident][i] == "1":
                 counts[ident][i][1] += end - since[ident][i]
