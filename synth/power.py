@@ -306,6 +306,13 @@ def read_vcd(path):
                 count[i][0] += 1
             old[i], t0[i] = b, now
 
+    def change_bit(ident, old, value):
+        if old == "1":
+            high[ident] += now - bit_since[ident]
+        if old + value in ("01", "10"):
+            flips[ident] += 1
+        bit[ident], bit_since[ident] = value, now
+
     for line in body.splitlines():
         head = line[:1]
         if head in ("0", "1", "x", "z", "X", "Z") and head:
@@ -316,11 +323,7 @@ def read_vcd(path):
                     update(ident, value)
                 continue
             if old != value:
-                if old == "1":
-                    high[ident] += now - bit_since[ident]
-                if old + value in ("01", "10"):
-                    flips[ident] += 1
-                bit[ident], bit_since[ident] = value, now
+                change_bit(ident, old, value)
             continue
         line = line.strip()
         if not line or line[0] == "$":
@@ -335,13 +338,8 @@ def read_vcd(path):
             ident = ident.strip()
             if ident in bit:                 # a scalar written as a vector change
                 value = value.lower()[-1:]
-                old = bit[ident]
-                if old != value:
-                    if old == "1":
-                        high[ident] += now - bit_since[ident]
-                    if old + value in ("01", "10"):
-                        flips[ident] += 1
-                    bit[ident], bit_since[ident] = value, now
+                if bit[ident] != value:
+                    change_bit(ident, bit[ident], value)
             else:
                 update(ident, value.lower())
         elif head not in "rR":
