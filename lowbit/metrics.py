@@ -17,10 +17,10 @@ The figures, per mode:
 * ``area_delay_per_work``: area x delay per unit of work per cycle (delay: 1/Fmax in ns on the
   FPGAs and from OpenSTA on ``asic``, the logic depth in gates on ``generic``);
 * ``energy_per_work_pj``: on ``asic``, where the power flow has a workload for the unit, the
-  energy per MAC, or per element (pJ), measured on the mapped netlist with MiniLM operands (``energy`` of the
-  row: ``{"pj_per_op", "op", "mode", "data", ...}``), in the mode it was measured at (a unit
-  with several precision modes, btc_array, is measured at one: W2A8) or, with ``mode`` None,
-  in the unit's one mode.
+  energy per MAC, or per element (pJ), measured on the mapped netlist with MiniLM operands
+  (``energy`` of the row: ``{"pj_per_op", "op", "mode", "data", ...}``), in the mode it was
+  measured at (a unit with several precision modes, btc_array, is measured at one: W2A8) or,
+  with ``mode`` None, in the unit's one mode.
 
 On ``asic`` a unit's memories are macros (``memory_area_um2``, beside the cells'
 ``logic_area_um2``). Where either side of a comparison has any, :func:`compare` also gives the
